@@ -1,0 +1,3 @@
+"""idp: an OpenID Connect identity provider for government-grade identity."""
+
+__version__ = "0.1.0"

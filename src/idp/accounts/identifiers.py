@@ -1,0 +1,76 @@
+"""Normalising and checking the identifiers a person logs in with: phone, e-mail, SNILS."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from email_validator import EmailNotValidError, validate_email
+
+IdentifierKind = Literal["phone", "email", "snils"]
+
+_SNILS_SEPARATORS = re.compile(r"[\s-]")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def normalize_snils(raw: str) -> str | None:
+    """``123-456-789 64`` → ``12345678964`` if the check number is right, else None."""
+    digits = _SNILS_SEPARATORS.sub("", raw)
+    if len(digits) != 11 or not digits.isascii() or not digits.isdigit():
+        return None
+    return digits if snils_checksum(digits[:9]) == int(digits[9:]) else None
+
+
+def snils_checksum(nine_digits: str) -> int:
+    # Pension fund rule: weights 9..1; below 100 the sum itself; 100 and 101 give 00;
+    # above, the remainder mod 101 (and 100 again gives 00).
+    total = sum(int(d) * w for d, w in zip(nine_digits, range(9, 0, -1), strict=True))
+    if total < 100:
+        return total
+    if total in (100, 101):
+        return 0
+    rest = total % 101
+    return 0 if rest == 100 else rest
+
+
+def format_snils(digits: str) -> str:
+    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+
+
+def normalize_phone(raw: str) -> str | None:
+    """E.164. A Russian national number written ``8XXXXXXXXXX`` becomes ``+7XXXXXXXXXX``."""
+    compact = _PHONE_SEPARATORS.sub("", raw)
+    if compact.startswith("8") and len(compact) == 11:
+        compact = "+7" + compact[1:]
+    if not compact.startswith("+"):
+        return None
+    digits = compact[1:]
+    if not (digits.isascii() and digits.isdigit()) or not 8 <= len(digits) <= 15:
+        return None
+    if digits[0] == "0":
+        return None
+    return "+" + digits
+
+
+def normalize_email(raw: str) -> str | None:
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    # The local part is case-sensitive in theory; every real provider ignores case.
+    return result.normalized.lower()
+
+
+def classify_login(raw: str) -> tuple[IdentifierKind, str] | None:
+    """Which identifier a login field holds, normalised; None when it is none of them."""
+    value = raw.strip()
+    if not value or len(value) > 320:
+        return None
+    if "@" in value:
+        email = normalize_email(value)
+        return ("email", email) if email else None
+    snils = normalize_snils(value)
+    if snils is not None:
+        return ("snils", snils)
+    phone = normalize_phone(value)
+    return ("phone", phone) if phone else None

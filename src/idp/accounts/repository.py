@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.db.models import Account, Contact
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, account_id: uuid.UUID) -> Account | None:
+        return await self._session.get(Account, account_id)
+
+    async def by_confirmed_contact(self, kind: str, value: str) -> Account | None:
+        stmt = (
+            select(Account)
+            .join(Contact, Contact.account_id == Account.id)
+            .where(Contact.kind == kind, Contact.value == value, Contact.confirmed_at.is_not(None))
+        )
+        return (await self._session.scalars(stmt)).first()
+
+    async def by_snils_index(self, index: str) -> Account | None:
+        return (
+            await self._session.scalars(select(Account).where(Account.snils_bidx == index))
+        ).first()
+
+    async def contacts(self, account_id: uuid.UUID) -> list[Contact]:
+        stmt = select(Contact).where(Contact.account_id == account_id)
+        return list((await self._session.scalars(stmt)).all())
+
+    async def confirmed_contact_exists(self, kind: str, value: str) -> bool:
+        stmt = select(Contact.id).where(
+            Contact.kind == kind, Contact.value == value, Contact.confirmed_at.is_not(None)
+        )
+        return (await self._session.scalars(stmt)).first() is not None
+
+    def add(self, *rows: Account | Contact) -> None:
+        self._session.add_all(rows)

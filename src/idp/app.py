@@ -1,0 +1,111 @@
+"""The application factory: one ``Context`` per app, routers wired, errors rendered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from idp import __version__
+from idp.clock import Clock
+from idp.context import Context
+from idp.errors import OAuthError, ProblemError, ValidationFailed
+from idp.http import health
+from idp.http.headers import BodyLimit, SecurityHeaders
+from idp.http.responses import oauth_json, problem_json
+from idp.jobs.maintenance import Maintenance
+from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
+from idp.oidc.authorize import routes as authorize_routes
+from idp.settings import Settings
+
+log = logging.getLogger("idp")
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, run_jobs: bool = True
+) -> FastAPI:
+    settings = settings or Settings()
+    ctx = Context.build(settings, clock)
+    maintenance = Maintenance(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await ctx.keys.ensure_keys()
+        if run_jobs:
+            maintenance.start()
+        try:
+            yield
+        finally:
+            await maintenance.stop()
+            await ctx.close()
+
+    app = FastAPI(
+        title="idp",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs" if settings.dev_mode else None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.ctx = ctx
+    for module in (
+        discovery,
+        authorize_routes,
+        token_endpoint,
+        userinfo,
+        introspection,
+        revocation,
+        health,
+    ):
+        app.include_router(module.router)
+    app.mount(
+        "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
+    )
+    _install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        return problem_json(exc, request.url.path)
+
+    @app.exception_handler(OAuthError)
+    async def _oauth(_request: Request, exc: OAuthError) -> Response:
+        return oauth_json(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        return problem_json(
+            ValidationFailed("Some fields are invalid.", errors=errors), request.url.path
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse(
+            {"title": str(exc.detail), "status": exc.status_code},
+            status_code=exc.status_code,
+            media_type="application/problem+json",
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "server_error"}, status_code=500)

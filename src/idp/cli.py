@@ -1,0 +1,252 @@
+"""The ``idp`` command (see CONTRACT.md): serve, migrate, clients, accounts, keys.
+
+Every command that creates something prints one JSON object with ``--json``, exits 0 on
+success, and exits 2 with a one-line reason on stderr for bad input (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from idp.errors import BadInput
+from idp.settings import Settings
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, as for any bad input
+        self.exit(EXIT_BAD_INPUT, f"idp: {message}\n")
+
+
+def _emit(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+
+
+async def _with_context(action: Callable[[Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    from idp.context import Context
+
+    ctx = Context.build(Settings())
+    try:
+        return await action(ctx)
+    finally:
+        await ctx.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings()
+    if settings.is_sqlite and args.workers > 1:
+        print("idp: several workers need PostgreSQL (IDP_DATABASE_URL)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    uvicorn.run(
+        "idp.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=False,
+        server_header=False,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from idp.db.migrate import upgrade
+
+    settings = Settings()
+    asyncio.run(upgrade(settings.database_url))
+
+    async def keys(ctx: Any) -> dict[str, Any]:
+        return {"created_keys": await ctx.keys.ensure_keys()}
+
+    result = asyncio.run(_with_context(keys))
+    _emit({"status": "migrated", **result}, args.json)
+    return 0
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    from idp.clients.service import NewClient, create_client, parse_jwks
+
+    jwks = None
+    if args.jwks:
+        raw = Path(args.jwks[1:]).read_text() if args.jwks.startswith("@") else args.jwks
+        jwks = parse_jwks(raw)
+    data = NewClient(
+        name=args.name,
+        redirect_uris=args.redirect_uri or [],
+        post_logout_redirect_uris=args.post_logout_redirect_uri or [],
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        frontchannel_logout_uri=args.frontchannel_logout_uri,
+        auth_method=args.auth_method,
+        grant_types=args.grant_type or [],
+        scopes=args.scope or [],
+        min_level=args.min_level,
+        forbidden_confirmation_methods=args.forbid_confirmation_method or [],
+        require_consent=not args.no_consent,
+        id_token_signed_response_alg=args.id_token_alg,
+        jwks=jwks,
+        client_id=args.client_id,
+    )
+
+    async def create(ctx: Any) -> dict[str, Any]:
+        created = await create_client(ctx, data)
+        out: dict[str, Any] = {"client_id": created.client_id}
+        if created.client_secret is not None:
+            out["client_secret"] = created.client_secret
+        return out
+
+    _emit(asyncio.run(_with_context(create)), args.json)
+    return 0
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    from idp.accounts.service import NewAccount, create_by_operator
+
+    data = NewAccount(
+        first_name=args.first_name,
+        last_name=args.last_name,
+        middle_name=args.middle_name,
+        phone=args.phone,
+        email=args.email,
+        snils=args.snils,
+        password=args.password,
+        level=args.level,
+        confirmation_method=args.confirmation_method,
+    )
+
+    async def create(ctx: Any) -> dict[str, Any]:
+        account = await create_by_operator(ctx, data)
+        return {"id": str(account.id), "sub": account.sub}
+
+    _emit(asyncio.run(_with_context(create)), args.json)
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    if args.activate_in < 0:
+        raise BadInput("--activate-in must not be negative")
+
+    async def rotate(ctx: Any) -> dict[str, Any]:
+        kids = await ctx.keys.rotate(activate_in=args.activate_in)
+        return {"new_keys": kids, "activate_in": args.activate_in}
+
+    _emit(asyncio.run(_with_context(rotate)), args.json)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="idp", description="OpenID Connect identity provider")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--json", action="store_true")
+    migrate.set_defaults(func=cmd_migrate)
+
+    clients = commands.add_parser("clients", help="relying parties").add_subparsers(
+        dest="clients_command", required=True, parser_class=_Parser
+    )
+    create = clients.add_parser("create", help="register a relying party")
+    create.add_argument("--name", required=True)
+    create.add_argument("--redirect-uri", action="append")
+    create.add_argument("--post-logout-redirect-uri", action="append")
+    create.add_argument("--backchannel-logout-uri")
+    create.add_argument("--frontchannel-logout-uri")
+    create.add_argument(
+        "--auth-method",
+        default="client_secret_basic",
+        choices=["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+    )
+    create.add_argument(
+        "--grant-type",
+        action="append",
+        choices=["authorization_code", "refresh_token", "client_credentials"],
+    )
+    create.add_argument("--scope", action="append")
+    create.add_argument(
+        "--min-level", default="simplified", choices=["simplified", "standard", "confirmed"]
+    )
+    create.add_argument(
+        "--forbid-confirmation-method", action="append", choices=["service_center", "post", "qes"]
+    )
+    create.add_argument("--no-consent", action="store_true")
+    create.add_argument("--id-token-alg", default="ES256", choices=["ES256", "RS256", "EdDSA"])
+    create.add_argument("--jwks", help="public JWK Set as JSON, or @file (private_key_jwt)")
+    create.add_argument("--client-id", help="choose the client_id (default: random)")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=cmd_clients_create)
+
+    accounts = commands.add_parser("accounts", help="accounts").add_subparsers(
+        dest="accounts_command", required=True, parser_class=_Parser
+    )
+    acreate = accounts.add_parser("create", help="register a person (service center)")
+    acreate.add_argument("--first-name", required=True)
+    acreate.add_argument("--last-name", required=True)
+    acreate.add_argument("--middle-name")
+    acreate.add_argument("--phone")
+    acreate.add_argument("--email")
+    acreate.add_argument("--snils")
+    acreate.add_argument("--password", required=True)
+    acreate.add_argument("--level", required=True, choices=["simplified", "standard", "confirmed"])
+    acreate.add_argument("--confirmation-method", choices=["service_center", "post", "qes"])
+    acreate.add_argument("--json", action="store_true")
+    acreate.set_defaults(func=cmd_accounts_create)
+
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(
+        dest="keys_command", required=True, parser_class=_Parser
+    )
+    rotate = keys.add_parser("rotate", help="add new signing keys; old ones retire slowly")
+    rotate.add_argument(
+        "--activate-in",
+        type=int,
+        default=60,
+        help="seconds the new keys are published before they sign (default 60)",
+    )
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except BadInput as exc:
+        print(f"idp: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
+        print(f"idp: database error: {reason} (did you run `idp migrate`?)", file=sys.stderr)
+        return EXIT_FAILURE
+    except (OSError, ValueError) as exc:
+        print(f"idp: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Registering relying parties (the operator's ``idp clients create``)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from idp.clients.repository import ClientRepository
+from idp.context import Context
+from idp.db.models import Client
+from idp.errors import BadInput
+from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES
+from idp.oidc.claims import DEFAULT_CLIENT_SCOPES, SCOPES_SUPPORTED
+from idp.oidc.keys import SUPPORTED_ALGS
+from idp.oidc.redirects import registration_problem
+from idp.security.tokens import digest, new_token
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+@dataclass(slots=True)
+class NewClient:
+    name: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    backchannel_logout_uri: str | None = None
+    frontchannel_logout_uri: str | None = None
+    auth_method: str = "client_secret_basic"
+    grant_types: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+    min_level: str = "simplified"
+    forbidden_confirmation_methods: list[str] = field(default_factory=list)
+    require_consent: bool = True
+    id_token_signed_response_alg: str = "ES256"
+    jwks: dict[str, Any] | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedClient:
+    client_id: str
+    client_secret: str | None
+
+
+def _check_uri(label: str, uri: str) -> None:
+    problem = registration_problem(uri)
+    if problem:
+        raise BadInput(f"{label} {uri!r} {problem}")
+
+
+def _check_logout_uri(label: str, uri: str) -> None:
+    _check_uri(label, uri)
+    if urlsplit(uri).scheme not in ("http", "https"):
+        raise BadInput(f"{label} must be an http(s) URL")
+
+
+def validate(data: NewClient) -> NewClient:
+    if not data.name.strip() or len(data.name) > 200:
+        raise BadInput("name must be 1 to 200 characters")
+    if data.auth_method not in AUTH_METHODS:
+        raise BadInput(f"auth method must be one of {', '.join(AUTH_METHODS)}")
+    grant_types = data.grant_types or ["authorization_code", "refresh_token"]
+    for grant in grant_types:
+        if grant not in GRANT_TYPES:
+            raise BadInput(f"grant type {grant!r} is not supported; use {', '.join(GRANT_TYPES)}")
+    if data.auth_method == "none" and "client_credentials" in grant_types:
+        raise BadInput("a public client (auth method none) cannot use client_credentials")
+    if "authorization_code" in grant_types and not data.redirect_uris:
+        raise BadInput("at least one --redirect-uri is needed for authorization_code")
+    for uri in data.redirect_uris:
+        _check_uri("redirect URI", uri)
+    for uri in data.post_logout_redirect_uris:
+        _check_uri("post-logout redirect URI", uri)
+    if data.backchannel_logout_uri:
+        _check_logout_uri("back-channel logout URI", data.backchannel_logout_uri)
+    if data.frontchannel_logout_uri:
+        _check_logout_uri("front-channel logout URI", data.frontchannel_logout_uri)
+        front = urlsplit(data.frontchannel_logout_uri)
+        origins = {(urlsplit(u).scheme, urlsplit(u).netloc) for u in data.redirect_uris}
+        # Front-Channel Logout 1.0 §2: same scheme, host and port as a redirect URI.
+        if (front.scheme, front.netloc) not in origins:
+            raise BadInput("the front-channel logout URI must share the origin of a redirect URI")
+    scopes = data.scopes or list(DEFAULT_CLIENT_SCOPES)
+    for scope in scopes:
+        if scope not in SCOPES_SUPPORTED:
+            raise BadInput(f"scope {scope!r} is not supported; use {', '.join(SCOPES_SUPPORTED)}")
+    if data.min_level not in LEVEL_NAMES:
+        raise BadInput(f"min level must be one of {', '.join(LEVEL_NAMES)}")
+    for method in data.forbidden_confirmation_methods:
+        if method not in CONFIRMATION_METHOD_NAMES:
+            raise BadInput(
+                f"confirmation method must be one of {', '.join(CONFIRMATION_METHOD_NAMES)}"
+            )
+    if data.id_token_signed_response_alg not in SUPPORTED_ALGS:
+        raise BadInput(f"ID token algorithm must be one of {', '.join(SUPPORTED_ALGS)}")
+    if data.auth_method == "private_key_jwt":
+        keys = (data.jwks or {}).get("keys")
+        if not isinstance(keys, list) or not keys:
+            raise BadInput("private_key_jwt needs --jwks with the client's public keys")
+        if any(isinstance(k, dict) and ("d" in k or "p" in k) for k in keys):
+            raise BadInput("--jwks must contain public keys only")
+    data.grant_types = grant_types
+    data.scopes = scopes
+    return data
+
+
+def parse_jwks(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"--jwks is not JSON: {exc.msg}") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("keys"), list):
+        raise BadInput('--jwks must be a JSON object {"keys": [...]}')
+    return value
+
+
+async def create_client(ctx: Context, data: NewClient) -> CreatedClient:
+    data = validate(data)
+    client_id = data.client_id or secrets.token_urlsafe(16)
+    secret = None if data.auth_method in ("none", "private_key_jwt") else new_token(32)
+    async with ctx.db.transaction() as session:
+        repo = ClientRepository(session)
+        if await repo.get(client_id) is not None:
+            raise BadInput(f"client {client_id!r} already exists")
+        repo.add(
+            Client(
+                client_id=client_id,
+                name=data.name.strip(),
+                secret_hash=digest(secret) if secret else None,
+                auth_method=data.auth_method,
+                redirect_uris=data.redirect_uris,
+                post_logout_redirect_uris=data.post_logout_redirect_uris,
+                backchannel_logout_uri=data.backchannel_logout_uri,
+                frontchannel_logout_uri=data.frontchannel_logout_uri,
+                grant_types=data.grant_types,
+                scopes=data.scopes,
+                min_level=data.min_level,
+                forbidden_confirmation_methods=data.forbidden_confirmation_methods,
+                require_consent=data.require_consent,
+                id_token_signed_response_alg=data.id_token_signed_response_alg,
+                jwks=data.jwks,
+                created_at=ctx.clock.now(),
+            )
+        )
+    ctx.clients.forget(client_id)
+    return CreatedClient(client_id, secret)

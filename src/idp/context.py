@@ -1,0 +1,54 @@
+"""The services one app instance is built from, created once in ``create_app`` and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idp.clients.cache import ClientCache
+from idp.clock import Clock, SystemClock
+from idp.db.engine import Database
+from idp.oidc.jws import TokenSigner
+from idp.oidc.keys import KeyStore
+from idp.security.passwords import PasswordService
+from idp.security.pii import PersonalDataVault
+from idp.security.sealing import Keyring, load_or_create_kek
+from idp.settings import Settings
+from idp.web.csrf import Csrf
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    clock: Clock
+    db: Database
+    keyring: Keyring
+    keys: KeyStore
+    signer: TokenSigner
+    clients: ClientCache
+    passwords: PasswordService
+    vault: PersonalDataVault
+    csrf: Csrf
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> Context:
+        clock = clock or SystemClock()
+        db = Database(settings.database_url, settings.database_pool_size)
+        keyring = Keyring(load_or_create_kek(settings.key_encryption_key, settings.var_dir))
+        max_ttl = max(settings.tokens.id_token_ttl, settings.tokens.access_token_ttl) + 60
+        keys = KeyStore(db, keyring, clock, cache_ttl=settings.key_cache_ttl, max_token_ttl=max_ttl)
+        return cls(
+            settings=settings,
+            clock=clock,
+            db=db,
+            keyring=keyring,
+            keys=keys,
+            signer=TokenSigner(keys, clock),
+            clients=ClientCache(db, settings.client_cache_ttl),
+            passwords=PasswordService(settings.argon2),
+            vault=PersonalDataVault(keyring),
+            csrf=Csrf(keyring),
+        )
+
+    async def close(self) -> None:
+        self.passwords.close()
+        await self.db.dispose()

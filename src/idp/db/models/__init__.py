@@ -1,0 +1,34 @@
+"""All tables. Imported together so Alembic and ``create_all`` see the whole schema."""
+
+from idp.db.models.accounts import Account, Contact
+from idp.db.models.audit import AuditEvent
+from idp.db.models.clients import Client
+from idp.db.models.grants import (
+    AuthorizationCode,
+    ClientAssertionJti,
+    Consent,
+    Grant,
+    RefreshToken,
+    RevokedAccessToken,
+)
+from idp.db.models.keys import SigningKey
+from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
+from idp.db.models.throttle import ThrottleCounter
+
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "AuthorizationCode",
+    "BrowserSession",
+    "Client",
+    "ClientAssertionJti",
+    "Consent",
+    "Contact",
+    "Grant",
+    "Interaction",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "SessionClient",
+    "SigningKey",
+    "ThrottleCounter",
+]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+from starlette.responses import JSONResponse
+
+from idp.http.deps import Ctx
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+async def live() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz")
+async def ready(ctx: Ctx) -> JSONResponse:
+    """Ready only while the database answers (a restarted database makes this false, then true)."""
+    try:
+        async with ctx.db.read() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # any database failure means "not ready", never a 500
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})

@@ -1,0 +1,406 @@
+"""The authorization endpoint and the pages of an interaction (login, consent, unmet level)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import RedirectResponse, Response
+
+from idp.accounts.repository import AccountRepository
+from idp.accounts.service import after_successful_login, authenticate
+from idp.audit.log import record
+from idp.clients.model import ClientInfo
+from idp.context import Context
+from idp.db.models import Account, BrowserSession
+from idp.errors import (
+    AccessDenied,
+    InvalidCredentials,
+    OAuthError,
+    TooManyAttempts,
+    UnmetAuthenticationRequirements,
+    UntrustedRedirect,
+)
+from idp.http.deps import Ctx, client_ip
+from idp.http.responses import error_redirect
+from idp.oidc.authorize import interactions
+from idp.oidc.authorize.decide import (
+    Decision,
+    Ready,
+    ShowConsent,
+    ShowLogin,
+    ShowUnmet,
+    decide,
+    issue_code,
+    remember_consent,
+)
+from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient, validate
+from idp.oidc.params import read_form, read_params
+from idp.sessions.service import LiveSession, end_session, find_live_session, start_session
+from idp.web import cookies
+from idp.web.csrf import Csrf
+from idp.web.i18n import Translator, pick_locale
+from idp.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _locale(request: Request, ui_locales: str | None = None) -> str:
+    return pick_locale(ui_locales, request.headers.get("accept-language"))
+
+
+def _error_page(request: Request, error: str, message: str, status: int = 400) -> Response:
+    return page("error.html", _locale(request), status, message=message, error_code=error)
+
+
+def _browser_id(request: Request, ctx: Context) -> tuple[str, bool]:
+    existing = cookies.read(request, cookies.BROWSER, ctx.settings)
+    if existing and 16 <= len(existing) <= 64:
+        return existing, False
+    return Csrf.new_browser_id(), True
+
+
+def _redirect(location: str) -> RedirectResponse:
+    # 303: the browser follows with GET and never re-posts credentials (RFC 9700 §4.12).
+    return RedirectResponse(location, status_code=303)
+
+
+@router.api_route("/authorize", methods=["GET", "POST"])
+async def authorize(request: Request, ctx: Ctx) -> Response:
+    try:
+        params = await read_params(request, ctx.settings.max_param_length)
+        auth_request = await validate(params, ctx.clients)
+    except UntrustedRedirect as exc:
+        return _error_page(request, exc.error, exc.description)
+    except ErrorForClient as exc:
+        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    except OAuthError as exc:  # unreadable parameters: nothing is trusted yet
+        return _error_page(request, exc.error, exc.description)
+
+    client = await ctx.clients.get(auth_request.client_id)
+    assert client is not None
+    browser_id, new_browser = _browser_id(request, ctx)
+    cookie = cookies.read(request, cookies.SESSION, ctx.settings)
+    try:
+        async with ctx.db.transaction() as session:
+            live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
+            decision = await decide(session, ctx, client, auth_request, live)
+            if isinstance(decision, Ready):
+                response = _redirect(await issue_code(session, ctx, auth_request, decision.live))
+            else:
+                interaction_id = interactions.start(session, ctx, auth_request, browser_id)
+                response = _redirect(f"/interaction/{interaction_id}")
+    except ErrorForClient as exc:
+        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    if new_browser:
+        cookies.write(response, cookies.BROWSER, browser_id, ctx.settings, max_age=400 * 86400)
+    return response
+
+
+def _render_stage(
+    request: Request,
+    ctx: Context,
+    interaction_id: str,
+    browser_id: str,
+    client: ClientInfo,
+    auth_request: AuthorizationRequest,
+    decision: Decision,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    login_value: str | None = None,
+) -> Response:
+    locale = _locale(request, auth_request.ui_locales)
+    common = {
+        "action": f"/interaction/{interaction_id}",
+        "csrf_token": ctx.csrf.token_for(browser_id, f"interaction:{interaction_id}"),
+        "client_name": client.name,
+    }
+    if isinstance(decision, ShowConsent):
+        return page("consent.html", locale, status, scopes=auth_request.scope, **common)
+    if isinstance(decision, ShowUnmet):
+        unmet = decision.unmet
+        return page(
+            "unmet.html",
+            locale,
+            status,
+            reason=unmet.reason,
+            required=unmet.required,
+            actual=unmet.actual or "",
+            **common,
+        )
+    return page(
+        "login.html",
+        locale,
+        status,
+        error=error,
+        login_value=login_value if login_value is not None else (auth_request.login_hint or ""),
+        register_url=None,
+        **common,
+    )
+
+
+async def _load(
+    request: Request, ctx: Context, interaction_id: str
+) -> tuple[str, AuthorizationRequest, ClientInfo, LiveSession | None, uuid.UUID | None] | None:
+    browser_id = cookies.read(request, cookies.BROWSER, ctx.settings)
+    async with ctx.db.read() as session:
+        row = await interactions.find(session, ctx, interaction_id, browser_id)
+        if row is None:
+            return None
+        cookie = cookies.read(request, cookies.SESSION, ctx.settings)
+        live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
+        auth_request = AuthorizationRequest.from_json(row.request)
+        logged_in_here = row.session_id
+    client = await ctx.clients.get(auth_request.client_id)
+    if client is None or browser_id is None:
+        return None
+    return browser_id, auth_request, client, live, logged_in_here
+
+
+def _just_authenticated(live: LiveSession | None, logged_in_here: uuid.UUID | None) -> bool:
+    return live is not None and logged_in_here is not None and live.record.id == logged_in_here
+
+
+@router.get("/interaction/{interaction_id}")
+async def show_interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
+    loaded = await _load(request, ctx, interaction_id)
+    if loaded is None:
+        return _error_page(request, "expired", _expired(request), 400)
+    browser_id, auth_request, client, live, logged_in_here = loaded
+    try:
+        async with ctx.db.transaction() as session:
+            decision = await decide(
+                session,
+                ctx,
+                client,
+                auth_request,
+                live,
+                just_authenticated=_just_authenticated(live, logged_in_here),
+            )
+            if isinstance(decision, Ready):
+                # Logged in meanwhile (another tab): nothing left to ask.
+                location = await issue_code(session, ctx, auth_request, decision.live)
+                await interactions.finish(session, interaction_id)
+                return _redirect(location)
+    except ErrorForClient as exc:
+        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    return _render_stage(request, ctx, interaction_id, browser_id, client, auth_request, decision)
+
+
+def _expired(request: Request) -> str:
+    return Translator(_locale(request))("error_expired")
+
+
+@router.post("/interaction/{interaction_id}")
+async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
+    loaded = await _load(request, ctx, interaction_id)
+    if loaded is None:
+        return _error_page(request, "expired", _expired(request), 400)
+    browser_id, auth_request, client, live, logged_in_here = loaded
+    try:
+        form = await read_form(request, 2048)
+    except OAuthError as exc:
+        return _error_page(request, exc.error, exc.description)
+    purpose = f"interaction:{interaction_id}"
+    if not ctx.csrf.check(browser_id, purpose, form.get("csrf_token")):
+        message = Translator(_locale(request, auth_request.ui_locales))("csrf_failed")
+        return _error_page(request, "csrf", message, 403)
+
+    decision_value = form.get("decision")
+    just = _just_authenticated(live, logged_in_here)
+    if decision_value == "deny":
+        return await _deny(ctx, interaction_id, auth_request, client, live, just)
+    if "password" in form or "login" in form:
+        return await _login(request, ctx, interaction_id, browser_id, client, auth_request, form)
+    if decision_value == "allow":
+        return await _consent(request, ctx, interaction_id, client, auth_request, live, just)
+    return _error_page(request, "invalid_request", "The form is incomplete.")
+
+
+async def _deny(
+    ctx: Context,
+    interaction_id: str,
+    auth_request: AuthorizationRequest,
+    client: ClientInfo,
+    live: LiveSession | None,
+    just: bool,
+) -> Response:
+    error: OAuthError = AccessDenied("The person declined.")
+    async with ctx.db.transaction() as session:
+        decision = await decide(session, ctx, client, auth_request, live, just_authenticated=just)
+        if isinstance(decision, ShowUnmet):
+            error = UnmetAuthenticationRequirements(
+                "The account does not meet this client's requirements."
+            )
+        await interactions.finish(session, interaction_id)
+    return error_redirect(auth_request.redirect_uri, error, auth_request.state, ctx.settings.issuer)
+
+
+async def _login(
+    request: Request,
+    ctx: Context,
+    interaction_id: str,
+    browser_id: str,
+    client: ClientInfo,
+    auth_request: AuthorizationRequest,
+    form: dict[str, str],
+) -> Response:
+    t = Translator(_locale(request, auth_request.ui_locales))
+    login = form.get("login", "")
+    password = form.get("password", "")
+    ip = client_ip(request)
+    try:
+        if not login or not password or len(password) > 1024:
+            raise InvalidCredentials()
+        account = await authenticate(ctx, login, password, ip)
+    except InvalidCredentials:
+        return _render_stage(
+            request,
+            ctx,
+            interaction_id,
+            browser_id,
+            client,
+            auth_request,
+            ShowLogin(),
+            error=t("wrong_credentials"),
+            status=400,
+            login_value=login,
+        )
+    except TooManyAttempts as exc:
+        response = _render_stage(
+            request,
+            ctx,
+            interaction_id,
+            browser_id,
+            client,
+            auth_request,
+            ShowLogin(),
+            error=t("too_many_attempts", seconds=exc.retry_after),
+            status=429,
+            login_value=login,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    now = ctx.clock.now()
+    old_cookie = cookies.read(request, cookies.SESSION, ctx.settings)
+    try:
+        async with ctx.db.transaction() as session:
+            row = await interactions.find(session, ctx, interaction_id, browser_id)
+            fresh_account = await AccountRepository(session).get(account.id)
+            if row is None or fresh_account is None:
+                return _error_page(request, "expired", t("error_expired"))
+            old = await find_live_session(session, old_cookie, now, ctx.settings.sessions)
+            if old is not None:
+                await end_session(session, old.record.id, now, "replaced")
+            record_, cookie = start_session(
+                session,
+                fresh_account,
+                amr=["pwd"],
+                now=now,
+                settings=ctx.settings.sessions,
+                user_agent=request.headers.get("user-agent"),
+                ip=ip,
+            )
+            await session.flush()
+            row.session_id = record_.id
+            row.account_id = fresh_account.id
+            await after_successful_login(session, ctx, fresh_account, login, password)
+            record(
+                session,
+                "login",
+                at=now,
+                account_id=fresh_account.id,
+                client_id=client.client_id,
+                ip=ip,
+                amr=["pwd"],
+            )
+            response = await _continue(
+                session,
+                ctx,
+                interaction_id,
+                client,
+                auth_request,
+                _live(record_, fresh_account),
+                just_authenticated=True,
+            )
+    except ErrorForClient as exc:
+        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    cookies.write(
+        response, cookies.SESSION, cookie, ctx.settings, max_age=ctx.settings.sessions.absolute_ttl
+    )
+    return response
+
+
+def _live(record_: BrowserSession, account: Account) -> LiveSession:
+    return LiveSession(record_, account)
+
+
+async def _continue(
+    session: AsyncSession,
+    ctx: Context,
+    interaction_id: str,
+    client: ClientInfo,
+    auth_request: AuthorizationRequest,
+    live: LiveSession,
+    *,
+    just_authenticated: bool,
+    consent_given: bool = False,
+) -> Response:
+    decision = await decide(
+        session,
+        ctx,
+        client,
+        auth_request,
+        live,
+        just_authenticated=just_authenticated,
+        consent_given=consent_given,
+    )
+    if isinstance(decision, Ready):
+        location = await issue_code(session, ctx, auth_request, decision.live)
+        await interactions.finish(session, interaction_id)
+        return _redirect(location)
+    return _redirect(f"/interaction/{interaction_id}")
+
+
+async def _consent(
+    request: Request,
+    ctx: Context,
+    interaction_id: str,
+    client: ClientInfo,
+    auth_request: AuthorizationRequest,
+    live: LiveSession | None,
+    just: bool,
+) -> Response:
+    try:
+        async with ctx.db.transaction() as session:
+            decision = await decide(
+                session, ctx, client, auth_request, live, just_authenticated=just
+            )
+            if not isinstance(decision, ShowConsent | Ready):
+                # Consent is only taken once the person is logged in and meets the level.
+                return _redirect(f"/interaction/{interaction_id}")
+            assert live is not None
+            await remember_consent(session, ctx, auth_request, live)
+            record(
+                session,
+                "consent.granted",
+                at=ctx.clock.now(),
+                account_id=live.account.id,
+                client_id=client.client_id,
+                scopes=auth_request.scope,
+            )
+            return await _continue(
+                session,
+                ctx,
+                interaction_id,
+                client,
+                auth_request,
+                live,
+                just_authenticated=just,
+                consent_given=True,
+            )
+    except ErrorForClient as exc:
+        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)

@@ -1,0 +1,218 @@
+"""Signing keys: generated, sealed at rest, published in JWKS before they sign, retired slowly.
+
+A rotated-in key is published at once but signs only from ``activates_at``, so every cache of
+our JWKS (other instances, relying parties) has had time to see it. A superseded key stays
+published until every token it signed has expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.clock import Clock
+from idp.db.engine import Database
+from idp.db.models import SigningKey
+from idp.security.sealing import Keyring
+
+SUPPORTED_ALGS = ("ES256", "RS256", "EdDSA")
+_SEAL_PURPOSE = "signing-key"
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedKey:
+    kid: str
+    alg: str
+    public_jwk: dict[str, Any]
+    private: PrivateKey
+    public: PublicKey
+    activates_at: datetime
+    deactivated_at: datetime | None
+
+
+def generate_private_key(alg: str) -> PrivateKey:
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"unsupported algorithm {alg}")
+
+
+def public_jwk(key: PublicKey) -> dict[str, Any]:
+    jwk: dict[str, Any]
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        jwk = ECAlgorithm.to_jwk(key, as_dict=True)
+    elif isinstance(key, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(key, as_dict=True)
+    else:
+        jwk = OKPAlgorithm.to_jwk(key, as_dict=True)
+    return jwk
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint, used as ``kid``."""
+    required = {
+        "EC": ("crv", "kty", "x", "y"),
+        "RSA": ("e", "kty", "n"),
+        "OKP": ("crv", "kty", "x"),
+    }
+    members = {name: jwk[name] for name in required[jwk["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).decode().rstrip("=")
+
+
+class KeyStore:
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        clock: Clock,
+        *,
+        cache_ttl: float,
+        max_token_ttl: int,
+    ) -> None:
+        self._db = db
+        self._keyring = keyring
+        self._clock = clock
+        self._cache_ttl = cache_ttl
+        self._max_token_ttl = max_token_ttl
+        self._keys: list[LoadedKey] = []
+        self._loaded_at = -1e9
+        self._lock = asyncio.Lock()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def _published(self, *, force: bool = False) -> list[LoadedKey]:
+        if not force and time.monotonic() - self._loaded_at < self._cache_ttl:
+            return self._keys
+        async with self._lock:
+            if not force and time.monotonic() - self._loaded_at < self._cache_ttl:
+                return self._keys
+            async with self._db.read() as session:
+                rows = await self._load_published(session)
+            self._keys = [self._open(row) for row in rows]
+            self._loaded_at = time.monotonic()
+            return self._keys
+
+    async def _load_published(self, session: AsyncSession) -> list[SigningKey]:
+        now = self._clock.now()
+        rows = (await session.scalars(select(SigningKey))).all()
+        return [r for r in rows if r.published_until is None or r.published_until > now]
+
+    def _open(self, row: SigningKey) -> LoadedKey:
+        pem = self._keyring.open(_SEAL_PURPOSE, row.private_enc, row.kid)
+        private = serialization.load_pem_private_key(pem, password=None)
+        assert isinstance(
+            private, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+        )
+        return LoadedKey(
+            kid=row.kid,
+            alg=row.alg,
+            public_jwk=row.public_jwk,
+            private=private,
+            public=private.public_key(),
+            activates_at=row.activates_at,
+            deactivated_at=row.deactivated_at,
+        )
+
+    async def signing_key(self, alg: str) -> LoadedKey:
+        now = self._clock.now()
+        for force in (False, True):
+            active = [
+                k
+                for k in await self._published(force=force)
+                if k.alg == alg
+                and k.activates_at <= now
+                and (k.deactivated_at is None or k.deactivated_at > now)
+            ]
+            if active:
+                return max(active, key=lambda k: k.activates_at)
+        raise LookupError(f"no active signing key for {alg}; run `idp keys rotate`")
+
+    async def verification_key(self, kid: str) -> LoadedKey | None:
+        for force in (False, True):
+            for key in await self._published(force=force):
+                if key.kid == kid:
+                    return key
+            if not force and time.monotonic() - self._loaded_at < 1.0:
+                break  # an unknown kid must not let callers hammer the database
+        return None
+
+    async def jwks(self) -> dict[str, Any]:
+        keys = []
+        for key in await self._published():
+            jwk = dict(key.public_jwk)
+            jwk.update(kid=key.kid, alg=key.alg, use="sig")
+            keys.append(jwk)
+        return {"keys": keys}
+
+    def invalidate(self) -> None:
+        self._loaded_at = -1e9
+
+    # --- writing -----------------------------------------------------------------------------
+
+    async def ensure_keys(self) -> list[str]:
+        """Create a key for each algorithm that has none (first start). Returns new kids."""
+        async with self._db.transaction() as session:
+            rows = await self._load_published(session)
+            have = {row.alg for row in rows}
+            created = [
+                self._new_row(session, alg, activates_at=self._clock.now())
+                for alg in SUPPORTED_ALGS
+                if alg not in have
+            ]
+        self.invalidate()
+        return created
+
+    async def rotate(
+        self, *, activate_in: int, algs: tuple[str, ...] = SUPPORTED_ALGS
+    ) -> list[str]:
+        now = self._clock.now()
+        activates_at = now + timedelta(seconds=activate_in)
+        async with self._db.transaction() as session:
+            rows = await self._load_published(session)
+            for row in rows:
+                if row.alg in algs and row.deactivated_at is None:
+                    row.deactivated_at = activates_at
+                    row.published_until = activates_at + timedelta(seconds=self._max_token_ttl)
+            created = [self._new_row(session, alg, activates_at=activates_at) for alg in algs]
+        self.invalidate()
+        return created
+
+    def _new_row(self, session: AsyncSession, alg: str, *, activates_at: datetime) -> str:
+        private = generate_private_key(alg)
+        jwk = public_jwk(private.public_key())
+        kid = thumbprint(jwk)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        session.add(
+            SigningKey(
+                kid=kid,
+                alg=alg,
+                public_jwk=jwk,
+                private_enc=self._keyring.seal(_SEAL_PURPOSE, pem, kid),
+                created_at=self._clock.now(),
+                activates_at=activates_at,
+            )
+        )
+        return kid

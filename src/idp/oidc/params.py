@@ -1,0 +1,48 @@
+"""Reading protocol parameters: each at most once (RFC 6749 §3.1), bounded in size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from idp.errors import InvalidRequest
+
+MAX_FIELDS = 64
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _collect(items: Iterable[tuple[str, object]], max_length: int) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for count, (name, value) in enumerate(items, start=1):
+        if count > MAX_FIELDS:
+            raise InvalidRequest("too many parameters")
+        if not isinstance(value, str):
+            raise InvalidRequest("file uploads are not accepted")
+        if name in params:
+            raise InvalidRequest(f"parameter {name!r} is repeated")
+        if len(value) > max_length:
+            raise InvalidRequest(f"parameter {name!r} is too long")
+        if value == "":
+            continue  # OAuth 2.0 §3.1: parameters sent without a value are treated as omitted
+        params[name] = value
+    return params
+
+
+async def read_form(request: Request, max_length: int) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise InvalidRequest(f"the body must be {FORM_TYPE}")
+    try:
+        form: FormData = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    except Exception as exc:  # malformed bodies from python-multipart come in many types
+        raise InvalidRequest("the body could not be parsed") from exc
+    return _collect(form.multi_items(), max_length)
+
+
+async def read_params(request: Request, max_length: int) -> dict[str, str]:
+    """Query parameters for GET, form parameters for POST (OIDC Core §3.1.2.1 allows both)."""
+    if request.method == "POST":
+        return await read_form(request, max_length)
+    return _collect(request.query_params.multi_items(), max_length)

@@ -1,0 +1,73 @@
+"""Redirect URIs: exact matching (RFC 9700 §4.1.3) and building responses onto them."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def matches_registered(candidate: str, registered: tuple[str, ...]) -> bool:
+    """Simple string comparison; only a loopback URI's port may differ (RFC 8252 §7.3)."""
+    if candidate in registered:
+        return True
+    parts = urlsplit(candidate)
+    if (
+        parts.scheme != "http"
+        or not is_loopback_host(parts.hostname)
+        or parts.hostname == "localhost"
+    ):
+        return False
+    for uri in registered:
+        reg = urlsplit(uri)
+        if (
+            reg.scheme == "http"
+            and reg.hostname == parts.hostname
+            and reg.path == parts.path
+            and reg.query == parts.query
+            and not parts.fragment
+            and "@" not in parts.netloc
+        ):
+            return True
+    return False
+
+
+def registration_problem(uri: str) -> str | None:
+    """Why a redirect URI cannot be registered, or None (RFC 9700 §2.6, RFC 6749 §3.1.2)."""
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port
+    except ValueError:
+        return "is not a valid URI"
+    if not parts.scheme or not parts.netloc:
+        return "must be an absolute URI"
+    if parts.fragment or "#" in uri:
+        return "must not have a fragment"
+    if "@" in parts.netloc:
+        return "must not carry user information"
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return "must use https (plain http only on a loopback address)"
+    if parts.scheme not in ("http", "https") and "." not in parts.scheme:
+        # Native apps use reverse-domain private schemes (RFC 8252 §7.1).
+        return "must use https or a reverse-domain private scheme"
+    if len(uri) > 2000:
+        return "is too long"
+    return None
+
+
+def with_params(uri: str, params: dict[str, str | None]) -> str:
+    """Append response parameters, keeping the URI's own query (RFC 6749 §3.1.2)."""
+    parts = urlsplit(uri)
+    extra = urlencode({k: v for k, v in params.items() if v is not None})
+    query = f"{parts.query}&{extra}" if parts.query and extra else parts.query or extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -1,0 +1,84 @@
+"""One typed settings tree, read once from the environment (prefix ``IDP_``, nested with ``__``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PasswordPolicyName = Literal["portal", "nist"]
+
+
+class TokenSettings(BaseModel):
+    """Lifetimes in seconds."""
+
+    authorization_code_ttl: int = Field(default=60, ge=5, le=60)  # FAPI 2.0: at most 60 s
+    access_token_ttl: int = Field(default=600, ge=30, le=86400)
+    id_token_ttl: int = Field(default=600, ge=30, le=86400)
+    refresh_token_ttl: int = Field(default=30 * 86400, ge=60)
+    refresh_token_idle_ttl: int = Field(default=7 * 86400, ge=60)
+    client_assertion_max_age: int = Field(default=300, ge=10)
+
+
+class SessionSettings(BaseModel):
+    idle_ttl: int = Field(default=3600, ge=60)  # NIST 800-63B-4 AAL2: 1 h inactivity
+    absolute_ttl: int = Field(default=86400, ge=300)  # AAL2: 24 h overall
+    interaction_ttl: int = Field(default=1800, ge=60)
+
+
+class ThrottleSettings(BaseModel):
+    """Failed logins: a growing delay per account and per client address, never a hard lock."""
+
+    free_failures: int = Field(default=5, ge=1)
+    base_delay: float = Field(default=1.0, ge=0)
+    max_delay: float = Field(default=900.0, ge=0)
+    window: int = Field(default=3600, ge=60)
+    per_address_free_failures: int = Field(default=30, ge=1)
+
+
+class Argon2Settings(BaseModel):
+    """OWASP's argon2id floor is m=19 MiB, t=2, p=1; we use m=19 MiB, t=2 by default."""
+
+    time_cost: int = Field(default=2, ge=1)
+    memory_cost_kib: int = Field(default=19456, ge=8)
+    parallelism: int = Field(default=1, ge=1)
+    pool_size: int = Field(default=0, ge=0)  # 0: one worker per core
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IDP_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    issuer: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite+aiosqlite:///./var/idp.db"
+    database_pool_size: int = 10
+    var_dir: Path = Path("./var")
+    key_encryption_key: str | None = None  # base64url 32 bytes; generated into var_dir if absent
+    dev_mode: bool = False
+    default_id_token_alg: Literal["ES256", "RS256", "EdDSA"] = "ES256"
+    password_policy: PasswordPolicyName = "portal"
+    tokens: TokenSettings = TokenSettings()
+    sessions: SessionSettings = SessionSettings()
+    throttle: ThrottleSettings = ThrottleSettings()
+    argon2: Argon2Settings = Argon2Settings()
+    client_cache_ttl: float = 30.0
+    key_cache_ttl: float = 30.0
+    max_param_length: int = 2048
+    trust_forwarded_for: bool = False
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_has_no_trailing_slash(cls, value: str) -> str:
+        # OIDC Discovery 4.3: the issuer in metadata must equal the one used to fetch it.
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

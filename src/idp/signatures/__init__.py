@@ -1,0 +1,1 @@
+"""Qualified electronic signature verification (a later issue builds the adapters here)."""

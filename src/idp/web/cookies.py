@@ -1,0 +1,41 @@
+"""Cookie names and attributes: HttpOnly, SameSite=Lax, ``__Host-`` and Secure under https."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.settings import Settings
+
+SESSION = "idp_session"
+BROWSER = "idp_browser"
+
+
+def name(base: str, settings: Settings) -> str:
+    return f"__Host-{base}" if settings.secure_cookies else base
+
+
+def read(request: Request, base: str, settings: Settings) -> str | None:
+    return request.cookies.get(name(base, settings))
+
+
+def write(response: Response, base: str, value: str, settings: Settings, max_age: int) -> None:
+    response.set_cookie(
+        name(base, settings),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear(response: Response, base: str, settings: Settings) -> None:
+    response.delete_cookie(
+        name(base, settings),
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )

@@ -1,0 +1,116 @@
+"""Shared fixtures. Every test that touches storage runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``scripts/with-postgres`` (``make test``), which sets
+``IDP_TEST_POSTGRES_URL``. Without it the PostgreSQL half fails loudly rather than skipping.
+``IDP_TEST_BACKENDS=sqlite`` narrows a local run on purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from idp.app import create_app
+from idp.clock import OffsetClock
+from idp.context import Context
+from idp.db.migrate import upgrade
+from idp.settings import Settings
+from tests.support.browser import Browser
+from tests.support.factories import RP, Person, make_person, make_rp
+from tests.support.live import LiveServer, free_port
+
+BACKENDS = os.environ.get("IDP_TEST_BACKENDS", "sqlite,postgresql").split(",")
+TEST_KEK = base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("=")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "idp.db"
+        return f"sqlite+aiosqlite:///{path}"
+    url = os.environ.get("IDP_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("IDP_TEST_POSTGRES_URL is not set: run the suite with `make test`")
+    return url
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Path:
+    return tmp_path_factory.mktemp(f"var-{backend}")
+
+
+@pytest.fixture(scope="session")
+def clock() -> OffsetClock:
+    return OffsetClock()
+
+
+@pytest.fixture(scope="session")
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, var_dir: Path, port: int) -> Settings:
+    return Settings(
+        issuer=f"http://127.0.0.1:{port}",
+        database_url=database_url,
+        var_dir=var_dir,
+        key_encryption_key=TEST_KEK,
+        trust_forwarded_for=True,
+        client_cache_ttl=0.5,
+        key_cache_ttl=0.5,
+    )
+
+
+@pytest.fixture(scope="session")
+async def migrated(settings: Settings) -> str:
+    await upgrade(settings.database_url)
+    return settings.database_url
+
+
+@pytest.fixture(scope="session")
+def server(
+    settings: Settings, clock: OffsetClock, migrated: str, port: int
+) -> Iterator[LiveServer]:
+    live = LiveServer(create_app(settings, clock=clock), port).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+async def ctx(settings: Settings, clock: OffsetClock, server: LiveServer) -> AsyncIterator[Context]:
+    context = Context.build(settings, clock)
+    yield context
+    await context.close()
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock(clock: OffsetClock) -> Iterator[None]:
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+async def browser(server: LiveServer) -> AsyncIterator[Browser]:
+    b = Browser(server.url)
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def person(ctx: Context) -> Person:
+    return await make_person(ctx)
+
+
+@pytest.fixture
+async def rp(ctx: Context) -> RP:
+    return await make_rp(ctx, require_consent=False)
