@@ -18,7 +18,7 @@ from idp.app import create_app
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.migrate import upgrade
-from idp.settings import Settings
+from idp.settings import LogoutSettings, Settings
 from tests.support.browser import Browser
 from tests.support.factories import RP, Person, make_person, make_rp
 from tests.support.live import LiveServer, free_port
@@ -68,6 +68,17 @@ def settings(database_url: str, var_dir: Path, port: int) -> Settings:
         trust_forwarded_for=True,
         client_cache_ttl=0.5,
         key_cache_ttl=0.5,
+        # Relying parties in tests listen on loopback; retries are fast so tests stay short.
+        logout=LogoutSettings(
+            block_private_addresses=False,
+            backoff_base=0.2,
+            backoff_max=1.0,
+            poll_interval=0.1,
+            lease=3.0,
+            inline_wait=1.0,
+            request_timeout=1.0,
+            connect_timeout=0.5,
+        ),
     )
 
 

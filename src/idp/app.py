@@ -23,6 +23,8 @@ from idp.http.responses import oauth_json, problem_json
 from idp.jobs.maintenance import Maintenance
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
 from idp.oidc.authorize import routes as authorize_routes
+from idp.oidc.logout import end_session
+from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.settings import Settings
 
 log = logging.getLogger("idp")
@@ -34,15 +36,18 @@ def create_app(
     settings = settings or Settings()
     ctx = Context.build(settings, clock)
     maintenance = Maintenance(ctx)
+    dispatcher = LogoutDispatcher(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.keys.ensure_keys()
         if run_jobs:
             maintenance.start()
+            dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await maintenance.stop()
             await ctx.close()
 
@@ -55,6 +60,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
+    app.state.logout = dispatcher
     for module in (
         discovery,
         authorize_routes,
@@ -62,6 +68,7 @@ def create_app(
         userinfo,
         introspection,
         revocation,
+        end_session,
         health,
     ):
         app.include_router(module.router)

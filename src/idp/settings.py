@@ -28,6 +28,25 @@ class SessionSettings(BaseModel):
     interaction_ttl: int = Field(default=1800, ge=60)
 
 
+class LogoutSettings(BaseModel):
+    """Back-channel logout delivery through the durable outbox."""
+
+    token_ttl: int = Field(default=120, ge=10, le=600)  # Back-Channel Logout §2.4: short
+    connect_timeout: float = Field(default=2.0, gt=0)
+    request_timeout: float = Field(default=5.0, gt=0)
+    inline_wait: float = Field(default=2.0, ge=0)  # how long a logout page waits for RPs
+    retry_period: int = Field(default=86400, ge=60)  # then the delivery is marked failed
+    backoff_base: float = Field(default=2.0, gt=0)
+    backoff_max: float = Field(default=900.0, gt=0)
+    lease: float = Field(default=60.0, gt=0)  # a claimed delivery is retried after this
+    poll_interval: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=200, ge=1)
+    frontchannel_wait: int = Field(default=3, ge=1, le=30)
+    revoke_offline_access: bool = False
+    block_private_addresses: bool = True
+    sweep_interval: float = Field(default=30.0, gt=0)
+
+
 class ThrottleSettings(BaseModel):
     """Failed logins: a growing delay per account and per client address, never a hard lock."""
 
@@ -63,6 +82,7 @@ class Settings(BaseSettings):
     tokens: TokenSettings = TokenSettings()
     sessions: SessionSettings = SessionSettings()
     throttle: ThrottleSettings = ThrottleSettings()
+    logout: LogoutSettings = LogoutSettings()
     argon2: Argon2Settings = Argon2Settings()
     client_cache_ttl: float = 30.0
     key_cache_ttl: float = 30.0

@@ -39,7 +39,11 @@ async def login_page(browser: Browser, params: dict[str, str]) -> httpx.Response
 async def log_in(browser: Browser, rp: RP, person: Person, **extra: str) -> tuple[dict[str, str], str, dict[str, str]]:
     """Authorize, log in, (consent if asked); return the callback query, verifier and params."""
     params, verifier = auth_params(rp, **extra)
-    page = await login_page(browser, params)
+    first = await browser.authorize(params)
+    assert first.status_code == 303, first.text[:300]
+    if first.headers["location"].startswith(rp.redirect_uri):
+        return query(first.headers["location"]), verifier, params  # single sign-on
+    page = await browser.get(first.headers["location"])
     response = await browser.submit(page, {"login": person.phone, "password": person.password})
     for _ in range(3):
         location = response.headers.get("location", "")

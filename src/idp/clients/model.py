@@ -18,6 +18,7 @@ class ClientInfo:
     post_logout_redirect_uris: tuple[str, ...]
     backchannel_logout_uri: str | None
     frontchannel_logout_uri: str | None
+    frontchannel_logout_session_required: bool
     grant_types: tuple[str, ...]
     scopes: tuple[str, ...]
     min_level: str
@@ -41,6 +42,7 @@ class ClientInfo:
             post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
             backchannel_logout_uri=row.backchannel_logout_uri,
             frontchannel_logout_uri=row.frontchannel_logout_uri,
+            frontchannel_logout_session_required=row.frontchannel_logout_session_required,
             grant_types=tuple(row.grant_types),
             scopes=tuple(row.scopes),
             min_level=row.min_level,

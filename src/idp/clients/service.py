@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.audit.log import record
 from idp.clients.repository import ClientRepository
 from idp.context import Context
 from idp.db.models import Client
@@ -136,6 +137,7 @@ async def create_client(ctx: Context, data: NewClient) -> CreatedClient:
                 post_logout_redirect_uris=data.post_logout_redirect_uris,
                 backchannel_logout_uri=data.backchannel_logout_uri,
                 frontchannel_logout_uri=data.frontchannel_logout_uri,
+                frontchannel_logout_session_required=True,
                 grant_types=data.grant_types,
                 scopes=data.scopes,
                 min_level=data.min_level,
@@ -145,6 +147,15 @@ async def create_client(ctx: Context, data: NewClient) -> CreatedClient:
                 jwks=data.jwks,
                 created_at=ctx.clock.now(),
             )
+        )
+        record(
+            session,
+            "client.created",
+            at=ctx.clock.now(),
+            actor="operator",
+            client_id=client_id,
+            auth_method=data.auth_method,
+            min_level=data.min_level,
         )
     ctx.clients.forget(client_id)
     return CreatedClient(client_id, secret)

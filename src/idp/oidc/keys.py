@@ -22,6 +22,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.audit.log import record
 from idp.clock import Clock
 from idp.db.engine import Database
 from idp.db.models import SigningKey
@@ -193,6 +194,14 @@ class KeyStore:
                     row.deactivated_at = activates_at
                     row.published_until = activates_at + timedelta(seconds=self._max_token_ttl)
             created = [self._new_row(session, alg, activates_at=activates_at) for alg in algs]
+            record(
+                session,
+                "keys.rotated",
+                at=now,
+                actor="operator",
+                kids=created,
+                activates_at=activates_at.isoformat(),
+            )
         self.invalidate()
         return created
 

@@ -12,6 +12,7 @@ from idp.db.models.grants import (
     RevokedAccessToken,
 )
 from idp.db.models.keys import SigningKey
+from idp.db.models.logout import LogoutDelivery
 from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
 from idp.db.models.throttle import ThrottleCounter
 
@@ -26,6 +27,7 @@ __all__ = [
     "Contact",
     "Grant",
     "Interaction",
+    "LogoutDelivery",
     "RefreshToken",
     "RevokedAccessToken",
     "SessionClient",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db.base import Base
@@ -24,6 +24,10 @@ class Client(Base):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JsonType)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2048))
     frontchannel_logout_uri: Mapped[str | None] = mapped_column(String(2048))
+    # Front-Channel Logout 1.0 §2: send iss and sid to the RP's front-channel URI.
+    frontchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
     grant_types: Mapped[list[str]] = mapped_column(JsonType)
     scopes: Mapped[list[str]] = mapped_column(JsonType)
     min_level: Mapped[str] = mapped_column(String(16))

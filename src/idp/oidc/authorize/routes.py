@@ -36,8 +36,10 @@ from idp.oidc.authorize.decide import (
     remember_consent,
 )
 from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient, validate
+from idp.oidc.logout.dispatcher import LogoutDispatcher
+from idp.oidc.logout.service import end_sessions
 from idp.oidc.params import read_form, read_params
-from idp.sessions.service import LiveSession, end_session, find_live_session, start_session
+from idp.sessions.service import LiveSession, find_live_session, start_session
 from idp.web import cookies
 from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
@@ -293,8 +295,14 @@ async def _login(
             if row is None or fresh_account is None:
                 return _error_page(request, "expired", t("error_expired"))
             old = await find_live_session(session, old_cookie, now, ctx.settings.sessions)
-            if old is not None:
-                await end_session(session, old.record.id, now, "replaced")
+            replaced = await end_sessions(
+                session,
+                ctx,
+                [old.record] if old else [],
+                reason="replaced",
+                actor="person",
+                claim=True,
+            )
             record_, cookie = start_session(
                 session,
                 fresh_account,
@@ -331,6 +339,8 @@ async def _login(
     cookies.write(
         response, cookies.SESSION, cookie, ctx.settings, max_age=ctx.settings.sessions.absolute_ttl
     )
+    dispatcher: LogoutDispatcher = request.app.state.logout
+    await dispatcher.deliver_now(replaced.jobs, wait=0)
     return response
 
 

@@ -1,0 +1,83 @@
+"""POSTing logout tokens to relying parties (Back-Channel Logout 1.0 §2.5-2.8).
+
+Redirects are never followed, 200 and 204 are success, 400 is the RP's final "no", anything
+else (timeouts, refused connections, 5xx) may be temporary and is retried later. Targets that
+resolve to loopback, private or link-local addresses are refused unless allowed in settings
+(server-side request forgery guard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+import httpx
+
+from idp.context import Context
+from idp.oidc.logout.outbox import DELIVERED, PENDING, REJECTED, Job, Outcome
+from idp.oidc.logout.token import logout_token
+
+
+class BlockedTarget(Exception):
+    pass
+
+
+async def _check_target(uri: str) -> None:
+    host = urlsplit(uri).hostname
+    if host is None:
+        raise BlockedTarget("no host")
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise BlockedTarget(f"{host} resolves to a non-public address")
+
+
+class Deliverer:
+    def __init__(self, ctx: Context) -> None:
+        settings = ctx.settings.logout
+        self._ctx = ctx
+        self._limit = asyncio.Semaphore(256)
+        self._http = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(settings.request_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            headers={"User-Agent": "idp-backchannel-logout"},
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def deliver_all(self, jobs: list[Job]) -> list[Outcome]:
+        return list(await asyncio.gather(*(self.deliver(job) for job in jobs)))
+
+    async def deliver(self, job: Job) -> Outcome:
+        async with self._limit:
+            try:
+                return await self._post(job)
+            except BlockedTarget as exc:
+                return Outcome(job.id, REJECTED, f"blocked: {exc}")
+            except (httpx.HTTPError, OSError, LookupError) as exc:
+                return Outcome(job.id, PENDING, f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _post(self, job: Job) -> Outcome:
+        if self._ctx.settings.logout.block_private_addresses:
+            await _check_target(job.uri)
+        client = await self._ctx.clients.get(job.client_id)
+        alg = (
+            client.id_token_signed_response_alg
+            if client
+            else self._ctx.settings.default_id_token_alg
+        )
+        token = await logout_token(
+            self._ctx, client_id=job.client_id, alg=alg, sub=job.sub, sid=job.sid
+        )
+        response = await self._http.post(job.uri, data={"logout_token": token})
+        if response.status_code in (200, 204):
+            return Outcome(job.id, DELIVERED)
+        if response.status_code == 400:
+            return Outcome(job.id, REJECTED, f"HTTP 400: {response.text[:200]}")
+        return Outcome(job.id, PENDING, f"HTTP {response.status_code}")
