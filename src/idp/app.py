@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from idp import __version__
+from idp.api import sessions as api_sessions
 from idp.clock import Clock
 from idp.context import Context
 from idp.errors import OAuthError, ProblemError, ValidationFailed
@@ -69,6 +70,7 @@ def create_app(
         introspection,
         revocation,
         end_session,
+        api_sessions,
         health,
     ):
         app.include_router(module.router)

@@ -151,6 +151,106 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _find_account(session: Any, ref: str) -> Any:
+    import uuid
+
+    from sqlalchemy import select
+
+    from idp.db.models import Account
+
+    try:
+        by_id = await session.get(Account, uuid.UUID(ref))
+    except ValueError:
+        by_id = None
+    if by_id is not None:
+        return by_id
+    found = (await session.scalars(select(Account).where(Account.sub == ref))).first()
+    if found is None:
+        raise BadInput(f"no account with id or sub {ref!r}")
+    return found
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from idp.oidc.logout.service import live_sessions_of
+
+    async def listing(ctx: Any) -> dict[str, Any]:
+        async with ctx.db.read() as session:
+            account = await _find_account(session, args.account)
+            records = await live_sessions_of(
+                session, account.id, ctx.clock.now(), ctx.settings.sessions.idle_ttl
+            )
+        return {
+            "sessions": [
+                {
+                    "id": str(r.id),
+                    "sid": r.sid,
+                    "created_at": r.created_at.isoformat(),
+                    "last_seen_at": r.last_seen_at.isoformat(),
+                    "ip": r.ip,
+                    "device": r.user_agent,
+                }
+                for r in records
+            ]
+        }
+
+    _emit(asyncio.run(_with_context(listing)), args.json)
+    return 0
+
+
+def cmd_sessions_end(args: argparse.Namespace) -> int:
+    """End every session of an account (a compromised account); running servers deliver the
+    back-channel logouts from the outbox."""
+    from idp.oidc.logout.service import end_sessions, live_sessions_of
+
+    async def end(ctx: Any) -> dict[str, Any]:
+        async with ctx.db.transaction() as session:
+            account = await _find_account(session, args.account)
+            records = await live_sessions_of(
+                session, account.id, ctx.clock.now(), ctx.settings.sessions.idle_ttl
+            )
+            ended = await end_sessions(
+                session, ctx, records, reason="ended_by_operator", actor="operator", claim=False
+            )
+        return {"ended": len(ended.session_ids), "notifications_queued": len(ended.jobs)}
+
+    _emit(asyncio.run(_with_context(end)), args.json)
+    return 0
+
+
+def cmd_deliveries_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from idp.db.models import LogoutDelivery
+
+    async def listing(ctx: Any) -> dict[str, Any]:
+        async with ctx.db.read() as session:
+            rows = (
+                await session.scalars(
+                    select(LogoutDelivery)
+                    .where(LogoutDelivery.status == args.status)
+                    .order_by(LogoutDelivery.created_at.desc())
+                    .limit(args.limit)
+                )
+            ).all()
+        return {
+            "deliveries": [
+                {
+                    "id": str(r.id),
+                    "client_id": r.client_id,
+                    "uri": r.uri,
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in rows
+            ]
+        }
+
+    _emit(asyncio.run(_with_context(listing)), args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="idp", description="OpenID Connect identity provider")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -228,6 +328,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_keys_rotate)
+
+    sessions = commands.add_parser("sessions", help="single sign-on sessions").add_subparsers(
+        dest="sessions_command", required=True, parser_class=_Parser
+    )
+    slist = sessions.add_parser("list", help="an account's active sessions")
+    slist.add_argument("--account", required=True, help="account id or sub")
+    slist.add_argument("--json", action="store_true")
+    slist.set_defaults(func=cmd_sessions_list)
+    send = sessions.add_parser("end", help="end every session of an account, telling every RP")
+    send.add_argument("--account", required=True, help="account id or sub")
+    send.add_argument("--json", action="store_true")
+    send.set_defaults(func=cmd_sessions_end)
+
+    deliveries = commands.add_parser(
+        "deliveries", help="back-channel logout deliveries"
+    ).add_subparsers(dest="deliveries_command", required=True, parser_class=_Parser)
+    dlist = deliveries.add_parser("list", help="deliveries by status (default: failed)")
+    dlist.add_argument(
+        "--status", default="failed", choices=["pending", "delivered", "rejected", "failed"]
+    )
+    dlist.add_argument("--limit", type=int, default=100)
+    dlist.add_argument("--json", action="store_true")
+    dlist.set_defaults(func=cmd_deliveries_list)
     return parser
 
 
