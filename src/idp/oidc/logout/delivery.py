@@ -66,14 +66,8 @@ class Deliverer:
     async def _post(self, job: Job) -> Outcome:
         if self._ctx.settings.logout.block_private_addresses:
             await _check_target(job.uri)
-        client = await self._ctx.clients.get(job.client_id)
-        alg = (
-            client.id_token_signed_response_alg
-            if client
-            else self._ctx.settings.default_id_token_alg
-        )
         token = await logout_token(
-            self._ctx, client_id=job.client_id, alg=alg, sub=job.sub, sid=job.sid
+            self._ctx, client_id=job.client_id, alg=job.alg, sub=job.sub, sid=job.sid
         )
         response = await self._http.post(job.uri, data={"logout_token": token})
         if response.status_code in (200, 204):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.db.models import LogoutDelivery
+from idp.db.models import Client, LogoutDelivery
 from idp.settings import LogoutSettings
 
 PENDING, DELIVERED, REJECTED, FAILED = "pending", "delivered", "rejected", "failed"
@@ -29,6 +29,7 @@ class Job:
     uri: str
     sub: str
     sid: str
+    alg: str  # the client's ID token algorithm signs its logout tokens too
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,8 @@ class Outcome:
     error: str | None = None
 
 
-def _job(row: LogoutDelivery) -> Job:
-    return Job(row.id, row.client_id, row.uri, row.sub, row.sid)
+def _job(row: LogoutDelivery, alg: str) -> Job:
+    return Job(row.id, row.client_id, row.uri, row.sub, row.sid, alg)
 
 
 def enqueue(
@@ -50,6 +51,7 @@ def enqueue(
     uri: str,
     sub: str,
     sid: str,
+    alg: str,
     now: datetime,
     settings: LogoutSettings,
     claim: bool,
@@ -69,7 +71,7 @@ def enqueue(
         created_at=now,
     )
     session.add(row)
-    return _job(row)
+    return _job(row, alg)
 
 
 async def claim_due(session: AsyncSession, now: datetime, settings: LogoutSettings) -> list[Job]:
@@ -81,11 +83,22 @@ async def claim_due(session: AsyncSession, now: datetime, settings: LogoutSettin
         .with_for_update(skip_locked=True)
     )
     rows = (await session.scalars(stmt)).all()
+    if not rows:
+        return []
+    algs = dict(
+        (
+            await session.execute(
+                select(Client.client_id, Client.id_token_signed_response_alg).where(
+                    Client.client_id.in_({row.client_id for row in rows})
+                )
+            )
+        ).tuples()
+    )
     lease_until = now + timedelta(seconds=settings.lease)
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = lease_until
-    return [_job(row) for row in rows]
+    return [_job(row, algs.get(row.client_id, "ES256")) for row in rows]
 
 
 def backoff(attempts: int, settings: LogoutSettings) -> float:

@@ -82,6 +82,7 @@ async def end_sessions(
                     uri=client.backchannel_logout_uri,
                     sub=sub,
                     sid=sid,
+                    alg=client.id_token_signed_response_alg,
                     now=now,
                     settings=ctx.settings.logout,
                     claim=claim,
