@@ -3,9 +3,6 @@ each pass is a set of idempotent deletes."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -17,32 +14,19 @@ from idp.db.models import (
     Interaction,
     RevokedAccessToken,
 )
-
-log = logging.getLogger("idp.jobs")
+from idp.jobs.worker import PollingWorker
 
 
 class Maintenance:
     def __init__(self, ctx: Context, interval: float = 300.0) -> None:
         self._ctx = ctx
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._worker = PollingWorker("idp-maintenance", self.run_once, interval)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="idp-maintenance")
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.run_once()
-            except Exception:  # a failed pass must not stop later ones
-                log.exception("maintenance pass failed")
+        await self._worker.stop()
 
     async def run_once(self) -> None:
         now = self._ctx.clock.now()

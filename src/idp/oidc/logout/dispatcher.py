@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from idp.audit.log import record
 from idp.context import Context
+from idp.jobs.worker import PollingWorker
 from idp.oidc.logout import outbox
 from idp.oidc.logout.delivery import Deliverer
 from idp.oidc.logout.outbox import Job
@@ -22,8 +24,10 @@ class LogoutDispatcher:
         self._ctx = ctx
         self._deliverer = Deliverer(ctx)
         self._inflight: set[asyncio.Task[None]] = set()
-        self._worker: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._worker = PollingWorker(
+            "idp-logout-worker", self._pass, ctx.settings.logout.poll_interval
+        )
+        self._last_sweep = -1e9
 
     # --- right after a logout -----------------------------------------------------------------
 
@@ -61,16 +65,10 @@ class LogoutDispatcher:
     # --- the background worker ----------------------------------------------------------------
 
     def start(self) -> None:
-        self._worker = asyncio.create_task(self._loop(), name="idp-logout-worker")
-
-    def wake(self) -> None:
-        self._wake.set()
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await self._worker.stop()
         for task in list(self._inflight):
             task.cancel()
         for task in list(self._inflight):
@@ -78,21 +76,12 @@ class LogoutDispatcher:
                 await task
         await self._deliverer.close()
 
-    async def _loop(self) -> None:
-        settings = self._ctx.settings.logout
-        since_sweep = settings.sweep_interval  # sweep on the first pass
-        while True:
-            try:
-                if since_sweep >= settings.sweep_interval:
-                    await self.sweep_expired()
-                    since_sweep = 0.0
-                await self.run_due()
-            except Exception:  # a failed pass (database down) must not stop the worker
-                log.exception("logout worker pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), settings.poll_interval)
-            since_sweep += settings.poll_interval
+    async def _pass(self) -> None:
+        now = time.monotonic()
+        if now - self._last_sweep >= self._ctx.settings.logout.sweep_interval:
+            self._last_sweep = now
+            await self.sweep_expired()
+        await self.run_due()
 
     async def run_due(self) -> int:
         """Claim and deliver every due delivery once; returns how many were attempted."""

@@ -8,7 +8,6 @@ writers anyway.
 
 from __future__ import annotations
 
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.models import Client, LogoutDelivery
+from idp.jobs.worker import backoff
 from idp.settings import LogoutSettings
 
 PENDING, DELIVERED, REJECTED, FAILED = "pending", "delivered", "rejected", "failed"
@@ -101,12 +101,6 @@ async def claim_due(session: AsyncSession, now: datetime, settings: LogoutSettin
     return [_job(row, algs.get(row.client_id, "ES256")) for row in rows]
 
 
-def backoff(attempts: int, settings: LogoutSettings) -> float:
-    """Exponential, capped, with jitter so retries of many RPs do not arrive in lockstep."""
-    base = min(settings.backoff_max, settings.backoff_base * 2.0 ** max(0, attempts - 1))
-    return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
-
-
 async def record(
     session: AsyncSession, outcomes: list[Outcome], now: datetime, settings: LogoutSettings
 ) -> list[LogoutDelivery]:
@@ -130,7 +124,9 @@ async def record(
         elif now >= row.deadline:
             row.status = FAILED
         else:
-            row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, settings))
+            row.next_attempt_at = now + timedelta(
+                seconds=backoff(row.attempts, settings.backoff_base, settings.backoff_max)
+            )
             continue
         row.finished_at = now
         finished.append(row)
