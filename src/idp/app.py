@@ -22,11 +22,13 @@ from idp.http import health
 from idp.http.headers import BodyLimit, SecurityHeaders
 from idp.http.responses import oauth_json, problem_json
 from idp.jobs.maintenance import Maintenance
+from idp.notify.dispatcher import NotificationDispatcher
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
 from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.settings import Settings
+from idp.web import dev_mailbox
 
 log = logging.getLogger("idp")
 
@@ -38,6 +40,7 @@ def create_app(
     ctx = Context.build(settings, clock)
     maintenance = Maintenance(ctx)
     dispatcher = LogoutDispatcher(ctx)
+    notifications = NotificationDispatcher(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -45,9 +48,11 @@ def create_app(
         if run_jobs:
             maintenance.start()
             dispatcher.start()
+            notifications.start()
         try:
             yield
         finally:
+            await notifications.stop()
             await dispatcher.stop()
             await maintenance.stop()
             await ctx.close()
@@ -62,6 +67,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.logout = dispatcher
+    app.state.notifications = notifications
     for module in (
         discovery,
         authorize_routes,
@@ -71,6 +77,7 @@ def create_app(
         revocation,
         end_session,
         api_sessions,
+        dev_mailbox,
         health,
     ):
         app.include_router(module.router)

@@ -47,6 +47,40 @@ class LogoutSettings(BaseModel):
     sweep_interval: float = Field(default=30.0, gt=0)
 
 
+class SmtpSettings(BaseModel):
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    start_tls: bool = False
+    use_tls: bool = False
+    sender: str = "idp <no-reply@localhost>"
+    timeout: float = 10.0
+
+
+class SmsGatewaySettings(BaseModel):
+    """An HTTP SMS gateway: POST ``url`` with ``body_template`` (JSON with ``{to}``, ``{text}``)."""
+
+    url: str = "http://127.0.0.1:9/sms"
+    body_template: str = '{"to": "{to}", "text": "{text}"}'
+    auth_header: str | None = None  # e.g. "Bearer …", sent as Authorization
+    timeout: float = 10.0
+
+
+class NotifySettings(BaseModel):
+    # "auto": the dev sink in dev mode, the real adapter otherwise.
+    email_backend: Literal["auto", "smtp", "dev"] = "auto"
+    sms_backend: Literal["auto", "http", "dev"] = "auto"
+    smtp: SmtpSettings = SmtpSettings()
+    sms: SmsGatewaySettings = SmsGatewaySettings()
+    poll_interval: float = Field(default=1.0, gt=0)
+    lease: float = Field(default=60.0, gt=0)
+    retry_period: int = Field(default=3600, ge=60)
+    backoff_base: float = Field(default=5.0, gt=0)
+    backoff_max: float = Field(default=300.0, gt=0)
+    batch_size: int = Field(default=100, ge=1)
+
+
 class ThrottleSettings(BaseModel):
     """Failed logins: a growing delay per account and per client address, never a hard lock."""
 
@@ -83,6 +117,7 @@ class Settings(BaseSettings):
     sessions: SessionSettings = SessionSettings()
     throttle: ThrottleSettings = ThrottleSettings()
     logout: LogoutSettings = LogoutSettings()
+    notify: NotifySettings = NotifySettings()
     argon2: Argon2Settings = Argon2Settings()
     client_cache_ttl: float = 30.0
     key_cache_ttl: float = 30.0

@@ -13,6 +13,7 @@ from idp.db.models.grants import (
 )
 from idp.db.models.keys import SigningKey
 from idp.db.models.logout import LogoutDelivery
+from idp.db.models.notifications import DevMessage, Notification
 from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
 from idp.db.models.throttle import ThrottleCounter
 
@@ -25,9 +26,11 @@ __all__ = [
     "ClientAssertionJti",
     "Consent",
     "Contact",
+    "DevMessage",
     "Grant",
     "Interaction",
     "LogoutDelivery",
+    "Notification",
     "RefreshToken",
     "RevokedAccessToken",
     "SessionClient",

@@ -1,0 +1,39 @@
+"""SMS through an HTTP gateway: a configurable URL and JSON body template (httpx)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from idp.notify.protocol import DeliveryFailed, Message
+from idp.settings import SmsGatewaySettings
+
+
+def _json_string(value: str) -> str:
+    return json.dumps(value)[1:-1]  # escaped for use inside a JSON string literal
+
+
+class HttpSmsNotifier:
+    def __init__(self, settings: SmsGatewaySettings) -> None:
+        self._settings = settings
+        self._http = httpx.AsyncClient(timeout=settings.timeout, follow_redirects=False)
+
+    async def send(self, message: Message) -> None:
+        body = self._settings.body_template.replace("{to}", _json_string(message.to)).replace(
+            "{text}", _json_string(message.body)
+        )
+        headers = {"Content-Type": "application/json"}
+        if self._settings.auth_header:
+            headers["Authorization"] = self._settings.auth_header
+        try:
+            response = await self._http.post(self._settings.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            raise DeliveryFailed(f"gateway refused: HTTP {response.status_code}", permanent=True)
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"gateway answered HTTP {response.status_code}")
+
+    async def close(self) -> None:
+        await self._http.aclose()

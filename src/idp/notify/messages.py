@@ -1,0 +1,60 @@
+"""Notification texts, in Russian and English. Parameters are filled with str.format."""
+
+from __future__ import annotations
+
+from idp.notify.protocol import Channel, Message
+
+TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    # template: {locale: (subject, body)}
+    "phone_code": {
+        "ru": ("Код подтверждения", "Код подтверждения: {code}. Никому его не сообщайте."),
+        "en": ("Confirmation code", "Your confirmation code: {code}. Do not share it."),
+    },
+    "email_link": {
+        "ru": (
+            "Подтвердите адрес почты",
+            "Чтобы подтвердить адрес, откройте ссылку (действует 3 дня):\n{link}\n\n"
+            "Если вы не регистрировались, просто удалите это письмо.",
+        ),
+        "en": (
+            "Confirm your e-mail address",
+            "To confirm this address, open the link (valid for 3 days):\n{link}\n\n"
+            "If you did not register, just delete this message.",
+        ),
+    },
+    "reset_code": {
+        "ru": ("Восстановление пароля", "Код для восстановления пароля: {code}."),
+        "en": ("Password reset", "Your password reset code: {code}."),
+    },
+    "password_changed": {
+        "ru": (
+            "Пароль изменён",
+            "Пароль вашей учётной записи изменён. Если это были не вы, "
+            "восстановите доступ и обратитесь в службу поддержки.",
+        ),
+        "en": (
+            "Your password was changed",
+            "The password of your account was changed. If it "
+            "was not you, reset it and contact support.",
+        ),
+    },
+    "contact_changed": {
+        "ru": (
+            "Контакты изменены",
+            "В вашей учётной записи изменён контакт: {change}. Если это "
+            "были не вы, обратитесь в службу поддержки.",
+        ),
+        "en": (
+            "Your contacts were changed",
+            "A contact of your account was changed: {change}. If it was not you, contact support.",
+        ),
+    },
+}
+
+
+def render(
+    channel: Channel, to: str, template: str, locale: str, params: dict[str, str]
+) -> Message:
+    variants = TEXTS[template]
+    subject, body = variants.get(locale) or variants["ru"]
+    return Message(channel=channel, to=to, subject=subject, body=body.format(**params))

@@ -1,0 +1,27 @@
+"""/dev/mailbox: what the development sink received. Exists only in dev mode."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from idp.db.models import DevMessage
+from idp.http.deps import Ctx
+from idp.web.i18n import pick_locale
+from idp.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/dev/mailbox")
+async def mailbox(request: Request, ctx: Ctx, to: str | None = None) -> Response:
+    if not ctx.settings.dev_mode:
+        return Response(status_code=404)
+    stmt = select(DevMessage).order_by(DevMessage.id.desc()).limit(100)
+    if to:
+        stmt = stmt.where(DevMessage.recipient == to)
+    async with ctx.db.read() as session:
+        messages = (await session.scalars(stmt)).all()
+    locale = pick_locale(None, request.headers.get("accept-language"))
+    return page("dev_mailbox.html", locale, messages=messages)
