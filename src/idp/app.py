@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from idp import __version__
+from idp.api import registration as api_registration
 from idp.api import sessions as api_sessions
 from idp.clock import Clock
 from idp.context import Context
@@ -77,6 +78,7 @@ def create_app(
         revocation,
         end_session,
         api_sessions,
+        api_registration,
         dev_mailbox,
         health,
     ):

@@ -81,6 +81,18 @@ class NotifySettings(BaseModel):
     batch_size: int = Field(default=100, ge=1)
 
 
+class VerificationSettings(BaseModel):
+    """Confirming phones and e-mail addresses."""
+
+    sms_code_ttl: int = Field(default=300, ge=60, le=600)  # 5 min; NIST 800-63B: at most 10
+    sms_code_length: int = Field(default=6, ge=6, le=10)
+    max_attempts: int = Field(default=5, ge=1, le=20)  # wrong codes per code, resends included
+    resend_cooldown: int = Field(default=60, ge=10)
+    max_sends_per_hour: int = Field(default=5, ge=1)  # per phone or address
+    email_link_ttl: int = Field(default=3 * 86400, ge=600)  # the portal's 3 days
+    registration_ttl: int = Field(default=86400, ge=600)
+
+
 class ThrottleSettings(BaseModel):
     """Failed logins: a growing delay per account and per client address, never a hard lock."""
 
@@ -118,6 +130,7 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = ThrottleSettings()
     logout: LogoutSettings = LogoutSettings()
     notify: NotifySettings = NotifySettings()
+    verification: VerificationSettings = VerificationSettings()
     argon2: Argon2Settings = Argon2Settings()
     client_cache_ttl: float = 30.0
     key_cache_ttl: float = 30.0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class ClientRef(BaseModel):
@@ -33,3 +34,65 @@ class EndedSessions(BaseModel):
 
 class CsrfToken(BaseModel):
     csrf_token: str = Field(description="Send as the X-CSRF-Token header on unsafe requests")
+
+
+# --- registration ---------------------------------------------------------------------------
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class RegistrationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    last_name: Name
+    first_name: Name
+    middle_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        default=None, description="Mobile phone, E.164 (+79991234567) or 8XXXXXXXXXX"
+    )
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)] | None = None
+
+
+class RegistrationCreated(BaseModel):
+    id: str
+    token: str = Field(description="Send as X-Registration-Token on the next steps")
+    phone_code_sent: bool
+    email_link_sent: bool
+    resend_after: int | None = Field(description="Seconds until a new SMS code may be asked")
+    expires_at: datetime
+
+
+class RegistrationStatus(BaseModel):
+    id: str
+    phone_confirmed: bool
+    email_confirmed: bool
+    resend_after: int | None
+    expires_at: datetime
+
+
+class PhoneCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{4,10}$")]
+
+
+class ResendResult(BaseModel):
+    resend_after: int
+
+
+class PasswordChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password_repeat: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class RegisteredAccount(BaseModel):
+    sub: str
+    level: str
+
+
+class EmailConfirmation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(min_length=16, max_length=128)]

@@ -14,6 +14,7 @@ from idp.db.models.grants import (
 from idp.db.models.keys import SigningKey
 from idp.db.models.logout import LogoutDelivery
 from idp.db.models.notifications import DevMessage, Notification
+from idp.db.models.registration import Registration, Verification
 from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
 from idp.db.models.throttle import ThrottleCounter
 
@@ -32,8 +33,10 @@ __all__ = [
     "LogoutDelivery",
     "Notification",
     "RefreshToken",
+    "Registration",
     "RevokedAccessToken",
     "SessionClient",
     "SigningKey",
     "ThrottleCounter",
+    "Verification",
 ]

@@ -1,0 +1,259 @@
+"""Self-registration: names and a phone and/or e-mail, confirmed, then a password.
+
+The result is a simplified-level account whose confirmed contacts log in. A contact that
+already belongs to another account is not refused openly (that would tell a stranger who has an
+account): its owner is warned instead of receiving a code, and the registration cannot finish.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.accounts import verification
+from idp.accounts.identifiers import normalize_email, normalize_phone
+from idp.accounts.names import clean_name
+from idp.accounts.password_policy import password_problems
+from idp.accounts.repository import AccountRepository
+from idp.audit.log import record
+from idp.context import Context
+from idp.db.models import Account, Contact, Registration
+from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from idp.security.tokens import digest, new_token, same
+
+PURPOSE = "registration"
+_NAME_RULE = "Use Cyrillic or Latin letters, spaces, hyphens and apostrophes, 1 to 100 characters."
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationInput:
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    phone: str | None
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    registration: Registration
+    token: str
+
+
+class ContactNotConfirmed(ProblemError):
+    status_code = 409
+    type_slug = "contact-not-confirmed"
+    title = "Confirm a phone or an e-mail address first"
+
+
+def _validate(data: RegistrationInput) -> tuple[str, str, str | None, str | None, str | None]:
+    errors: list[dict[str, str]] = []
+    last, first = clean_name(data.last_name), clean_name(data.first_name)
+    middle = clean_name(data.middle_name) if data.middle_name else None
+    for field, value in (("last_name", last), ("first_name", first)):
+        if value is None:
+            errors.append({"field": field, "message": _NAME_RULE})
+    if data.middle_name and middle is None:
+        errors.append({"field": "middle_name", "message": _NAME_RULE})
+    phone = normalize_phone(data.phone) if data.phone else None
+    if data.phone and phone is None:
+        errors.append(
+            {
+                "field": "phone",
+                "message": "Give a mobile number in international format, e.g. +79991234567.",
+            }
+        )
+    email = normalize_email(data.email) if data.email else None
+    if data.email and email is None:
+        errors.append({"field": "email", "message": "This is not a valid e-mail address."})
+    if not data.phone and not data.email:
+        errors.append({"field": "phone", "message": "Give a phone number or an e-mail address."})
+    if errors:
+        raise ValidationFailed("Some fields are invalid.", errors=errors)
+    assert last is not None
+    assert first is not None
+    return last, first, middle, phone, email
+
+
+async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
+    last, first, middle, phone, email = _validate(data)
+    now = ctx.clock.now()
+    token = new_token(32)
+    async with ctx.db.transaction() as session:
+        repo = AccountRepository(session)
+        registration = Registration(
+            id=uuid.uuid4(),
+            token_hash=digest(token),
+            first_name=first,
+            last_name=last,
+            middle_name=middle,
+            phone=phone,
+            email=email,
+            locale=locale,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ctx.settings.verification.registration_ttl),
+        )
+        session.add(registration)
+        if phone:
+            taken = await repo.confirmed_contact_exists("phone", phone)
+            await verification.send_sms_code(
+                session,
+                ctx,
+                purpose=PURPOSE,
+                owner_id=registration.id,
+                phone=phone,
+                locale=locale,
+                decoy=taken,
+            )
+        if email:
+            taken = await repo.confirmed_contact_exists("email", email)
+            await verification.send_email_link(
+                session,
+                ctx,
+                purpose=PURPOSE,
+                owner_id=registration.id,
+                email=email,
+                locale=locale,
+                decoy=taken,
+            )
+    return Started(registration, token)
+
+
+async def load(
+    session: AsyncSession, ctx: Context, registration_id: uuid.UUID, token: str | None
+) -> Registration:
+    """The registration if the caller holds its token and it is still open."""
+    row = await session.get(Registration, registration_id, with_for_update=True)
+    if (
+        row is None
+        or not token
+        or not same(row.token_hash, digest(token))
+        or row.expires_at <= ctx.clock.now()
+        or row.account_id is not None
+    ):
+        raise NotFound("No such registration, or it has expired.")
+    return row
+
+
+async def confirm_phone(
+    ctx: Context, registration_id: uuid.UUID, token: str | None, code: str
+) -> Registration:
+    async with ctx.db.transaction() as session:
+        registration = await load(session, ctx, registration_id, token)
+        pending = await verification.latest(session, registration.id, PURPOSE, "sms")
+        if pending is None:
+            raise NotFound("No code was sent for this registration.")
+        problem = await verification.check_sms_code(session, ctx, pending, code)
+        if problem is None:
+            registration.phone_confirmed_at = ctx.clock.now()
+    if problem is not None:
+        raise problem  # after the commit: the wrong attempt stays counted
+    return registration
+
+
+async def resend_phone(ctx: Context, registration_id: uuid.UUID, token: str | None) -> int:
+    async with ctx.db.transaction() as session:
+        registration = await load(session, ctx, registration_id, token)
+        pending = await verification.latest(session, registration.id, PURPOSE, "sms")
+        if pending is None:
+            raise NotFound("No code was sent for this registration.")
+        await verification.resend_sms_code(session, ctx, pending, registration.locale)
+        return verification.resend_available_in(ctx, pending)
+
+
+async def confirm_email(ctx: Context, link_token: str) -> None:
+    """Follow an e-mail link: it proves the address, and nothing more (no session)."""
+    async with ctx.db.transaction() as session:
+        row = await verification.consume_email_link(session, ctx, link_token)
+        if row.purpose == PURPOSE:
+            registration = await session.get(Registration, row.owner_id)
+            if registration is not None and registration.email == row.target:
+                registration.email_confirmed_at = ctx.clock.now()
+        else:
+            await _confirm_account_email(session, ctx, row.owner_id, row.target)
+
+
+async def _confirm_account_email(
+    session: AsyncSession, ctx: Context, account_id: uuid.UUID, email: str
+) -> None:
+    contact = (
+        await session.scalars(
+            select(Contact).where(
+                Contact.account_id == account_id,
+                Contact.kind == "email",
+                Contact.value == email,
+                Contact.confirmed_at.is_(None),
+            )
+        )
+    ).first()
+    if contact is not None:
+        contact.confirmed_at = ctx.clock.now()
+
+
+async def complete(
+    ctx: Context, registration_id: uuid.UUID, token: str | None, password: str, repeat: str
+) -> Account:
+    """Set the password and create the simplified account with the confirmed contacts."""
+    async with ctx.db.read() as session:
+        registration = await load(session, ctx, registration_id, token)
+    if registration.phone_confirmed_at is None and registration.email_confirmed_at is None:
+        raise ContactNotConfirmed("Confirm the phone or the e-mail address first.")
+    if password != repeat:
+        raise ValidationFailed(
+            "The passwords differ.",
+            errors=[{"field": "password_repeat", "message": "The passwords differ."}],
+        )
+    contacts = [c for c in (registration.phone, registration.email) if c]
+    names = [registration.first_name, registration.last_name, *contacts]
+    problems = password_problems(password, ctx.settings.password_policy, names)
+    if problems:
+        raise ValidationFailed(
+            "The password does not fit the rules.",
+            errors=[{"field": "password", "message": f"The password {p}."} for p in problems],
+        )
+    password_hash = await ctx.passwords.hash(password)  # outside any transaction
+    now = ctx.clock.now()
+    account_id = uuid.uuid4()
+    try:
+        async with ctx.db.transaction() as session:
+            registration = await load(session, ctx, registration_id, token)
+            account = Account(
+                id=account_id,
+                sub=str(uuid.uuid4()),
+                first_name=registration.first_name,
+                last_name=registration.last_name,
+                middle_name=registration.middle_name,
+                level="simplified",
+                confirmation_method=None,
+                password_hash=password_hash,
+                status="active",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(account)
+            await session.flush()
+            for kind, value, confirmed in (
+                ("phone", registration.phone, registration.phone_confirmed_at),
+                ("email", registration.email, registration.email_confirmed_at),
+            ):
+                if value and confirmed:
+                    session.add(
+                        Contact(
+                            account_id=account_id,
+                            kind=kind,
+                            value=value,
+                            confirmed_at=now,
+                            created_at=now,
+                        )
+                    )
+            registration.account_id = account_id
+            record(session, "account.registered", at=now, account_id=account_id, level="simplified")
+    except IntegrityError as exc:
+        # A contact was confirmed by another account meanwhile (the unique index said so).
+        raise Conflict("This contact already belongs to an account.") from exc
+    return account

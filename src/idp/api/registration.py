@@ -1,0 +1,136 @@
+"""Self-registration over the REST API (the portal's front end)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, status
+from starlette.responses import Response
+
+from idp.accounts import registration, verification
+from idp.api.schemas import (
+    EmailConfirmation,
+    PasswordChoice,
+    PhoneCode,
+    RegisteredAccount,
+    RegistrationCreated,
+    RegistrationRequest,
+    RegistrationStatus,
+    ResendResult,
+)
+from idp.http.deps import Ctx
+from idp.web.i18n import pick_locale
+
+router = APIRouter(prefix="/api/v1", tags=["registration"])
+PROBLEM: dict[int | str, dict[str, Any]] = {
+    code: {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
+    for code in (400, 404, 409, 422, 429)
+}
+RegistrationToken = Annotated[
+    str | None,
+    Header(alias="X-Registration-Token", description="The token returned at registration"),
+]
+
+
+def _wake(request: Request) -> None:
+    request.app.state.notifications.wake()
+
+
+@router.post(
+    "/registrations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegistrationCreated,
+    responses=PROBLEM,
+)
+async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> RegistrationCreated:
+    locale = pick_locale(None, request.headers.get("accept-language"))
+    started = await registration.start(
+        ctx,
+        registration.RegistrationInput(
+            last_name=body.last_name,
+            first_name=body.first_name,
+            middle_name=body.middle_name,
+            phone=body.phone,
+            email=body.email,
+        ),
+        locale,
+    )
+    _wake(request)
+    row = started.registration
+    return RegistrationCreated(
+        id=str(row.id),
+        token=started.token,
+        phone_code_sent=row.phone is not None,
+        email_link_sent=row.email is not None,
+        expires_at=row.expires_at,
+        resend_after=ctx.settings.verification.resend_cooldown if row.phone else None,
+    )
+
+
+@router.get(
+    "/registrations/{registration_id}", response_model=RegistrationStatus, responses=PROBLEM
+)
+async def registration_status(
+    registration_id: uuid.UUID, ctx: Ctx, token: RegistrationToken = None
+) -> RegistrationStatus:
+    async with ctx.db.read() as session:
+        row = await registration.load(session, ctx, registration_id, token)
+        pending = await verification.latest(session, row.id, registration.PURPOSE, "sms")
+    return RegistrationStatus(
+        id=str(row.id),
+        phone_confirmed=row.phone_confirmed_at is not None,
+        email_confirmed=row.email_confirmed_at is not None,
+        resend_after=verification.resend_available_in(ctx, pending) if pending else None,
+        expires_at=row.expires_at,
+    )
+
+
+@router.post(
+    "/registrations/{registration_id}/phone/confirm",
+    response_model=RegistrationStatus,
+    responses=PROBLEM,
+)
+async def confirm_phone(
+    registration_id: uuid.UUID, body: PhoneCode, ctx: Ctx, token: RegistrationToken = None
+) -> RegistrationStatus:
+    row = await registration.confirm_phone(ctx, registration_id, token, body.code)
+    return RegistrationStatus(
+        id=str(row.id),
+        phone_confirmed=True,
+        email_confirmed=row.email_confirmed_at is not None,
+        resend_after=None,
+        expires_at=row.expires_at,
+    )
+
+
+@router.post(
+    "/registrations/{registration_id}/phone/resend", response_model=ResendResult, responses=PROBLEM
+)
+async def resend_phone(
+    registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken = None
+) -> ResendResult:
+    wait = await registration.resend_phone(ctx, registration_id, token)
+    _wake(request)
+    return ResendResult(resend_after=wait)
+
+
+@router.post(
+    "/registrations/{registration_id}/password",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegisteredAccount,
+    responses=PROBLEM,
+)
+async def choose_password(
+    registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken = None
+) -> RegisteredAccount:
+    account = await registration.complete(
+        ctx, registration_id, token, body.password, body.password_repeat
+    )
+    return RegisteredAccount(sub=account.sub, level=account.level)
+
+
+@router.post("/email-confirmations", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEM)
+async def confirm_email(body: EmailConfirmation, ctx: Ctx) -> Response:
+    await registration.confirm_email(ctx, body.token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

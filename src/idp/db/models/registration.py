@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.db.base import Base
+from idp.db.types import UTCDateTime
+
+
+class Registration(Base):
+    """A self-registration in progress: names and contacts, until a password is set."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The caller proves it started this registration with a secret we only keep hashed.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class Verification(Base):
+    """A code sent by SMS or a link sent by e-mail to prove control of a contact.
+
+    Only a keyed hash of the code is stored. A resend replaces the code but keeps the failure
+    count (NIST SP 800-63B-4 §3.1.3.3). A decoy verification is sent when the contact already
+    belongs to another account: the person is warned instead of getting a code, and the caller
+    cannot tell the difference.
+    """
+
+    __tablename__ = "verifications"
+    __table_args__ = (Index("ix_verifications_owner", "owner_id", "purpose", "channel"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    purpose: Mapped[str] = mapped_column(String(32))
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    channel: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(String(320))
+    secret_hash: Mapped[str] = mapped_column(String(64), index=True)
+    decoy: Mapped[bool] = mapped_column(Boolean, default=False)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    sends: Mapped[int] = mapped_column(Integer, default=1)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
