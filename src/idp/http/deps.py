@@ -14,7 +14,12 @@ def get_context(request: Request) -> Context:
     return context
 
 
-Ctx = Annotated[Context, Depends(get_context)]
+async def _context_dependency(request: Request) -> Context:
+    # async: FastAPI runs a plain-def dependency in a worker thread, on every request.
+    return get_context(request)
+
+
+Ctx = Annotated[Context, Depends(_context_dependency)]
 
 
 def client_ip(request: Request) -> str | None:

@@ -36,7 +36,7 @@ router = APIRouter(include_in_schema=False)
 CONFIRM_PURPOSE = "logout"
 
 
-def get_dispatcher(request: Request) -> LogoutDispatcher:
+async def get_dispatcher(request: Request) -> LogoutDispatcher:
     dispatcher: LogoutDispatcher = request.app.state.logout
     return dispatcher
 
