@@ -24,7 +24,11 @@ from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES, Level
 from idp.security.tokens import digest
 
 
-def _login_key(login: str) -> str:
+def _throttle_key(login: str, account: Account | None) -> str:
+    """Failures count per account whichever identifier was typed (NIST 800-63B-4 §3.2.2);
+    logins that match no account count per identifier, so both look the same from outside."""
+    if account is not None:
+        return f"acct:{account.id}"
     parsed = classify_login(login)
     label = f"{parsed[0]}:{parsed[1]}" if parsed else login.strip().casefold()
     return "login:" + digest(label)[:40]
@@ -45,11 +49,11 @@ async def authenticate(ctx: Context, login: str, password: str, ip: str | None) 
     """The account for a login and password, or ``InvalidCredentials``; a wrong login and a
     wrong password take the same path and the same time. Throttled per login and per address."""
     now = ctx.clock.now()
-    login_key = _login_key(login)
     ip_key = f"ip:{ip or 'unknown'}"
     async with ctx.db.read() as session:
-        await throttle.check(session, [login_key, ip_key], now)
         account = await find_by_login(session, ctx, login)
+        login_key = _throttle_key(login, account)
+        await throttle.check(session, [login_key, ip_key], now)
     stored = account.password_hash if account is not None else None
     ok = await ctx.passwords.verify(stored, password)
     if not ok or account is None or account.status != "active":
@@ -74,7 +78,7 @@ async def authenticate(ctx: Context, login: str, password: str, ip: str | None) 
 async def after_successful_login(
     session: AsyncSession, ctx: Context, account: Account, login: str, password: str
 ) -> None:
-    await throttle.reset(session, _login_key(login))
+    await throttle.reset(session, _throttle_key(login, account))
     if account.password_hash and ctx.passwords.needs_rehash(account.password_hash):
         account.password_hash = await ctx.passwords.hash(password)
         session.add(account)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# A full policy for pages that opt in (registration pages); ``{targets}`` lists origins forms
+# may lead to, because Chromium applies form-action to the redirects that follow a POST too.
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' {targets}; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -74,17 +76,18 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        except BodyTooLarge:
             await _reject(send)
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` past the limit; ``BodyLimit`` turns it into 413. Body parsers
+    must let it through."""
 
 
 async def _reject(send: Send) -> None:

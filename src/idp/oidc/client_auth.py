@@ -30,7 +30,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII header characters
         raise InvalidClient("The Basic credentials are malformed.") from exc
     if ":" not in decoded:
         raise InvalidClient("The Basic credentials are malformed.")
@@ -114,6 +114,7 @@ def _verify_assertion(
         if isinstance(k, dict) and (header.get("kid") is None or k.get("kid") == header.get("kid"))
     ]
     now = ctx.clock.now().timestamp()
+    problem = "The client assertion signature is not valid."
     for jwk in candidates:
         try:
             key = jwt.PyJWK(jwk, algorithm=alg)
@@ -130,6 +131,12 @@ def _verify_assertion(
                     "verify_nbf": False,
                 },
             )
+        except jwt.InvalidAudienceError:
+            problem = "The client assertion audience must be the issuer identifier."
+            continue
+        except jwt.MissingRequiredClaimError as exc:
+            problem = f"The client assertion lacks the {exc.claim} claim."
+            continue
         except (jwt.PyJWTError, ValueError, TypeError):
             continue
         if not isinstance(claims.get("aud"), str):
@@ -146,7 +153,7 @@ def _verify_assertion(
         if not isinstance(jti, str) or not 1 <= len(jti) <= 256:
             raise InvalidClient("The client assertion needs a jti.")
         return claims
-    raise InvalidClient("The client assertion signature is not valid.")
+    raise InvalidClient(problem)
 
 
 async def _remember_jti(ctx: Context, client_id: str, claims: dict[str, Any]) -> None:

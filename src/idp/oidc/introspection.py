@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
-from idp.errors import InvalidRequest, OAuthError
+from idp.errors import InvalidClient, InvalidRequest, OAuthError
 from idp.http.deps import Ctx
 from idp.http.responses import NO_STORE, oauth_json
 from idp.oidc.access_tokens import check_access_token
@@ -51,6 +51,10 @@ async def introspect(request: Request, ctx: Ctx) -> Response:
     try:
         params = await read_form(request, ctx.settings.max_param_length)
         client = await authenticate_client(request, params, ctx)
+        if client.is_public:
+            # RFC 7662 §2.1: the endpoint MUST require authorization (against token scanning);
+            # a public client_id proves nothing, and discovery offers no "none" method here.
+            raise InvalidClient("Introspection needs client authentication.")
         token = params.get("token")
         if not token:
             raise InvalidRequest("token is required.")

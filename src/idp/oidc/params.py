@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from idp.errors import InvalidRequest
+from idp.http.headers import BodyTooLarge
 
 MAX_FIELDS = 64
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -36,6 +37,8 @@ async def read_form(request: Request, max_length: int) -> dict[str, str]:
         raise InvalidRequest(f"the body must be {FORM_TYPE}")
     try:
         form: FormData = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    except BodyTooLarge:
+        raise  # BodyLimit answers 413
     except Exception as exc:  # malformed bodies from python-multipart come in many types
         raise InvalidRequest("the body could not be parsed") from exc
     return _collect(form.multi_items(), max_length)

@@ -28,9 +28,11 @@ class Authentication:
     sid: str | None
 
 
-def _half_hash(value: str) -> str:
-    # OIDC Core §3.1.3.6 at_hash for SHA-256 based algorithms (ES256, RS256; EdDSA: Ed25519).
-    digest = hashlib.sha256(value.encode()).digest()
+def _half_hash(value: str, alg: str) -> str:
+    # OIDC Core §3.1.3.6: the left half of the hash behind the JWS alg. Ed25519 (EdDSA) hashes
+    # with SHA-512 (RFC 8032 §5.1); ES256 and RS256 with SHA-256.
+    hasher = hashlib.sha512 if alg == "EdDSA" else hashlib.sha256
+    digest = hasher(value.encode()).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
 
 
@@ -96,5 +98,5 @@ async def id_token(
     if nonce is not None:
         claims["nonce"] = nonce
     if access_token_value is not None:
-        claims["at_hash"] = _half_hash(access_token_value)
+        claims["at_hash"] = _half_hash(access_token_value, client.id_token_signed_response_alg)
     return await ctx.signer.sign(claims, alg=client.id_token_signed_response_alg, typ=ID_TOKEN_TYP)

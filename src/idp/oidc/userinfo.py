@@ -39,8 +39,8 @@ async def userinfo(request: Request, ctx: Ctx) -> Response:
     try:
         token = await _bearer(request, ctx.settings.max_param_length)
         if token is None:
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": "No access token."},
+            # RFC 6750 §3.1: a request with no credentials gets the challenge and no error.
+            return Response(
                 status_code=401,
                 headers={"WWW-Authenticate": bearer_challenge(None), **NO_STORE},
             )

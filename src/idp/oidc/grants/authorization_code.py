@@ -90,18 +90,20 @@ async def exchange(ctx: Context, client: ClientInfo, params: dict[str, str]) -> 
                 amr=row.amr,
                 sid=row.sid,
             )
-        auth = Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid)
-        token, ttl = await access_token(
-            ctx, client=client, scope=row.scope, account=account, grant_id=grant_id, auth=auth
+    # Sign after the commit: the key store may need a connection of its own, and waiting for
+    # one while holding this transaction (and the code's row lock) can starve the pool.
+    auth = Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid)
+    token, ttl = await access_token(
+        ctx, client=client, scope=row.scope, account=account, grant_id=grant_id, auth=auth
+    )
+    identity = None
+    if "openid" in scopes:
+        identity = await id_token(
+            ctx,
+            client=client,
+            account=account,
+            auth=auth,
+            nonce=row.nonce,
+            access_token_value=token,
         )
-        identity = None
-        if "openid" in scopes:
-            identity = await id_token(
-                ctx,
-                client=client,
-                account=account,
-                auth=auth,
-                nonce=row.nonce,
-                access_token_value=token,
-            )
     return token_response(token, ttl, row.scope, refresh_token=refresh, id_token=identity)

@@ -63,14 +63,16 @@ async def refresh(ctx: Context, client: ClientInfo, params: dict[str, str]) -> d
             sid=row.sid,
             absolute_expires_at=row.absolute_expires_at,
         )
-        auth = Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid)
-        token, ttl = await access_token(
-            ctx, client=client, scope=scope, account=account, grant_id=grant.id, auth=auth
+    # Sign after the commit (see authorization_code.exchange): never wait for a second pooled
+    # connection while this transaction holds one.
+    auth = Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid)
+    token, ttl = await access_token(
+        ctx, client=client, scope=scope, account=account, grant_id=grant.id, auth=auth
+    )
+    identity = None
+    if "openid" in requested:
+        # OIDC Core §12.2: a refreshed ID token keeps auth_time and carries no nonce.
+        identity = await id_token(
+            ctx, client=client, account=account, auth=auth, nonce=None, access_token_value=token
         )
-        identity = None
-        if "openid" in requested:
-            # OIDC Core §12.2: a refreshed ID token keeps auth_time and carries no nonce.
-            identity = await id_token(
-                ctx, client=client, account=account, auth=auth, nonce=None, access_token_value=token
-            )
     return token_response(token, ttl, scope, refresh_token=new_value, id_token=identity)
