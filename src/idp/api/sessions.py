@@ -36,7 +36,8 @@ async def csrf_token(
 
 
 @router.get("/sessions", response_model=SessionList, responses={401: PROBLEM})
-async def list_sessions(ctx: Ctx, live: CurrentSession) -> SessionList:
+async def list_sessions(ctx: Ctx, live: CurrentSession, response: Response) -> SessionList:
+    response.headers["Cache-Control"] = "no-store"  # addresses and devices are personal data
     now = ctx.clock.now()
     async with ctx.db.read() as session:
         records = await live_sessions_of(

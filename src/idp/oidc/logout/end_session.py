@@ -217,7 +217,7 @@ def _finish(
             wait=ctx.settings.logout.frontchannel_wait,
         )
         response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'self'; frame-src "
+            "default-src 'none'; style-src 'self'; script-src 'self'; frame-src "
             + " ".join(origins)
             + "; frame-ancestors 'none'; base-uri 'none'"
         )

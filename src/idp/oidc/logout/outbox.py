@@ -85,15 +85,12 @@ async def claim_due(session: AsyncSession, now: datetime, settings: LogoutSettin
     rows = (await session.scalars(stmt)).all()
     if not rows:
         return []
-    algs = dict(
-        (
-            await session.execute(
-                select(Client.client_id, Client.id_token_signed_response_alg).where(
-                    Client.client_id.in_({row.client_id for row in rows})
-                )
-            )
-        ).tuples()
+    result = await session.execute(
+        select(Client.client_id, Client.id_token_signed_response_alg).where(
+            Client.client_id.in_({row.client_id for row in rows})
+        )
     )
+    algs: dict[str, str] = {row.client_id: row.id_token_signed_response_alg for row in result}
     lease_until = now + timedelta(seconds=settings.lease)
     for row in rows:
         row.attempts += 1
