@@ -14,12 +14,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from idp import __version__
+from idp.api import contacts as api_contacts
+from idp.api import login as api_login
+from idp.api import me as api_me
+from idp.api import passwords as api_passwords
 from idp.api import registration as api_registration
 from idp.api import sessions as api_sessions
 from idp.clock import Clock
 from idp.context import Context
 from idp.errors import OAuthError, ProblemError, ValidationFailed
 from idp.http import health
+from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
 from idp.http.responses import oauth_json, problem_json
 from idp.jobs.maintenance import Maintenance
@@ -29,7 +34,7 @@ from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.settings import Settings
-from idp.web import dev_mailbox
+from idp.web import dev_mailbox, email_link_pages, registration_pages, reset_pages
 
 log = logging.getLogger("idp")
 
@@ -79,7 +84,14 @@ def create_app(
         end_session,
         api_sessions,
         api_registration,
+        api_login,
+        api_me,
+        api_passwords,
+        api_contacts,
         dev_mailbox,
+        registration_pages,
+        email_link_pages,
+        reset_pages,
         health,
     ):
         app.include_router(module.router)
@@ -87,15 +99,18 @@ def create_app(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
     _install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413 gets the headers too
+    app.add_middleware(ApiCors, origins=settings.cors_origins)  # outermost: errors readable too
     return app
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    issuer: str = app.state.ctx.settings.issuer
+
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> Response:
-        return problem_json(exc, request.url.path)
+        return problem_json(exc, request.url.path, issuer=issuer)
 
     @app.exception_handler(OAuthError)
     async def _oauth(_request: Request, exc: OAuthError) -> Response:
@@ -111,7 +126,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_json(
-            ValidationFailed("Some fields are invalid.", errors=errors), request.url.path
+            ValidationFailed("Some fields are invalid.", errors=errors),
+            request.url.path,
+            issuer=issuer,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,6 +92,9 @@ class VerificationSettings(BaseModel):
     max_sends_per_hour: int = Field(default=5, ge=1)  # per phone or address
     email_link_ttl: int = Field(default=3 * 86400, ge=600)  # the portal's 3 days
     registration_ttl: int = Field(default=86400, ge=600)
+    email_code_ttl: int = Field(default=900, ge=60, le=86400)  # a code sent by e-mail (reset)
+    password_reset_ttl: int = Field(default=1800, ge=300, le=86400)
+    max_contacts: int = Field(default=10, ge=2, le=50)  # phones and e-mails per account
 
 
 class ThrottleSettings(BaseModel):
@@ -136,12 +140,27 @@ class Settings(BaseSettings):
     key_cache_ttl: float = 30.0
     max_param_length: int = 2048
     trust_forwarded_for: bool = False
+    # Front-end origins allowed to call /api/ from a browser (CORS, with credentials).
+    cors_origins: list[str] = []
+    # Clients whose Bearer access tokens may call the person's own /api/v1/me endpoints.
+    first_party_clients: list[str] = []
 
     @field_validator("issuer")
     @classmethod
     def _issuer_has_no_trailing_slash(cls, value: str) -> str:
         # OIDC Discovery 4.3: the issuer in metadata must equal the one used to fetch it.
         return value.rstrip("/")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_exact(cls, value: list[str]) -> list[str]:
+        # With credentials allowed, a wildcard would hand the person's session to any site.
+        cleaned = [origin.rstrip("/") for origin in value]
+        for origin in cleaned:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.path:
+                raise ValueError(f"not an exact origin (scheme://host[:port]): {origin!r}")
+        return cleaned
 
     @property
     def secure_cookies(self) -> bool:

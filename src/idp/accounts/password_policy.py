@@ -42,13 +42,16 @@ def is_common(password: str) -> bool:
 def password_problems(password: str, policy: str, personal: list[str]) -> list[str]:
     value = normalize(password)
     problems: list[str] = []
-    if len(value) > MAX_LENGTH:
+    if len(password) > MAX_LENGTH:  # as typed: NFKC may expand one character into many
         problems.append(f"must be at most {MAX_LENGTH} characters")
+    # Count code points in the shorter of the typed and normalised forms, so neither
+    # decomposed input nor an expanding character can stretch a short password.
+    length = min(len(password), len(value))
     if policy == "nist":
-        if len(value) < 15:
+        if length < 15:
             problems.append("must be at least 15 characters")
     else:
-        if len(value) < 8:
+        if length < 8:
             problems.append("must be at least 8 characters")
         if not re.search(r"[A-Z]", value):
             problems.append("must contain an upper-case Latin letter")
@@ -60,7 +63,7 @@ def password_problems(password: str, policy: str, personal: list[str]) -> list[s
         problems.append("is too common: it appears in lists of leaked passwords")
     folded = value.casefold()
     for word in personal:
-        word = word.casefold().strip()
+        word = normalize(word).casefold().strip()
         if len(word) >= 3 and word in folded:
             problems.append("must not contain your name or contacts")
             break

@@ -168,6 +168,14 @@ async def resend_phone(ctx: Context, registration_id: uuid.UUID, token: str | No
 
 async def confirm_email(ctx: Context, link_token: str) -> None:
     """Follow an e-mail link: it proves the address, and nothing more (no session)."""
+    try:
+        await _confirm_email(ctx, link_token)
+    except IntegrityError as exc:
+        # The address was confirmed on another account at the same moment (unique index).
+        raise Conflict("This address already belongs to an account.") from exc
+
+
+async def _confirm_email(ctx: Context, link_token: str) -> None:
     async with ctx.db.transaction() as session:
         row = await verification.consume_email_link(session, ctx, link_token)
         if row.purpose == PURPOSE:

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.db.models import Account, Contact
+from idp.db.models import Account, BrowserSession, Contact
 
 
 class AccountRepository:
@@ -40,3 +40,14 @@ class AccountRepository:
 
     def add(self, *rows: Account | Contact) -> None:
         self._session.add_all(rows)
+
+    async def lock(self, account_id: uuid.UUID) -> Account | None:
+        """The account, locked until the transaction ends (serialises changes to one account)."""
+        return await self._session.get(Account, account_id, with_for_update=True)
+
+    async def open_sessions(self, account_id: uuid.UUID) -> list[BrowserSession]:
+        """Every session not ended yet, idle or not (ending them revokes their grants now)."""
+        stmt = select(BrowserSession).where(
+            BrowserSession.account_id == account_id, BrowserSession.ended_at.is_(None)
+        )
+        return list((await self._session.scalars(stmt)).all())

@@ -24,6 +24,7 @@ from idp.context import Context
 from idp.db.models import ThrottleCounter, Verification
 from idp.errors import ProblemError, TooManyAttempts
 from idp.notify import outbox
+from idp.notify.protocol import Channel
 from idp.security.tokens import digest, new_token
 
 
@@ -251,3 +252,70 @@ async def consume_email_link(session: AsyncSession, ctx: Context, token: str) ->
         raise CodeInvalid("The link is not valid or has expired.")
     row.consumed_at = now
     return row
+
+
+# --- codes with a chosen template, by SMS or e-mail (password resets) -------------------------
+
+
+async def count_request(session: AsyncSession, ctx: Context, key: str) -> None:
+    """The same hourly cap as for sends, on any key (e.g. password resets asked per login)."""
+    await _count_send(session, ctx, "request:" + key, ctx.clock.now())
+
+
+async def send_code(
+    session: AsyncSession,
+    ctx: Context,
+    *,
+    purpose: str,
+    owner_id: uuid.UUID,
+    channel: Channel,
+    target: str | None,
+    locale: str,
+    template: str,
+    failures: int = 0,
+) -> Verification:
+    """A numeric code by SMS or e-mail written with ``template`` (which takes ``{code}``).
+
+    With no ``target`` it is a silent decoy: nothing is sent or counted and no code matches, for
+    a caller that must not reveal that nobody was found. ``failures`` carries the wrong tries of
+    an earlier code for the same thing over (a new code does not reset the count, NIST SP
+    800-63B-4 §3.1.3.3). The hourly send cap raises ``TooManyAttempts`` before anything is
+    written.
+    """
+    now = ctx.clock.now()
+    settings = ctx.settings.verification
+    if target is not None:
+        await _count_send(session, ctx, target, now)
+    ttl = settings.sms_code_ttl if channel == "sms" else settings.email_code_ttl
+    verification = Verification(
+        id=uuid.uuid4(),
+        purpose=purpose,
+        owner_id=owner_id,
+        channel=channel,
+        target=target or "",
+        decoy=target is None,
+        failures=failures,
+        sends=1,
+        last_sent_at=now,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        secret_hash="",
+    )
+    code = _new_code(settings.sms_code_length)
+    if target is None:
+        verification.secret_hash = _code_hash(ctx, verification.id, new_token(16))
+    else:
+        verification.secret_hash = _code_hash(ctx, verification.id, code)
+        outbox.enqueue(
+            session,
+            ctx.keyring,
+            channel=channel,
+            to=target,
+            template=template,
+            locale=locale,
+            params={"code": code},
+            now=now,
+            settings=ctx.settings.notify,
+        )
+    session.add(verification)
+    return verification

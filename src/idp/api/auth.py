@@ -1,22 +1,31 @@
-"""Who is calling the REST API: the SSO session cookie (with a CSRF header on unsafe methods).
+"""Who is calling the REST API: the SSO session cookie (with a CSRF header on unsafe methods),
+or, for the person's own account endpoints, a Bearer access token of a first-party client.
 
-The CSRF token for the portal's front end comes from ``GET /api/v1/me/csrf``; it is bound to the
-browser cookie, so another site can neither read nor forge it.
+The CSRF token for the portal's front end comes from ``GET /api/v1/me/csrf`` (or, before
+logging in, ``GET /api/v1/csrf``); it is bound to the browser cookie, so another site can
+neither read nor forge it.
 """
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from idp.context import Context
+from idp.db.models import Account, Grant
 from idp.errors import CsrfFailed, ProblemError
 from idp.http.deps import get_context
-from idp.sessions.service import LiveSession, find_live_session
+from idp.oidc.access_tokens import check_access_token
+from idp.sessions.service import LiveSession, find_live_session, touch_if_stale
 from idp.web import cookies
 
 API_CSRF_PURPOSE = "api"
+STALE_AFTER = timedelta(seconds=60)  # as touch_if_stale: one write a minute at most
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -41,3 +50,87 @@ async def current_session(request: Request) -> LiveSession:
 
 
 CurrentSession = Annotated[LiveSession, Depends(current_session)]
+
+
+# --- the person's own endpoints: the session cookie, or a first-party Bearer token ---------
+
+
+class InvalidBearerToken(NotAuthenticated):
+    type_slug = "invalid-token"
+    title = "The access token is invalid, expired or revoked"
+    # RFC 6750 §3: a 401 to a Bearer request carries the challenge.
+    www_authenticate = 'Bearer realm="idp", error="invalid_token"'
+
+
+class NotFirstParty(ProblemError):
+    status_code = 403
+    type_slug = "not-first-party"
+    title = "This client may not use the account API"
+    www_authenticate = 'Bearer realm="idp", error="insufficient_scope"'
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls an account endpoint and the SSO session they act in: the cookie's, or the
+    one the token's grant was issued in (None for a grant without one)."""
+
+    account: Account
+    session_id: uuid.UUID | None
+    client_id: str | None
+
+
+async def _bearer_caller(ctx: Context, header: str) -> Caller:
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidBearerToken("Use the Bearer scheme, or the session cookie.")
+    active = await check_access_token(ctx, token)
+    if active is None:
+        raise InvalidBearerToken("The access token is invalid, expired or revoked.")
+    client_id = active.claims.get("client_id")
+    scopes = str(active.claims.get("scope", "")).split()
+    if client_id not in ctx.settings.first_party_clients:
+        raise NotFirstParty("Only the portal's own apps may use this API with a token.")
+    if active.account is None or "openid" not in scopes:
+        raise NotFirstParty("The token must be issued to a person with the openid scope.")
+    grant_id = active.claims.get("gid")
+    async with ctx.db.read() as session:
+        grant = await session.get(Grant, uuid.UUID(str(grant_id))) if grant_id else None
+    return Caller(active.account, grant.session_id if grant else None, str(client_id))
+
+
+# Declared for the OpenAPI document only (either one is enough); current_caller reads both.
+_session_cookie = APIKeyCookie(
+    name=cookies.SESSION,
+    scheme_name="sessionCookie",
+    description="The SSO session cookie (__Host-idp_session under https); unsafe methods also "
+    "need the X-CSRF-Token header from GET /api/v1/csrf.",
+    auto_error=False,
+)
+_first_party_bearer = HTTPBearer(
+    scheme_name="firstPartyBearer",
+    description="An access token (scope openid) of a client listed in first_party_clients.",
+    auto_error=False,
+)
+
+
+async def current_caller(
+    request: Request,
+    _cookie: Annotated[str | None, Security(_session_cookie)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_first_party_bearer)],
+) -> Caller:
+    """A Bearer token of a first-party client (no CSRF: no cookie is involved), else the
+    session cookie with the CSRF header on unsafe methods."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        return await _bearer_caller(get_context(request), header)
+    live = await current_session(request)
+    ctx = get_context(request)
+    if ctx.clock.now() - live.record.last_seen_at >= STALE_AFTER:
+        # Using the API is activity: the idle timeout counts from the last call.
+        async with ctx.db.transaction() as session:
+            await touch_if_stale(session, live, ctx.clock.now())
+    return Caller(live.account, live.record.id, None)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -48,9 +48,12 @@ def error_redirect(
     return RedirectResponse(location, status_code=303)
 
 
-def problem_json(error: ProblemError, instance: str | None = None) -> JSONResponse:
+def problem_json(
+    error: ProblemError, instance: str | None = None, *, issuer: str = "https://idp.example"
+) -> JSONResponse:
+    # RFC 9457 §3.1.1: a stable URI per problem type, under the issuer that answers.
     body: dict[str, Any] = {
-        "type": f"https://idp.example/problems/{error.type_slug}"
+        "type": f"{issuer}/problems/{error.type_slug}"
         if error.type_slug != "about:blank"
         else "about:blank",
         "title": error.title,
@@ -65,6 +68,9 @@ def problem_json(error: ProblemError, instance: str | None = None) -> JSONRespon
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    challenge = getattr(error, "www_authenticate", None)
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
     return JSONResponse(
         body, status_code=error.status_code, media_type="application/problem+json", headers=headers
     )

@@ -20,4 +20,6 @@ def s256(verifier: str) -> str:
 
 
 def verifier_matches(verifier: str, challenge: str) -> bool:
-    return bool(_VERIFIER.fullmatch(verifier)) and hmac.compare_digest(s256(verifier), challenge)
+    if not _VERIFIER.fullmatch(verifier):
+        return False
+    return hmac.compare_digest(s256(verifier).encode(), challenge.encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 
@@ -17,29 +18,23 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+_LOOPBACK = re.compile(r"http://(127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?(/[^#@]*)?")
+
+
+def _loopback_without_port(uri: str) -> str | None:
+    match = _LOOPBACK.fullmatch(uri)
+    return f"{match.group(1)}{match.group(2) or ''}" if match else None
+
+
 def matches_registered(candidate: str, registered: tuple[str, ...]) -> bool:
-    """Simple string comparison; only a loopback URI's port may differ (RFC 8252 §7.3)."""
+    """Simple string comparison; only a loopback IP literal's port may differ (RFC 8252 §7.3),
+    and everything else must still be identical to the letter."""
     if candidate in registered:
         return True
-    parts = urlsplit(candidate)
-    if (
-        parts.scheme != "http"
-        or not is_loopback_host(parts.hostname)
-        or parts.hostname == "localhost"
-    ):
+    rest = _loopback_without_port(candidate)
+    if rest is None:
         return False
-    for uri in registered:
-        reg = urlsplit(uri)
-        if (
-            reg.scheme == "http"
-            and reg.hostname == parts.hostname
-            and reg.path == parts.path
-            and reg.query == parts.query
-            and not parts.fragment
-            and "@" not in parts.netloc
-        ):
-            return True
-    return False
+    return any(_loopback_without_port(uri) == rest for uri in registered)
 
 
 def registration_problem(uri: str) -> str | None:
@@ -49,7 +44,8 @@ def registration_problem(uri: str) -> str | None:
         _ = parts.port
     except ValueError:
         return "is not a valid URI"
-    if not parts.scheme or not parts.netloc:
+    private_scheme = "." in parts.scheme  # RFC 8252 §7.1: com.example.app:/callback
+    if not parts.scheme or (not parts.netloc and not private_scheme):
         return "must be an absolute URI"
     if parts.fragment or "#" in uri:
         return "must not have a fragment"

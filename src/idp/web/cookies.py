@@ -9,6 +9,8 @@ from idp.settings import Settings
 
 SESSION = "idp_session"
 BROWSER = "idp_browser"
+REGISTRATION = "idp_registration"  # a self-registration in progress: its id and token
+PASSWORD_RESET = "idp_password_reset"  # a password reset in progress: its id and token
 
 
 def name(base: str, settings: Settings) -> str:

@@ -14,6 +14,7 @@ from idp.db.models.grants import (
 from idp.db.models.keys import SigningKey
 from idp.db.models.logout import LogoutDelivery
 from idp.db.models.notifications import DevMessage, Notification
+from idp.db.models.password_resets import PasswordReset
 from idp.db.models.registration import Registration, Verification
 from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
 from idp.db.models.throttle import ThrottleCounter
@@ -32,6 +33,7 @@ __all__ = [
     "Interaction",
     "LogoutDelivery",
     "Notification",
+    "PasswordReset",
     "RefreshToken",
     "Registration",
     "RevokedAccessToken",

@@ -43,7 +43,9 @@ from idp.sessions.service import LiveSession, find_live_session, start_session
 from idp.web import cookies
 from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
+from idp.web.registration_pages import register_url
 from idp.web.render import page
+from idp.web.reset_pages import reset_url
 
 router = APIRouter(include_in_schema=False)
 
@@ -138,7 +140,8 @@ def _render_stage(
         status,
         error=error,
         login_value=login_value if login_value is not None else (auth_request.login_hint or ""),
-        register_url=None,
+        register_url=register_url(interaction_id),
+        reset_url=reset_url(interaction_id),
         **common,
     )
 

@@ -1,0 +1,282 @@
+"""Resetting a forgotten password with a code sent to a confirmed contact.
+
+The answer to "reset the password of this login" never says whether the login exists: an
+unknown login gets a decoy reset that looks the same and that no code opens (ASVS 5.0 6.3.8).
+The code goes to the login's own contact (or, for a SNILS, to the first confirmed phone, else
+e-mail), valid 5 minutes by SMS and 15 minutes by e-mail, with the usual attempt limit; a new
+reset for the same account keeps the wrong tries of the previous one (NIST SP 800-63B-4
+§3.1.3.3). Resets asked per login are capped per hour, the same for known and unknown logins.
+A reset sets the password and ends every session; it never logs anyone in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.accounts import verification
+from idp.accounts.identifiers import classify_login
+from idp.accounts.notices import notify_contacts
+from idp.accounts.password_policy import password_problems
+from idp.accounts.passwords import personal_words, refuse_bad_password
+from idp.accounts.repository import AccountRepository
+from idp.accounts.service import find_by_login
+from idp.audit.log import record
+from idp.context import Context
+from idp.db.models import Account, Contact, PasswordReset, Verification
+from idp.errors import NotFound, TooManyAttempts, ValidationFailed
+from idp.notify.protocol import Channel
+from idp.oidc.logout.service import Ended, end_sessions
+from idp.security.tokens import digest, new_token, same
+
+PURPOSE = "password_reset"
+TEMPLATE = "reset_code"
+
+
+@dataclass(frozen=True, slots=True)
+class ResetStarted:
+    id: uuid.UUID
+    token: str
+    expires_at: datetime
+
+
+def _login_label(login: str) -> str:
+    parsed = classify_login(login)
+    if parsed is None:
+        raise ValidationFailed(
+            "The login is not a phone number, an e-mail address or a SNILS.",
+            errors=[
+                {
+                    "field": "login",
+                    "message": "Give a phone number, an e-mail address or a SNILS.",
+                }
+            ],
+        )
+    return f"{parsed[0]}:{parsed[1]}"
+
+
+def _destination(
+    label: str, account: Account | None, contacts: list[Contact]
+) -> tuple[Channel, str] | None:
+    """Where the code goes: the contact logged in with, or for a SNILS a confirmed phone
+    (preferred) or e-mail; None when there is nowhere to send it."""
+    if account is None or account.status != "active":
+        return None
+    kind, _, value = label.partition(":")
+    confirmed = [c for c in contacts if c.confirmed_at is not None]
+    if kind in ("phone", "email"):
+        chosen = [c for c in confirmed if c.kind == kind and c.value == value]
+    else:
+        chosen = [c for c in confirmed if c.kind == "phone"] or [
+            c for c in confirmed if c.kind == "email"
+        ]
+    if not chosen:
+        return None
+    return ("sms" if chosen[0].kind == "phone" else "email"), chosen[0].value
+
+
+async def _latest_code(session: AsyncSession, reset_id: uuid.UUID) -> Verification | None:
+    stmt = (
+        select(Verification)
+        .where(Verification.owner_id == reset_id, Verification.purpose == PURPOSE)
+        .order_by(Verification.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def _open_resets(
+    session: AsyncSession, account_id: uuid.UUID, now: datetime
+) -> list[PasswordReset]:
+    stmt = (
+        select(PasswordReset)
+        .where(
+            PasswordReset.account_id == account_id,
+            PasswordReset.completed_at.is_(None),
+            PasswordReset.expires_at > now,
+        )
+        .order_by(PasswordReset.created_at.desc())
+        .with_for_update()
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None) -> ResetStarted:
+    label = _login_label(login)
+    now = ctx.clock.now()
+    token = new_token(32)
+    reset = PasswordReset(
+        id=uuid.uuid4(),
+        token_hash=digest(token),
+        account_id=None,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ctx.settings.verification.password_reset_ttl),
+    )
+    async with ctx.db.transaction() as session:
+        # The same cap for every login, known or not, so a 429 tells nothing either.
+        await verification.count_request(session, ctx, "password-reset:" + digest(label))
+        account = await find_by_login(session, ctx, login)
+        contacts = await AccountRepository(session).contacts(account.id) if account else []
+        destination = _destination(label, account, contacts)
+        failures = 0
+        if account is not None and destination is not None:
+            reset.account_id = account.id
+            for earlier in await _open_resets(session, account.id, now):
+                code = await _latest_code(session, earlier.id)
+                if code is not None and code.consumed_at is None:
+                    failures = max(failures, code.failures)
+                earlier.expires_at = now  # only the newest reset is open
+        session.add(reset)
+        channel: Channel = destination[0] if destination else "sms"
+        target = destination[1] if destination else None
+        try:
+            await verification.send_code(
+                session,
+                ctx,
+                purpose=PURPOSE,
+                owner_id=reset.id,
+                channel=channel,
+                target=target,
+                locale=locale,
+                template=TEMPLATE,
+                failures=failures,
+            )
+        except TooManyAttempts:
+            # The contact's own hourly cap (it may have had other codes): answer the same way,
+            # send nothing.
+            await verification.send_code(
+                session,
+                ctx,
+                purpose=PURPOSE,
+                owner_id=reset.id,
+                channel=channel,
+                target=None,
+                locale=locale,
+                template=TEMPLATE,
+                failures=failures,
+            )
+        record(
+            session,
+            "password.reset_requested",
+            at=now,
+            outcome="success" if reset.account_id else "unknown_login",
+            account_id=reset.account_id,
+            ip=ip,
+            channel=channel if reset.account_id else None,
+        )
+    return ResetStarted(reset.id, token, reset.expires_at)
+
+
+async def _load(
+    session: AsyncSession, ctx: Context, reset_id: uuid.UUID, token: str | None
+) -> PasswordReset:
+    row = await session.get(PasswordReset, reset_id, with_for_update=True)
+    if (
+        row is None
+        or not token
+        or not same(row.token_hash, digest(token))
+        or row.expires_at <= ctx.clock.now()
+        or row.completed_at is not None
+    ):
+        raise NotFound("No such password reset, or it has expired.")
+    return row
+
+
+async def confirm_reset(
+    ctx: Context,
+    reset_id: uuid.UUID,
+    token: str | None,
+    *,
+    code: str,
+    new_password: str,
+    new_password_repeat: str,
+    locale: str,
+    ip: str | None,
+) -> Ended:
+    """Check the code and set the new password; every session of the account ends.
+
+    The code is checked before the rules that depend on the person (their names and contacts),
+    so only the code's holder learns anything from them. Wrong codes stay counted.
+    """
+    # Rules that do not depend on the person: nothing is read or written if they fail.
+    refuse_bad_password(ctx, new_password, new_password_repeat, [])
+    async with ctx.db.read() as session:
+        await _load(session, ctx, reset_id, token)
+        pending = await _latest_code(session, reset_id)
+        if pending is None:
+            raise NotFound("No code was sent for this reset.")
+        if pending.consumed_at is not None or pending.expires_at <= ctx.clock.now():
+            raise verification.CodeInvalid("The code has expired; ask for a new one.")
+        if pending.failures >= ctx.settings.verification.max_attempts:
+            raise verification.CodeInvalid("Too many wrong codes; start again.", attempts_left=0)
+    new_hash = await ctx.passwords.hash(new_password)  # outside any transaction
+    problem: verification.CodeInvalid | None = None
+    ended = Ended()
+    async with ctx.db.transaction() as session:
+        reset = await _load(session, ctx, reset_id, token)
+        pending = await _latest_code(session, reset_id)
+        if pending is None:
+            raise NotFound("No code was sent for this reset.")
+        problem = await verification.check_sms_code(session, ctx, pending, code)
+        if problem is None:
+            ended = await _set_password(session, ctx, reset, new_password, new_hash, locale, ip)
+    if problem is not None:
+        raise problem  # after the commit: the wrong attempt stays counted
+    return ended
+
+
+async def _set_password(
+    session: AsyncSession,
+    ctx: Context,
+    reset: PasswordReset,
+    new_password: str,
+    new_hash: str,
+    locale: str,
+    ip: str | None,
+) -> Ended:
+    now = ctx.clock.now()
+    repo = AccountRepository(session)
+    account = await repo.lock(reset.account_id) if reset.account_id else None
+    if account is None or account.status != "active":
+        raise NotFound("No such password reset, or it has expired.")
+    contacts = await repo.contacts(account.id)
+    problems = password_problems(
+        new_password, ctx.settings.password_policy, personal_words(account, contacts)
+    )
+    if problems:
+        # Raised inside the transaction: the code stays unused and may be entered again.
+        raise ValidationFailed(
+            "The password does not fit the rules.",
+            errors=[{"field": "new_password", "message": f"The password {p}."} for p in problems],
+        )
+    account.password_hash = new_hash
+    account.updated_at = now
+    reset.completed_at = now
+    for other in await _open_resets(session, account.id, now):
+        if other.id != reset.id:
+            other.expires_at = now
+    ended = await end_sessions(
+        session,
+        ctx,
+        await repo.open_sessions(account.id),
+        reason="password_reset",
+        actor="person",
+        claim=True,
+    )
+    notified = notify_contacts(session, ctx, contacts, template="password_changed", locale=locale)
+    record(
+        session,
+        "password.reset",
+        at=now,
+        actor="person",
+        account_id=account.id,
+        ip=ip,
+        ended_sessions=len(ended.session_ids),
+        notified=notified,
+    )
+    return ended

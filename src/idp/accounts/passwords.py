@@ -1,0 +1,141 @@
+"""Changing a password with the old one (NIST SP 800-63B-4 §3.1.1.2: the new one is checked
+against the policy and the blocklist, hashed with argon2id; the person's other sessions end with
+the logout fan-out, and the person is told on every confirmed contact)."""
+
+from __future__ import annotations
+
+import uuid
+
+from idp.accounts import throttle
+from idp.accounts.notices import notify_contacts
+from idp.accounts.password_policy import password_problems
+from idp.accounts.repository import AccountRepository
+from idp.audit.log import record
+from idp.context import Context
+from idp.db.models import Account, Contact
+from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from idp.oidc.logout.service import Ended, end_sessions
+from idp.security.passwords import normalize
+
+
+class WrongPassword(ProblemError):
+    status_code = 403
+    type_slug = "wrong-password"
+    title = "The current password is wrong"
+
+
+def personal_words(account: Account, contacts: list[Contact]) -> list[str]:
+    """What a password must not contain: the person's names and contacts."""
+    names = [account.first_name, account.last_name, account.middle_name or ""]
+    return [*names, *(c.value for c in contacts)]
+
+
+def refuse_bad_password(
+    ctx: Context,
+    password: str,
+    repeat: str,
+    personal: list[str],
+    *,
+    field: str = "new_password",
+    repeat_field: str = "new_password_repeat",
+) -> None:
+    """``ValidationFailed`` with one field error per broken rule; nothing is written."""
+    if password != repeat:
+        raise ValidationFailed(
+            "The passwords differ.",
+            errors=[{"field": repeat_field, "message": "The passwords differ."}],
+        )
+    problems = password_problems(password, ctx.settings.password_policy, personal)
+    if problems:
+        raise ValidationFailed(
+            "The password does not fit the rules.",
+            errors=[{"field": field, "message": f"The password {p}."} for p in problems],
+        )
+
+
+def _throttle_key(account_id: uuid.UUID) -> str:
+    return f"password-change:{account_id}"
+
+
+async def change_password(
+    ctx: Context,
+    account_id: uuid.UUID,
+    *,
+    old_password: str,
+    new_password: str,
+    new_password_repeat: str,
+    keep_session: uuid.UUID | None,
+    locale: str,
+    ip: str | None,
+    client_id: str | None,
+) -> Ended:
+    """Set a new password; ``keep_session`` (the caller's own) stays, every other one ends.
+
+    Wrong old passwords are throttled per account like logins, so a stolen session cannot be
+    used to guess the password.
+    """
+    now = ctx.clock.now()
+    key = _throttle_key(account_id)
+    async with ctx.db.read() as session:
+        repo = AccountRepository(session)
+        account = await repo.get(account_id)
+        if account is None:
+            raise NotFound("No such account.")
+        contacts = await repo.contacts(account_id)
+        await throttle.check(session, [key], now)
+    refuse_bad_password(ctx, new_password, new_password_repeat, personal_words(account, contacts))
+    verified_hash = account.password_hash
+    if not await ctx.passwords.verify(verified_hash, old_password):
+        async with ctx.db.transaction() as session:
+            settings = ctx.settings.throttle
+            await throttle.fail(session, key, now, settings, free=settings.free_failures)
+            record(
+                session,
+                "password.change",
+                at=now,
+                outcome="failure",
+                actor="person",
+                account_id=account_id,
+                client_id=client_id,
+                ip=ip,
+            )
+        raise WrongPassword("The current password is wrong.")
+    if normalize(new_password) == normalize(old_password):
+        raise ValidationFailed(
+            "The new password is the current one.",
+            errors=[{"field": "new_password", "message": "Choose a password you do not use now."}],
+        )
+    new_hash = await ctx.passwords.hash(new_password)  # outside any transaction
+    async with ctx.db.transaction() as session:
+        repo = AccountRepository(session)
+        locked = await repo.lock(account_id)
+        if locked is None or locked.status != "active":
+            raise NotFound("No such account.")
+        if locked.password_hash != verified_hash:
+            raise Conflict("The password was changed meanwhile; try again.")
+        locked.password_hash = new_hash
+        locked.updated_at = now
+        others = [s for s in await repo.open_sessions(account_id) if s.id != keep_session]
+        ended = await end_sessions(
+            session, ctx, others, reason="password_changed", actor="person", claim=True
+        )
+        notified = notify_contacts(
+            session,
+            ctx,
+            await repo.contacts(account_id),
+            template="password_changed",
+            locale=locale,
+        )
+        await throttle.reset(session, key)
+        record(
+            session,
+            "password.change",
+            at=now,
+            actor="person",
+            account_id=account_id,
+            client_id=client_id,
+            ip=ip,
+            ended_sessions=len(ended.session_ids),
+            notified=notified,
+        )
+    return ended

@@ -1,0 +1,100 @@
+"""The person's phones and e-mail addresses over the REST API.
+
+Changing a contact is adding the new one, confirming it, then removing the old one. E-mail
+addresses are confirmed with the link sent to them (``POST /api/v1/email-confirmations``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+
+from idp.accounts import contacts
+from idp.api.auth import CurrentCaller
+from idp.api.json_route import JsonRoute
+from idp.api.me import contact_view
+from idp.api.problems import problems
+from idp.api.schemas_account import ContactAdd, ContactAdded, ContactCode, ContactView, Resent
+from idp.http.deps import Ctx, client_ip
+from idp.web.i18n import pick_locale
+
+router = APIRouter(prefix="/api/v1/me/contacts", tags=["account"], route_class=JsonRoute)
+
+
+def _locale(request: Request) -> str:
+    return pick_locale(None, request.headers.get("accept-language"))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContactAdded,
+    responses=problems(401, 403, 404, 409, 415, 422, 429),
+)
+async def add(body: ContactAdd, request: Request, ctx: Ctx, caller: CurrentCaller) -> ContactAdded:
+    """Add a phone (a code is sent by SMS) or an e-mail address (a link is sent to it)."""
+    contact = await contacts.add_contact(
+        ctx,
+        caller.account.id,
+        body.kind,
+        body.value,
+        locale=_locale(request),
+        ip=client_ip(request),
+    )
+    request.app.state.notifications.wake()
+    return ContactAdded(
+        **contact_view(contact).model_dump(),
+        resend_after=ctx.settings.verification.resend_cooldown,
+    )
+
+
+@router.post(
+    "/{contact_id}/confirm",
+    response_model=ContactView,
+    responses=problems(400, 401, 403, 404, 409, 415, 422),
+)
+async def confirm(
+    contact_id: uuid.UUID, body: ContactCode, request: Request, ctx: Ctx, caller: CurrentCaller
+) -> ContactView:
+    """Confirm a phone with the code sent to it."""
+    contact = await contacts.confirm_phone(
+        ctx,
+        caller.account.id,
+        contact_id,
+        body.code,
+        locale=_locale(request),
+        ip=client_ip(request),
+    )
+    request.app.state.notifications.wake()
+    return contact_view(contact)
+
+
+@router.post(
+    "/{contact_id}/resend",
+    response_model=Resent,
+    responses=problems(400, 401, 403, 404, 429),
+)
+async def resend(
+    contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: CurrentCaller
+) -> Resent:
+    """Send a new code (the old one stops working; wrong tries stay counted) or a new link."""
+    wait = await contacts.resend(ctx, caller.account.id, contact_id, locale=_locale(request))
+    request.app.state.notifications.wake()
+    return Resent(resend_after=wait)
+
+
+@router.delete(
+    "/{contact_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 403, 404, 409),
+)
+async def remove(
+    contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: CurrentCaller
+) -> Response:
+    """Remove a contact. The last confirmed one cannot be removed."""
+    await contacts.remove_contact(
+        ctx, caller.account.id, contact_id, locale=_locale(request), ip=client_ip(request)
+    )
+    request.app.state.notifications.wake()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,43 @@
+"""The person's own account: who they are, their level, their contacts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from idp.accounts.contacts import profile
+from idp.api.auth import CurrentCaller
+from idp.api.json_route import JsonRoute
+from idp.api.problems import problems
+from idp.api.schemas_account import ContactView, Me
+from idp.db.models import Contact
+from idp.http.deps import Ctx
+
+router = APIRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
+
+
+def contact_view(contact: Contact) -> ContactView:
+    return ContactView(
+        id=str(contact.id),
+        kind="phone" if contact.kind == "phone" else "email",
+        value=contact.value,
+        confirmed=contact.confirmed_at is not None,
+        created_at=contact.created_at,
+    )
+
+
+@router.get("/me", response_model=Me, responses=problems(401, 403))
+async def me(ctx: Ctx, caller: CurrentCaller, response: Response) -> Me:
+    """The account behind the session cookie or the first-party token. The SNILS is masked."""
+    found = await profile(ctx, caller.account.id)
+    account = found.account
+    response.headers["Cache-Control"] = "no-store"  # personal data (ASVS 5.0 14.3.2)
+    return Me(
+        sub=account.sub,
+        last_name=account.last_name,
+        first_name=account.first_name,
+        middle_name=account.middle_name,
+        level=account.level,
+        confirmation_method=account.confirmation_method,
+        contacts=[contact_view(c) for c in found.contacts],
+        snils=found.masked_snils,
+    )

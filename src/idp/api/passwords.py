@@ -1,0 +1,112 @@
+"""Passwords over the REST API: change (with the old one) and reset (with a code sent to a
+confirmed contact). Neither logs anyone in; both end sessions with the logout fan-out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from idp.accounts.password_reset import confirm_reset, request_reset
+from idp.accounts.passwords import change_password
+from idp.api.auth import CurrentCaller
+from idp.api.json_route import JsonRoute
+from idp.api.problems import problems
+from idp.api.schemas_account import (
+    PasswordChange,
+    PasswordChanged,
+    ResetConfirmation,
+    ResetRequest,
+    ResetStarted,
+)
+from idp.http.deps import Ctx, client_ip
+from idp.oidc.logout.end_session import Dispatcher
+from idp.web.i18n import pick_locale
+
+router = APIRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
+ResetToken = Annotated[
+    str | None,
+    Header(alias="X-Reset-Token", description="The token returned when the reset was asked"),
+]
+
+
+def _locale(request: Request) -> str:
+    return pick_locale(None, request.headers.get("accept-language"))
+
+
+@router.post(
+    "/me/password",
+    response_model=PasswordChanged,
+    responses=problems(401, 403, 409, 415, 422, 429),
+)
+async def change(
+    body: PasswordChange,
+    request: Request,
+    ctx: Ctx,
+    caller: CurrentCaller,
+    dispatcher: Dispatcher,
+) -> PasswordChanged:
+    """Change the password. The old one is required; every other session of the person ends
+    (their relying parties are told, their refresh tokens die); the person is notified."""
+    ended = await change_password(
+        ctx,
+        caller.account.id,
+        old_password=body.old_password,
+        new_password=body.new_password,
+        new_password_repeat=body.new_password_repeat,
+        keep_session=caller.session_id,
+        locale=_locale(request),
+        ip=client_ip(request),
+        client_id=caller.client_id,
+    )
+    request.app.state.notifications.wake()
+    await dispatcher.deliver_now(ended.jobs)
+    return PasswordChanged(ended_sessions=len(ended.session_ids))
+
+
+@router.post(
+    "/password-resets",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ResetStarted,
+    responses=problems(415, 422, 429),
+)
+async def start_reset(
+    body: ResetRequest, request: Request, ctx: Ctx, response: Response
+) -> ResetStarted:
+    """Ask for a code to reset the password. The answer is the same whether or not the login
+    exists; the code goes to the account's confirmed contact (by SMS or e-mail)."""
+    started = await request_reset(ctx, body.login, locale=_locale(request), ip=client_ip(request))
+    request.app.state.notifications.wake()
+    response.headers["Cache-Control"] = "no-store"
+    return ResetStarted(id=str(started.id), token=started.token, expires_at=started.expires_at)
+
+
+@router.post(
+    "/password-resets/{reset_id}/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(400, 404, 415, 422),
+)
+async def finish_reset(
+    reset_id: uuid.UUID,
+    body: ResetConfirmation,
+    request: Request,
+    ctx: Ctx,
+    dispatcher: Dispatcher,
+    token: ResetToken = None,
+) -> Response:
+    """Set the new password with the code. Every session of the person ends; nobody is
+    logged in by this."""
+    ended = await confirm_reset(
+        ctx,
+        reset_id,
+        token,
+        code=body.code,
+        new_password=body.new_password,
+        new_password_repeat=body.new_password_repeat,
+        locale=_locale(request),
+        ip=client_ip(request),
+    )
+    request.app.state.notifications.wake()
+    await dispatcher.deliver_now(ended.jobs)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,55 @@
+"""How the REST API documents its errors: RFC 9457 problem details, one ``type`` per error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Inline (not a component): FastAPI only registers components for response models, and those
+# it files under application/json, which these responses never are.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "{issuer}/problems/{slug}, stable per error"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Field-level errors (422)",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "attempts_left": {"type": "integer", "description": "Wrong codes still allowed"},
+    },
+}
+
+_DESCRIPTIONS = {
+    400: "The code is wrong or has expired",
+    401: "Not authenticated, or a wrong login or password",
+    403: "The CSRF check failed, or not allowed",
+    404: "Not found, or expired",
+    409: "In conflict with the account's state",
+    415: "The body is not JSON",
+    422: "Invalid fields, listed in errors[]",
+    429: "Too many attempts: wait Retry-After seconds",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status as application/problem+json."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {
+            "description": _DESCRIPTIONS.get(code, "Problem details (RFC 9457)"),
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+        if code == 429:
+            entry["headers"] = {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            }
+        documented[code] = entry
+    return documented

@@ -1,0 +1,79 @@
+"""The page behind the link in a confirmation e-mail: ``/confirm-email?token=…``.
+
+GET shows a button and POST confirms, so mail scanners that open every link cannot use the
+token up. Confirming proves the address and nothing more: no session, no cookie but the CSRF
+browser id. It serves every e-mail link (a registration's and an account contact's); when this
+browser also holds the registration, the page offers to continue it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from idp.accounts import registration, verification
+from idp.errors import Conflict
+from idp.http.deps import Ctx
+from idp.web.forms import (
+    TOKEN,
+    FormRefused,
+    browser_id,
+    checked_form,
+    error_page,
+    form_page,
+    locale_of,
+    redirect,
+    remember_browser,
+)
+from idp.web.i18n import Translator
+from idp.web.registration_pages import held_registration, next_step
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/confirm-email")
+async def show_confirm_email(request: Request, ctx: Ctx) -> Response:
+    """A button, not an action: mail scanners that open links must not use the token up."""
+    locale = locale_of(request, request.query_params.get("ui_locales"))
+    token = request.query_params.get("token", "")
+    if not TOKEN.fullmatch(token):
+        return error_page(locale, Translator(locale)("err_link_invalid"), "invalid_link")
+    browser, new = browser_id(request, ctx)
+    response = form_page(
+        "confirm_email.html",
+        locale,
+        token=token,
+        csrf_token=ctx.csrf.token_for(browser, "confirm-email"),
+    )
+    return remember_browser(response, ctx, browser, new)
+
+
+@router.post("/confirm-email")
+async def submit_confirm_email(request: Request, ctx: Ctx) -> Response:
+    locale = locale_of(request)
+    try:
+        form = await checked_form(request, ctx, "confirm-email", locale)
+    except FormRefused as refused:
+        return refused.response
+    token = form.get("token", "")
+    try:
+        if not TOKEN.fullmatch(token):
+            raise verification.CodeInvalid("The link is not valid.")
+        await registration.confirm_email(ctx, token)  # proves the address; no session
+    except verification.CodeInvalid:
+        return error_page(locale, Translator(locale)("err_link_invalid"), "invalid_link")
+    except Conflict:  # confirmed on another account at the same moment
+        return error_page(locale, Translator(locale)("err_email_taken"), "conflict", 409)
+    return redirect("/confirm-email/done")
+
+
+@router.get("/confirm-email/done")
+async def email_confirmed(request: Request, ctx: Ctx) -> Response:
+    current = await held_registration(request, ctx)
+    locale = locale_of(request, current.row.locale if current else None)
+    return form_page(
+        "confirm_email.html",
+        locale,
+        done=True,
+        continue_url=next_step(current.row) if current else None,
+    )

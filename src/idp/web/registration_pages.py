@@ -1,0 +1,456 @@
+"""Self-registration pages: names and contacts, the SMS code, the e-mail link, the password.
+
+The same journey as ``/api/v1/registrations``, server-rendered and usable without JavaScript.
+The registration's id and token travel in an HttpOnly cookie (never in a URL); every form
+carries a CSRF token; every successful POST answers 303 (RFC 9110 §15.4.4), so a reload never
+posts twice. A registration started from the login page remembers its interaction and links
+back to it at the end; ``return`` accepts nothing but ``/interaction/<id>``, so it is never an
+open redirect.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from idp.accounts import registration, verification
+from idp.accounts.identifiers import normalize_email, normalize_phone
+from idp.accounts.names import clean_name
+from idp.context import Context
+from idp.db.models import Registration, Verification
+from idp.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
+from idp.http.deps import Ctx
+from idp.web import cookies
+from idp.web.forms import (
+    FormRefused,
+    Held,
+    browser_id,
+    checked_form,
+    first_invalid,
+    form_page,
+    interaction_locale,
+    locale_of,
+    password_errors,
+    password_rules,
+    redirect,
+    remember_browser,
+    return_interaction,
+    return_path,
+    typed_code,
+    with_return,
+)
+from idp.web.i18n import Translator
+
+router = APIRouter(include_in_schema=False)
+
+_NAME_FIELDS = ("last_name", "first_name", "middle_name")
+
+
+def register_url(interaction_id: str | None) -> str:
+    """Where the login page's "Register" link leads."""
+    return with_return("/register", interaction_id)
+
+
+# --- the registration this browser holds ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    held: Held
+    row: Registration
+    sms: Verification | None
+
+
+def _held(request: Request, ctx: Context) -> Held | None:
+    return Held.read(request, ctx, cookies.REGISTRATION)
+
+
+async def held_registration(request: Request, ctx: Context) -> Open | None:
+    """The registration this browser holds, if it is still open."""
+    held = _held(request, ctx)
+    if held is None:
+        return None
+    async with ctx.db.read() as session:
+        try:
+            row = await registration.load(session, ctx, held.id, held.token)
+        except NotFound:
+            return None
+        sms = await verification.latest(session, row.id, registration.PURPOSE, "sms")
+    return Open(held, row, sms)
+
+
+def _expired(request: Request, ctx: Context) -> Response:
+    held = _held(request, ctx)
+    locale = locale_of(request)
+    t = Translator(locale)
+    response = form_page(
+        "restart.html",
+        locale,
+        400,
+        title=t("registration_expired_title"),
+        text=t("registration_expired_text"),
+        restart_url=register_url(held.interaction_id if held else None),
+        restart_label=t("restart_link"),
+    )
+    cookies.clear(response, cookies.REGISTRATION, ctx.settings)
+    return response
+
+
+def next_step(row: Registration) -> str:
+    if row.phone_confirmed_at or row.email_confirmed_at:
+        return "/register/password"
+    return "/register/phone" if row.phone else "/register/email-sent"
+
+
+def _wake_outbox(request: Request) -> None:
+    request.app.state.notifications.wake()
+
+
+# --- 1. names and contacts -----------------------------------------------------------------
+
+
+def _register_form(
+    ctx: Context,
+    browser: str,
+    locale: str,
+    interaction_id: str | None,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    form_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return form_page(
+        "register.html",
+        locale,
+        status,
+        csrf_token=ctx.csrf.token_for(browser, "register"),
+        return_to=return_path(interaction_id),
+        values=values or {},
+        errors=errors or {},
+        form_error=form_error,
+        focus=first_invalid(errors, "last_name", contact="phone"),
+    )
+
+
+@router.get("/register")
+async def show_register(request: Request, ctx: Ctx) -> Response:
+    interaction_id = return_interaction(request.query_params.get("return"))
+    locale = await interaction_locale(request, ctx, interaction_id)
+    browser, new = browser_id(request, ctx)
+    response = _register_form(ctx, browser, locale, interaction_id)
+    return remember_browser(response, ctx, browser, new)
+
+
+def registration_field_errors(t: Translator, form: dict[str, str]) -> dict[str, str]:
+    """The same rules as ``registration.start``, as page texts in the order of the form."""
+    errors: dict[str, str] = {}
+    for field in _NAME_FIELDS:
+        value = form.get(field, "").strip()
+        if not value:
+            if field != "middle_name":
+                errors[field] = t(f"err_required_{field}")
+        elif clean_name(value) is None:
+            errors[field] = t("err_name")
+    phone, email = form.get("phone", "").strip(), form.get("email", "").strip()
+    if not phone and not email:
+        errors["contact"] = t("err_contact_required")
+    if phone and normalize_phone(phone) is None:
+        errors["phone"] = t("err_phone")
+    if email and normalize_email(email) is None:
+        errors["email"] = t("err_email")
+    return errors
+
+
+def _service_field_errors(t: Translator, exc: ValidationFailed) -> dict[str, str]:
+    """Field errors the service found that the page's own check did not (rules drifted)."""
+    keys = {"last_name": "err_name", "first_name": "err_name", "middle_name": "err_name"}
+    keys |= {"phone": "err_phone", "email": "err_email"}
+    errors: dict[str, str] = {}
+    for error in exc.extra.get("errors", []):
+        field = str(error.get("field", ""))
+        errors.setdefault(field if field in keys else "form", t(keys.get(field, "err_invalid")))
+    return errors
+
+
+@router.post("/register")
+async def submit_register(request: Request, ctx: Ctx) -> Response:
+    locale = locale_of(request)
+    try:
+        form = await checked_form(request, ctx, "register", locale)
+    except FormRefused as refused:
+        return refused.response
+    interaction_id = return_interaction(form.get("return"))
+    locale = await interaction_locale(request, ctx, interaction_id)
+    t = Translator(locale)
+    browser, _ = browser_id(request, ctx)
+    values = {k: form.get(k, "") for k in (*_NAME_FIELDS, "phone", "email")}
+
+    def again(errors: dict[str, str], form_error: str | None = None, status: int = 400) -> Response:
+        form_errors = {k: v for k, v in errors.items() if k != "form"}
+        return _register_form(
+            ctx,
+            browser,
+            locale,
+            interaction_id,
+            values=values,
+            errors=form_errors,
+            form_error=form_error or errors.get("form"),
+            status=status,
+        )
+
+    errors = registration_field_errors(t, form)
+    if errors:
+        return again(errors)
+    data = registration.RegistrationInput(
+        last_name=values["last_name"],
+        first_name=values["first_name"],
+        middle_name=values["middle_name"] or None,
+        phone=values["phone"] or None,
+        email=values["email"] or None,
+    )
+    try:
+        started = await registration.start(ctx, data, locale)
+    except ValidationFailed as exc:
+        return again(_service_field_errors(t, exc))
+    except TooManyAttempts as exc:
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        response = again({}, t("err_too_many_sends", minutes=minutes), 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    _wake_outbox(request)
+    held = Held(started.registration.id, started.token, interaction_id)
+    response = redirect(next_step(started.registration))
+    held.write(response, ctx, cookies.REGISTRATION, ctx.settings.verification.registration_ttl)
+    return response
+
+
+# --- 2. the SMS code -----------------------------------------------------------------------
+
+
+def _phone_page(
+    request: Request,
+    ctx: Context,
+    current: Open,
+    *,
+    wait: int | None = None,
+    errors: dict[str, str] | None = None,
+    form_error: str | None = None,
+    restart: bool = False,
+    status: int = 200,
+) -> Response:
+    locale = locale_of(request, current.row.locale)
+    browser, new = browser_id(request, ctx)
+    settings = ctx.settings.verification
+    if wait is None:
+        wait = verification.resend_available_in(ctx, current.sms) if current.sms else 0
+    response = form_page(
+        "confirm_phone.html",
+        locale,
+        status,
+        scripts=True,
+        csrf_token=ctx.csrf.token_for(browser, "register:phone"),
+        resend_token=ctx.csrf.token_for(browser, "register:resend"),
+        phone=current.row.phone,
+        email=current.row.email,
+        code_length=settings.sms_code_length,
+        code_minutes=max(1, settings.sms_code_ttl // 60),
+        wait=wait,
+        resent=request.query_params.get("resent") == "1" and not errors and not form_error,
+        errors=errors or {},
+        form_error=form_error,
+        restart_url=register_url(current.held.interaction_id) if restart else None,
+    )
+    return remember_browser(response, ctx, browser, new)
+
+
+@router.get("/register/phone")
+async def show_phone(request: Request, ctx: Ctx) -> Response:
+    current = await held_registration(request, ctx)
+    if current is None:
+        return _expired(request, ctx)
+    if current.row.phone is None or current.row.phone_confirmed_at is not None:
+        return redirect(next_step(current.row))
+    return _phone_page(request, ctx, current)
+
+
+@router.post("/register/phone")
+async def submit_phone(request: Request, ctx: Ctx) -> Response:
+    current = await held_registration(request, ctx)
+    locale = locale_of(request, current.row.locale if current else None)
+    try:
+        form = await checked_form(request, ctx, "register:phone", locale)
+    except FormRefused as refused:
+        return refused.response
+    if current is None:
+        return _expired(request, ctx)
+    t = Translator(locale)
+    code = typed_code(form.get("code", ""))
+    if code is None:
+        return _phone_page(request, ctx, current, errors={"code": t("err_code_format")}, status=400)
+    held = current.held
+    try:
+        row = await registration.confirm_phone(ctx, held.id, held.token, code)
+    except NotFound:
+        return _expired(request, ctx)
+    except verification.CodeInvalid as exc:
+        attempts_left = exc.extra.get("attempts_left")
+        if attempts_left is None:
+            message, restart = t("err_code_expired"), False
+        elif attempts_left <= 0:
+            message, restart = t("err_code_exhausted"), True
+        else:
+            message, restart = t("err_code_wrong", attempts=attempts_left), False
+        refreshed = await held_registration(request, ctx) or current
+        return _phone_page(
+            request, ctx, refreshed, errors={"code": message}, restart=restart, status=400
+        )
+    return redirect(next_step(row))
+
+
+@router.post("/register/phone/resend")
+async def resend_phone(request: Request, ctx: Ctx) -> Response:
+    current = await held_registration(request, ctx)
+    locale = locale_of(request, current.row.locale if current else None)
+    try:
+        await checked_form(request, ctx, "register:resend", locale)
+    except FormRefused as refused:
+        return refused.response
+    if current is None:
+        return _expired(request, ctx)
+    t = Translator(locale)
+    held = current.held
+    try:
+        await registration.resend_phone(ctx, held.id, held.token)
+    except NotFound:
+        return _expired(request, ctx)
+    except verification.ResendTooSoon as exc:
+        message = t("err_resend_too_soon", seconds=exc.retry_after)
+        response = _phone_page(
+            request, ctx, current, wait=exc.retry_after, form_error=message, status=429
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except TooManyAttempts as exc:
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        message = t("err_too_many_sends", minutes=minutes)
+        response = _phone_page(
+            request, ctx, current, wait=exc.retry_after, form_error=message, status=429
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except verification.CodeInvalid:
+        return _phone_page(
+            request, ctx, current, form_error=t("err_code_exhausted"), restart=True, status=400
+        )
+    _wake_outbox(request)
+    return redirect("/register/phone?resent=1")
+
+
+# --- the e-mail link (followed on idp.web.email_link_pages) ------------------------------
+
+
+@router.get("/register/email-sent")
+async def show_email_sent(request: Request, ctx: Ctx) -> Response:
+    current = await held_registration(request, ctx)
+    if current is None:
+        return _expired(request, ctx)
+    if current.row.email is None or current.row.email_confirmed_at is not None:
+        return redirect(next_step(current.row))
+    ttl = ctx.settings.verification.email_link_ttl
+    locale = locale_of(request, current.row.locale)
+    return form_page(
+        "email_sent.html",
+        locale,
+        email=current.row.email,
+        days=ttl // 86400 if ttl % 86400 == 0 else None,
+        hours=max(1, ttl // 3600),
+        waiting=request.query_params.get("waiting") == "1",
+    )
+
+
+# --- 3. the password -----------------------------------------------------------------------
+
+
+def _password_page(
+    request: Request,
+    ctx: Context,
+    current: Open,
+    *,
+    errors: dict[str, str] | None = None,
+    form_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    locale = locale_of(request, current.row.locale)
+    browser, new = browser_id(request, ctx)
+    row = current.row
+    response = form_page(
+        "create_password.html",
+        locale,
+        status,
+        csrf_token=ctx.csrf.token_for(browser, "register:password"),
+        rules=password_rules(Translator(locale), ctx.settings.password_policy),
+        unconfirmed_email=row.email if row.email and row.email_confirmed_at is None else None,
+        errors=errors or {},
+        form_error=form_error,
+        focus=first_invalid(errors, "password"),
+    )
+    return remember_browser(response, ctx, browser, new)
+
+
+def _waiting_for_contact(row: Registration) -> str:
+    return "/register/phone" if row.phone else "/register/email-sent?waiting=1"
+
+
+@router.get("/register/password")
+async def show_password(request: Request, ctx: Ctx) -> Response:
+    current = await held_registration(request, ctx)
+    if current is None:
+        return _expired(request, ctx)
+    if current.row.phone_confirmed_at is None and current.row.email_confirmed_at is None:
+        return redirect(_waiting_for_contact(current.row))
+    return _password_page(request, ctx, current)
+
+
+@router.post("/register/password")
+async def submit_password(request: Request, ctx: Ctx) -> Response:
+    current = await held_registration(request, ctx)
+    locale = locale_of(request, current.row.locale if current else None)
+    try:
+        form = await checked_form(request, ctx, "register:password", locale)
+    except FormRefused as refused:
+        return refused.response
+    if current is None:
+        return _expired(request, ctx)
+    t = Translator(locale)
+    password, repeat = form.get("password", ""), form.get("password_repeat", "")
+    if not password or not repeat:
+        missing = {"password": t("err_password_required")} if not password else {}
+        if not repeat:
+            missing["password_repeat"] = t("err_password_repeat_required")
+        return _password_page(request, ctx, current, errors=missing, status=400)
+    held = current.held
+    try:
+        await registration.complete(ctx, held.id, held.token, password, repeat)
+    except NotFound:
+        return _expired(request, ctx)
+    except registration.ContactNotConfirmed:
+        return redirect(_waiting_for_contact(current.row))
+    except ValidationFailed as exc:
+        errors = password_errors(t, exc.extra.get("errors", []))
+        return _password_page(request, ctx, current, errors=errors, status=400)
+    except Conflict:
+        return _password_page(request, ctx, current, form_error=t("err_contact_taken"), status=409)
+    response = redirect(with_return("/register/done", held.interaction_id))
+    cookies.clear(response, cookies.REGISTRATION, ctx.settings)
+    return response
+
+
+@router.get("/register/done")
+async def registration_done(request: Request, ctx: Ctx) -> Response:
+    interaction_id = return_interaction(request.query_params.get("return"))
+    locale = await interaction_locale(request, ctx, interaction_id)
+    return form_page("register_done.html", locale, login_url=return_path(interaction_id))
