@@ -18,9 +18,13 @@ async def test_logout_tells_every_rp_of_the_session(
     try:
         rps = []
         for fake, srv in zip(fakes, rps_servers, strict=True):
-            rp = await make_rp(ctx, require_consent=False, redirect_uri=f"{srv.url}/cb",
-                               backchannel_logout_uri=f"{srv.url}/backchannel",
-                               post_logout_redirect_uris=[f"{srv.url}/"])
+            rp = await make_rp(
+                ctx,
+                require_consent=False,
+                redirect_uri=f"{srv.url}/cb",
+                backchannel_logout_uri=f"{srv.url}/backchannel",
+                post_logout_redirect_uris=[f"{srv.url}/"],
+            )
             fake.client_id = rp.client_id
             rps.append(rp)
         callback, verifier, _ = await log_in(browser, rps[0], person)
@@ -30,8 +34,11 @@ async def test_logout_tells_every_rp_of_the_session(
 
         response = await browser.get(
             "/logout",
-            params={"id_token_hint": tokens["id_token"],
-                    "post_logout_redirect_uri": f"{rps_servers[0].url}/", "state": "s1"},
+            params={
+                "id_token_hint": tokens["id_token"],
+                "post_logout_redirect_uri": f"{rps_servers[0].url}/",
+                "state": "s1",
+            },
         )
         assert response.status_code == 303, response.text
         assert response.headers["location"] == f"{rps_servers[0].url}/?state=s1"

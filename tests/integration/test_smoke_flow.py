@@ -8,8 +8,9 @@ from tests.support.flows import log_in, redeem
 from tests.support.live import LiveServer
 
 
-async def test_code_flow_issues_tokens(server: LiveServer, browser: Browser, rp: RP,
-                                       person: Person) -> None:
+async def test_code_flow_issues_tokens(
+    server: LiveServer, browser: Browser, rp: RP, person: Person
+) -> None:
     callback, verifier, params = await log_in(browser, rp, person)
     assert callback["state"] == params["state"]
     assert callback["iss"] == server.url
@@ -18,4 +19,5 @@ async def test_code_flow_issues_tokens(server: LiveServer, browser: Browser, rp:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
-    assert "id_token" in body and "refresh_token" in body
+    assert "id_token" in body
+    assert "refresh_token" in body

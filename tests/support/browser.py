@@ -16,7 +16,8 @@ _ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 def form_fields(page: str) -> tuple[str, str]:
     action = _ACTION.search(page)
     token = _CSRF.search(page)
-    assert action and token, "the page has no form with a CSRF token"
+    assert action, "the page has no form"
+    assert token, "the form has no CSRF token"
     return html.unescape(action.group(1)), token.group(1)
 
 
@@ -47,8 +48,9 @@ class Browser:
     async def authorize(self, params: dict[str, str]) -> httpx.Response:
         return await self.http.get("/authorize?" + urlencode(params))
 
-    async def submit(self, page: httpx.Response, data: dict[str, str],
-                     headers: dict[str, str] | None = None) -> httpx.Response:
+    async def submit(
+        self, page: httpx.Response, data: dict[str, str], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         action, token = form_fields(page.text)
         return await self.http.post(action, data={"csrf_token": token, **data}, headers=headers)
 

@@ -43,20 +43,33 @@ class RP:
     scopes: list[str] = field(default_factory=list)
 
 
-async def make_person(ctx: Context, *, level: str = "simplified",
-                      method: str | None = None) -> Person:
+async def make_person(
+    ctx: Context, *, level: str = "simplified", method: str | None = None
+) -> Person:
     phone, snils = random_phone(), random_snils()
     email = f"user-{secrets.token_hex(6)}@example.ru"
-    account = await create_by_operator(ctx, NewAccount(
-        first_name="Иван", last_name="Петров", middle_name="Сергеевич", phone=phone, email=email,
-        snils=snils, password=PASSWORD, level=level, confirmation_method=method,
-    ))
+    account = await create_by_operator(
+        ctx,
+        NewAccount(
+            first_name="Иван",
+            last_name="Петров",
+            middle_name="Сергеевич",
+            phone=phone,
+            email=email,
+            snils=snils,
+            password=PASSWORD,
+            level=level,
+            confirmation_method=method,
+        ),
+    )
     return Person(account, phone, email, snils)
 
 
-async def make_rp(ctx: Context, *, redirect_uri: str = "https://rp.example/cb",
-                  **options: object) -> RP:
-    data = NewClient(name=str(options.pop("name", "Налоговая служба")),
-                     redirect_uris=[redirect_uri], **options)  # type: ignore[arg-type]
+async def make_rp(
+    ctx: Context, *, redirect_uri: str = "https://rp.example/cb", **options: object
+) -> RP:
+    data = NewClient(
+        name=str(options.pop("name", "Налоговая служба")), redirect_uris=[redirect_uri], **options
+    )  # type: ignore[arg-type]
     created = await create_client(ctx, data)
     return RP(created.client_id, created.client_secret, redirect_uri, data.scopes)

@@ -12,7 +12,9 @@ from tests.support.browser import Browser, query
 from tests.support.factories import RP, Person
 
 
-def auth_params(rp: RP, *, scope: str = "openid profile", **extra: str) -> tuple[dict[str, str], str]:
+def auth_params(
+    rp: RP, *, scope: str = "openid profile", **extra: str
+) -> tuple[dict[str, str], str]:
     verifier = secrets.token_urlsafe(48)
     params = {
         "response_type": "code",
@@ -36,7 +38,9 @@ async def login_page(browser: Browser, params: dict[str, str]) -> httpx.Response
     return page
 
 
-async def log_in(browser: Browser, rp: RP, person: Person, **extra: str) -> tuple[dict[str, str], str, dict[str, str]]:
+async def log_in(
+    browser: Browser, rp: RP, person: Person, **extra: str
+) -> tuple[dict[str, str], str, dict[str, str]]:
     """Authorize, log in, (consent if asked); return the callback query, verifier and params."""
     params, verifier = auth_params(rp, **extra)
     first = await browser.authorize(params)
@@ -58,10 +62,14 @@ async def log_in(browser: Browser, rp: RP, person: Person, **extra: str) -> tupl
     raise AssertionError("the flow did not reach the client")
 
 
-async def redeem(http: httpx.AsyncClient, rp: RP, code: str, verifier: str | None,
-                 **extra: str) -> httpx.Response:
-    data: dict[str, Any] = {"grant_type": "authorization_code", "code": code,
-                            "redirect_uri": rp.redirect_uri}
+async def redeem(
+    http: httpx.AsyncClient, rp: RP, code: str, verifier: str | None, **extra: str
+) -> httpx.Response:
+    data: dict[str, Any] = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": rp.redirect_uri,
+    }
     if verifier is not None:
         data["code_verifier"] = verifier
     data.update(extra)

@@ -50,12 +50,14 @@ class FakeRP:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/backchannel", self._backchannel, methods=["POST"]),
-            Route("/frontchannel", self._frontchannel, methods=["GET"]),
-            Route("/cb", self._callback, methods=["GET"]),
-            Route("/", self._callback, methods=["GET"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/backchannel", self._backchannel, methods=["POST"]),
+                Route("/frontchannel", self._frontchannel, methods=["GET"]),
+                Route("/cb", self._callback, methods=["GET"]),
+                Route("/", self._callback, methods=["GET"]),
+            ]
+        )
 
     async def _callback(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -71,7 +73,9 @@ class FakeRP:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.mode == "error" or attempt <= self.fail_first:
-            return PlainTextResponse("unavailable", status_code=503 if self.mode != "error" else 500)
+            return PlainTextResponse(
+                "unavailable", status_code=503 if self.mode != "error" else 500
+            )
         form = await request.form()
         if set(form.keys()) != {"logout_token"}:
             self.problems.append(f"unexpected form fields {sorted(form.keys())}")
@@ -88,8 +92,9 @@ class FakeRP:
         async with httpx.AsyncClient() as http:
             jwks = (await http.get(f"{self.issuer}/jwks")).json()
         try:
-            decoded = jwt.decode(token, KeySet.import_key_set(jwks),
-                                 algorithms=["ES256", "RS256", "EdDSA"])
+            decoded = jwt.decode(
+                token, KeySet.import_key_set(jwks), algorithms=["ES256", "RS256", "EdDSA"]
+            )
         except (JoseError, ValueError) as exc:
             return f"bad signature: {exc}"
         header, claims = dict(decoded.header), dict(decoded.claims)
