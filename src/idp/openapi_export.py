@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML, through uvicorn[standard]
+import yaml
 
 from idp.app import create_app
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths

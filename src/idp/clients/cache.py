@@ -22,8 +22,8 @@ class ClientCache:
         self._entries: dict[str, tuple[float, ClientInfo | None]] = {}
 
     async def get(self, client_id: str) -> ClientInfo | None:
-        if not client_id or len(client_id) > 64:
-            return None
+        if not client_id or len(client_id) > 64 or "\x00" in client_id:
+            return None  # PostgreSQL text cannot hold NUL: no such client exists
         now = time.monotonic()
         entry = self._entries.get(client_id)
         if entry is not None and entry[0] > now:

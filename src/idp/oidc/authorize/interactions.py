@@ -36,8 +36,8 @@ async def find(
     session: AsyncSession, ctx: Context, interaction_id: str, browser_id: str | None
 ) -> Interaction | None:
     """The interaction if it exists, is current, and belongs to this browser."""
-    if not browser_id or len(interaction_id) > 64:
-        return None
+    if not browser_id or len(interaction_id) > 64 or "\x00" in interaction_id:
+        return None  # PostgreSQL text cannot hold NUL: no such interaction exists
     row = await session.get(Interaction, interaction_id)
     if row is None or row.expires_at <= ctx.clock.now():
         return None
