@@ -3,7 +3,10 @@ login page creates: the same checks, throttling, audit record and logout fan-out
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts.repository import AccountRepository
 from idp.accounts.service import after_successful_login, authenticate
@@ -12,7 +15,11 @@ from idp.context import Context
 from idp.db.models import Account
 from idp.errors import InvalidCredentials
 from idp.oidc.logout.service import Ended, end_sessions
-from idp.sessions.service import find_live_session, start_session
+from idp.sessions.service import LiveSession, find_live_session, start_session
+
+# Work to do in the login's own transaction once the new session exists (the login page binds
+# its interaction and issues the authorization code there, all or nothing).
+Then = Callable[[AsyncSession, LiveSession], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,9 @@ async def log_in(
     ip: str | None,
     user_agent: str | None,
     old_cookie: str | None,
+    via: str = "api",
+    client_id: str | None = None,
+    then: Then | None = None,
 ) -> LoggedIn:
     """Check the password (throttled, ``InvalidCredentials`` or ``TooManyAttempts``), end the
     browser's previous session and start a new one with a fresh cookie (no fixation)."""
@@ -56,7 +66,7 @@ async def log_in(
             actor="person",
             claim=True,
         )
-        _record, cookie = start_session(
+        new_session, cookie = start_session(
             session,
             fresh,
             amr=["pwd"],
@@ -66,7 +76,19 @@ async def log_in(
             ip=ip,
         )
         await after_successful_login(session, ctx, fresh, login, password)
-        record(session, "login", at=now, account_id=fresh.id, ip=ip, amr=["pwd"], via="api")
+        record(
+            session,
+            "login",
+            at=now,
+            account_id=fresh.id,
+            client_id=client_id,
+            ip=ip,
+            amr=["pwd"],
+            via=via,
+        )
+        if then is not None:
+            await session.flush()
+            await then(session, LiveSession(new_session, fresh))
     return LoggedIn(fresh, cookie, replaced)
 
 

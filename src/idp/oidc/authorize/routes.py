@@ -8,12 +8,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
-from idp.accounts.repository import AccountRepository
-from idp.accounts.service import after_successful_login, authenticate
+from idp.accounts.login import log_in
 from idp.audit.log import record
 from idp.clients.model import ClientInfo
 from idp.context import Context
-from idp.db.models import Account, BrowserSession
 from idp.errors import (
     AccessDenied,
     InvalidCredentials,
@@ -37,9 +35,8 @@ from idp.oidc.authorize.decide import (
 )
 from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient, validate
 from idp.oidc.logout.dispatcher import LogoutDispatcher
-from idp.oidc.logout.service import end_sessions
 from idp.oidc.params import read_form, read_params
-from idp.sessions.service import LiveSession, find_live_session, start_session
+from idp.sessions.service import LiveSession, find_live_session
 from idp.web import cookies
 from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
@@ -243,6 +240,10 @@ async def _deny(
     return error_redirect(auth_request.redirect_uri, error, auth_request.state, ctx.settings.issuer)
 
 
+class _InteractionGone(Exception):
+    pass
+
+
 async def _login(
     request: Request,
     ctx: Context,
@@ -255,11 +256,35 @@ async def _login(
     t = Translator(_locale(request, auth_request.ui_locales))
     login = form.get("login", "")
     password = form.get("password", "")
-    ip = client_ip(request)
+    responses: list[Response] = []
+
+    async def continue_authorization(session: AsyncSession, live: LiveSession) -> None:
+        # In the login's transaction: bind the interaction to the new session and go on.
+        row = await interactions.find(session, ctx, interaction_id, browser_id)
+        if row is None:
+            raise _InteractionGone
+        row.session_id = live.record.id
+        row.account_id = live.account.id
+        responses.append(
+            await _continue(
+                session, ctx, interaction_id, client, auth_request, live, just_authenticated=True
+            )
+        )
+
     try:
         if not login or not password or len(password) > 1024:
             raise InvalidCredentials()
-        account = await authenticate(ctx, login, password, ip)
+        logged_in = await log_in(
+            ctx,
+            login,
+            password,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            old_cookie=cookies.read(request, cookies.SESSION, ctx.settings),
+            via="page",
+            client_id=client.client_id,
+            then=continue_authorization,
+        )
     except InvalidCredentials:
         return _render_stage(
             request,
@@ -288,67 +313,21 @@ async def _login(
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-
-    now = ctx.clock.now()
-    old_cookie = cookies.read(request, cookies.SESSION, ctx.settings)
-    try:
-        async with ctx.db.transaction() as session:
-            row = await interactions.find(session, ctx, interaction_id, browser_id)
-            fresh_account = await AccountRepository(session).get(account.id)
-            if row is None or fresh_account is None:
-                return _error_page(request, "expired", t("error_expired"))
-            old = await find_live_session(session, old_cookie, now, ctx.settings.sessions)
-            replaced = await end_sessions(
-                session,
-                ctx,
-                [old.record] if old else [],
-                reason="replaced",
-                actor="person",
-                claim=True,
-            )
-            record_, cookie = start_session(
-                session,
-                fresh_account,
-                amr=["pwd"],
-                now=now,
-                settings=ctx.settings.sessions,
-                user_agent=request.headers.get("user-agent"),
-                ip=ip,
-            )
-            await session.flush()
-            row.session_id = record_.id
-            row.account_id = fresh_account.id
-            await after_successful_login(session, ctx, fresh_account, login, password)
-            record(
-                session,
-                "login",
-                at=now,
-                account_id=fresh_account.id,
-                client_id=client.client_id,
-                ip=ip,
-                amr=["pwd"],
-            )
-            response = await _continue(
-                session,
-                ctx,
-                interaction_id,
-                client,
-                auth_request,
-                _live(record_, fresh_account),
-                just_authenticated=True,
-            )
+    except _InteractionGone:
+        return _error_page(request, "expired", t("error_expired"))
     except ErrorForClient as exc:
         return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    response = responses[0]
     cookies.write(
-        response, cookies.SESSION, cookie, ctx.settings, max_age=ctx.settings.sessions.absolute_ttl
+        response,
+        cookies.SESSION,
+        logged_in.cookie,
+        ctx.settings,
+        max_age=ctx.settings.sessions.absolute_ttl,
     )
     dispatcher: LogoutDispatcher = request.app.state.logout
-    await dispatcher.deliver_now(replaced.jobs, wait=0)
+    await dispatcher.deliver_now(logged_in.replaced.jobs, wait=0)
     return response
-
-
-def _live(record_: BrowserSession, account: Account) -> LiveSession:
-    return LiveSession(record_, account)
 
 
 async def _continue(
