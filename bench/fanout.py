@@ -43,7 +43,8 @@ PASSWORD = "Fanout-Secret-42"
 
 def free_port_block(count: int) -> int:
     """A run of `count` consecutive free ports (probed, not reserved)."""
-    for start in range(30000, 60000 - count, count + 7):
+    offset = secrets.randbelow(10000)
+    for start in range(20000 + offset, 60000 - count, count + 7):
         ok = True
         for port in range(start, start + count):
             with socket.socket() as sock:

@@ -41,7 +41,8 @@ class LogoutSettings(BaseModel):
     backoff_max: float = Field(default=900.0, gt=0)
     lease: float = Field(default=60.0, gt=0)  # a claimed delivery is retried after this
     poll_interval: float = Field(default=1.0, gt=0)
-    batch_size: int = Field(default=200, ge=1)
+    batch_size: int = Field(default=500, ge=1)
+    max_concurrency: int = Field(default=512, ge=1)  # open connections at once (file handles)
     frontchannel_wait: int = Field(default=3, ge=1, le=30)
     revoke_offline_access: bool = False
     block_private_addresses: bool = True

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from idp.context import Context
+from idp.oidc.logout.http_post import PostFailed, post_form
 from idp.oidc.logout.outbox import DELIVERED, PENDING, REJECTED, Job, Outcome
 from idp.oidc.logout.token import logout_token
 
@@ -38,18 +37,11 @@ async def _check_target(uri: str) -> None:
 
 class Deliverer:
     def __init__(self, ctx: Context) -> None:
-        settings = ctx.settings.logout
         self._ctx = ctx
-        self._limit = asyncio.Semaphore(256)
-        self._http = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(settings.request_timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-            headers={"User-Agent": "idp-backchannel-logout"},
-        )
+        self._limit = asyncio.Semaphore(ctx.settings.logout.max_concurrency)
 
     async def close(self) -> None:
-        await self._http.aclose()
+        return None
 
     async def deliver_all(self, jobs: list[Job]) -> list[Outcome]:
         return list(await asyncio.gather(*(self.deliver(job) for job in jobs)))
@@ -60,7 +52,9 @@ class Deliverer:
                 return await self._post(job)
             except BlockedTarget as exc:
                 return Outcome(job.id, REJECTED, f"blocked: {exc}")
-            except (httpx.HTTPError, OSError, LookupError) as exc:
+            except PostFailed as exc:
+                return Outcome(job.id, PENDING, str(exc)[:300])
+            except (OSError, LookupError) as exc:  # name resolution in the SSRF guard
                 return Outcome(job.id, PENDING, f"{type(exc).__name__}: {exc}"[:300])
 
     async def _post(self, job: Job) -> Outcome:
@@ -69,9 +63,15 @@ class Deliverer:
         token = await logout_token(
             self._ctx, client_id=job.client_id, alg=job.alg, sub=job.sub, sid=job.sid
         )
-        response = await self._http.post(job.uri, data={"logout_token": token})
-        if response.status_code in (200, 204):
+        settings = self._ctx.settings.logout
+        status, body = await post_form(
+            job.uri,
+            urlencode({"logout_token": token}).encode(),
+            connect_timeout=settings.connect_timeout,
+            total_seconds=settings.request_timeout,
+        )
+        if status in (200, 204):
             return Outcome(job.id, DELIVERED)
-        if response.status_code == 400:
-            return Outcome(job.id, REJECTED, f"HTTP 400: {response.text[:200]}")
-        return Outcome(job.id, PENDING, f"HTTP {response.status_code}")
+        if status == 400:
+            return Outcome(job.id, REJECTED, f"HTTP 400: {body.decode(errors='replace')}")
+        return Outcome(job.id, PENDING, f"HTTP {status}")
