@@ -6,6 +6,7 @@ import re
 import httpx
 from sqlalchemy import select
 
+from idp.accounts.service import authenticate
 from idp.context import Context
 from idp.db.models import DevMessage
 from tests.support.factories import random_phone
@@ -55,7 +56,36 @@ async def test_register_confirm_phone_set_password_then_log_in(
         )
         assert done.status_code == 201, done.text
         assert done.json()["level"] == "simplified"
-    from idp.accounts.service import authenticate
-
     account = await authenticate(ctx, phone, "Violet-Orbit-73", "10.9.9.9")
+    assert account.sub == done.json()["sub"]
+
+
+async def test_email_confirmed_after_the_password_joins_the_account(
+    server: LiveServer, ctx: Context
+) -> None:
+    phone, email = random_phone(), f"late-{random_phone()[1:]}@example.ru"
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        body = (
+            await http.post(
+                "/api/v1/registrations",
+                json={"last_name": "Орлова", "first_name": "Вера", "phone": phone, "email": email},
+            )
+        ).json()
+        headers = {"X-Registration-Token": body["token"]}
+        code = re.search(r"\d{6}", (await _last_message(ctx, phone)).body).group(0)  # type: ignore[union-attr]
+        await http.post(
+            f"/api/v1/registrations/{body['id']}/phone/confirm",
+            json={"code": code},
+            headers=headers,
+        )
+        done = await http.post(
+            f"/api/v1/registrations/{body['id']}/password",
+            json={"password": "Violet-Orbit-73", "password_repeat": "Violet-Orbit-73"},
+            headers=headers,
+        )
+        assert done.status_code == 201, done.text
+        link = re.search(r"token=([\w-]+)", (await _last_message(ctx, email)).body).group(1)  # type: ignore[union-attr]
+        confirmed = await http.post("/api/v1/email-confirmations", json={"token": link})
+        assert confirmed.status_code == 204, confirmed.text
+    account = await authenticate(ctx, email, "Violet-Orbit-73", "10.9.9.8")
     assert account.sub == done.json()["sub"]

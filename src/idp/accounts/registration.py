@@ -182,8 +182,33 @@ async def _confirm_email(ctx: Context, link_token: str) -> None:
             registration = await session.get(Registration, row.owner_id)
             if registration is not None and registration.email == row.target:
                 registration.email_confirmed_at = ctx.clock.now()
+                if registration.account_id is not None:
+                    # The password was set before the link was opened: the address still
+                    # becomes a confirmed contact of the new account.
+                    await _add_confirmed_email(session, ctx, registration.account_id, row.target)
         else:
             await _confirm_account_email(session, ctx, row.owner_id, row.target)
+
+
+async def _add_confirmed_email(
+    session: AsyncSession, ctx: Context, account_id: uuid.UUID, email: str
+) -> None:
+    existing = (
+        await session.scalars(
+            select(Contact).where(
+                Contact.account_id == account_id, Contact.kind == "email", Contact.value == email
+            )
+        )
+    ).first()
+    now = ctx.clock.now()
+    if existing is None:
+        session.add(
+            Contact(
+                account_id=account_id, kind="email", value=email, confirmed_at=now, created_at=now
+            )
+        )
+    elif existing.confirmed_at is None:
+        existing.confirmed_at = now
 
 
 async def _confirm_account_email(
