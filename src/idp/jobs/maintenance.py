@@ -12,7 +12,13 @@ from idp.db.models import (
     AuthorizationCode,
     ClientAssertionJti,
     Interaction,
+    LogoutDelivery,
+    Notification,
+    PasswordReset,
+    Registration,
     RevokedAccessToken,
+    ThrottleCounter,
+    Verification,
 )
 from idp.jobs.worker import PollingWorker
 
@@ -42,4 +48,30 @@ class Maintenance:
             )
             await session.execute(
                 delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now)
+            )
+            # Journeys nobody finished: kept a day past expiry for support questions.
+            day_ago = now - timedelta(days=1)
+            await session.execute(delete(Registration).where(Registration.expires_at < day_ago))
+            await session.execute(delete(Verification).where(Verification.expires_at < day_ago))
+            await session.execute(delete(PasswordReset).where(PasswordReset.expires_at < day_ago))
+            # Sent messages may hold one-time codes (sealed): keep them no longer than a day.
+            await session.execute(
+                delete(Notification).where(
+                    Notification.finished_at.is_not(None), Notification.finished_at < day_ago
+                )
+            )
+            # Settled logout deliveries stay 30 days for operators, then go.
+            await session.execute(
+                delete(LogoutDelivery).where(
+                    LogoutDelivery.finished_at.is_not(None),
+                    LogoutDelivery.finished_at < now - timedelta(days=30),
+                )
+            )
+            window = timedelta(seconds=max(self._ctx.settings.throttle.window, 3600))
+            await session.execute(
+                delete(ThrottleCounter).where(
+                    ThrottleCounter.last_failure_at < now - window,
+                    (ThrottleCounter.blocked_until.is_(None))
+                    | (ThrottleCounter.blocked_until < now),
+                )
             )
