@@ -38,14 +38,6 @@ class SessionRepository:
             update(BrowserSession).where(BrowserSession.id == session_id).values(last_seen_at=now)
         )
 
-    async def end(self, session_id: uuid.UUID, now: datetime, reason: str) -> bool:
-        result = await self._session.execute(
-            update(BrowserSession)
-            .where(BrowserSession.id == session_id, BrowserSession.ended_at.is_(None))
-            .values(ended_at=now, ended_reason=reason)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
     async def add_participant(self, session_id: uuid.UUID, client_id: str, now: datetime) -> None:
         values = {"session_id": session_id, "client_id": client_id, "first_at": now}
         dialect = self._session.get_bind().dialect.name

@@ -75,12 +75,6 @@ def start_session(
     return record, cookie
 
 
-async def end_session(
-    db_session: AsyncSession, session_id: uuid.UUID, now: datetime, reason: str
-) -> bool:
-    return await SessionRepository(db_session).end(session_id, now, reason)
-
-
 async def record_participant(
     db_session: AsyncSession, session_id: uuid.UUID, client_id: str, now: datetime
 ) -> None:
