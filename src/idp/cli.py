@@ -49,10 +49,13 @@ async def _with_context(action: Callable[[Any], Awaitable[dict[str, Any]]]) -> d
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from idp.notify.registry import check_notifiers
+
     settings = Settings()
     if settings.is_sqlite and args.workers > 1:
         print("idp: several workers need PostgreSQL (IDP_DATABASE_URL)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    check_notifiers(settings)  # an unknown plug-in name: one line now, not a worker's traceback
     uvicorn.run(
         "idp.app:create_app",
         factory=True,

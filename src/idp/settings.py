@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
@@ -70,11 +70,14 @@ class SmsGatewaySettings(BaseModel):
 
 
 class NotifySettings(BaseModel):
-    # "auto": the dev sink in dev mode, the real adapter otherwise.
-    email_backend: Literal["auto", "smtp", "dev"] = "auto"
-    sms_backend: Literal["auto", "http", "dev"] = "auto"
+    # A notifier plug-in's name (idp.notify.registry): smtp, http, dev, memory or a third party's.
+    # "auto": the dev sink in dev mode, smtp / http otherwise. Checked when the app starts.
+    email_backend: str = "auto"
+    sms_backend: str = "auto"
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsGatewaySettings = SmsGatewaySettings()
+    # Third-party plug-ins' own sections, by plug-in name: IDP_NOTIFY__PLUGINS__<NAME>__<KEY>.
+    plugins: dict[str, dict[str, Any]] = {}
     poll_interval: float = Field(default=1.0, gt=0)
     lease: float = Field(default=60.0, gt=0)
     retry_period: int = Field(default=3600, ge=60)

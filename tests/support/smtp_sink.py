@@ -17,6 +17,8 @@ class Received:
 class SmtpSink:
     messages: list[Received] = field(default_factory=list)
     refuse_recipients: bool = False
+    # A whole reply line for RCPT, "{rcpt}" standing for the address (as real servers quote it).
+    refuse_with: str | None = None
     server: asyncio.Server | None = None
 
     @property
@@ -50,7 +52,10 @@ class SmtpSink:
                     sender = line.split(":", 1)[1].strip()
                     await reply("250 ok")
                 elif verb == "RCPT":
-                    if self.refuse_recipients:
+                    if self.refuse_with is not None:
+                        address = line.split(":", 1)[1].strip()
+                        await reply(self.refuse_with.replace("{rcpt}", address))
+                    elif self.refuse_recipients:
                         await reply("550 no such user")
                     else:
                         recipients.append(line.split(":", 1)[1].strip())

@@ -7,26 +7,13 @@ import uuid
 
 from idp.context import Context
 from idp.jobs.worker import PollingWorker
-from idp.notify import outbox
-from idp.notify.backends.dev_sink import DevSinkNotifier
-from idp.notify.backends.sms_http import HttpSmsNotifier
-from idp.notify.backends.smtp import SmtpNotifier
+from idp.notify import outbox, registry
 from idp.notify.messages import render
 from idp.notify.protocol import Channel, DeliveryFailed, Notifier
 
 
 def build_notifiers(ctx: Context) -> dict[Channel, Notifier]:
-    settings = ctx.settings.notify
-    dev = DevSinkNotifier(ctx.db, ctx.clock)
-    email_backend = settings.email_backend
-    if email_backend == "auto":
-        email_backend = "dev" if ctx.settings.dev_mode else "smtp"
-    sms_backend = settings.sms_backend
-    if sms_backend == "auto":
-        sms_backend = "dev" if ctx.settings.dev_mode else "http"
-    email: Notifier = dev if email_backend == "dev" else SmtpNotifier(settings.smtp)
-    sms: Notifier = dev if sms_backend == "dev" else HttpSmsNotifier(settings.sms)
-    return {"email": email, "sms": sms}
+    return registry.build_notifiers(ctx.settings, ctx.db, ctx.clock)
 
 
 class NotificationDispatcher:

@@ -6,8 +6,28 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from idp.notify.protocol import DeliveryFailed, Message
+from idp.notify.protocol import DeliveryFailed, Message, NotifierSetup, safe_reason
 from idp.settings import SmtpSettings
+
+
+def _is_permanent(exc: aiosmtplib.SMTPException) -> bool:
+    # RFC 5321 §4.2.1: 5yz is a permanent negative reply, 4yz a transient one. Only replies about
+    # this message or its recipient make retrying useless; a refused login or a server in trouble
+    # is the operator's to fix, and the message may still go out afterwards.
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(refused.code >= 500 for refused in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        return exc.code >= 500
+    return False
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        first = exc.recipients[0]
+        return f"recipient refused: {first.code} {first.message}"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{type(exc).__name__}: {exc.code} {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class SmtpNotifier:
@@ -31,10 +51,15 @@ class SmtpNotifier:
                 use_tls=self._settings.use_tls,
                 timeout=self._settings.timeout,
             )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"recipient refused: {exc}", permanent=True) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+            hide = (message.to, message.body, self._settings.username, self._settings.password)
+            permanent = isinstance(exc, aiosmtplib.SMTPException) and _is_permanent(exc)
+            raise DeliveryFailed(safe_reason(_describe(exc), hide), permanent=permanent) from exc
 
     async def close(self) -> None:
         return None
+
+
+def build(setup: NotifierSetup) -> SmtpNotifier:
+    setup.require_channel("email")
+    return SmtpNotifier(SmtpSettings.model_validate(setup.options))
