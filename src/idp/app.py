@@ -29,6 +29,7 @@ from idp.http.headers import BodyLimit, SecurityHeaders
 from idp.http.responses import oauth_json, problem_json
 from idp.jobs.maintenance import Maintenance
 from idp.notify.dispatcher import NotificationDispatcher
+from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
 from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
@@ -43,6 +44,7 @@ def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, run_jobs: bool = True
 ) -> FastAPI:
     settings = settings or Settings()
+    check_notifiers(settings)  # a wrong plug-in name stops start-up before anything is opened
     ctx = Context.build(settings, clock)
     maintenance = Maintenance(ctx)
     dispatcher = LogoutDispatcher(ctx)

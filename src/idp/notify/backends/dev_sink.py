@@ -5,7 +5,7 @@ from __future__ import annotations
 from idp.clock import Clock
 from idp.db.engine import Database
 from idp.db.models import DevMessage
-from idp.notify.protocol import Message
+from idp.notify.protocol import Message, NotifierSetup
 
 
 class DevSinkNotifier:
@@ -27,3 +27,7 @@ class DevSinkNotifier:
 
     async def close(self) -> None:
         return None
+
+
+def build(setup: NotifierSetup) -> DevSinkNotifier:
+    return DevSinkNotifier(setup.db, setup.clock)
