@@ -13,8 +13,8 @@ server, a gateway on loopback), builds the notifier under test, and reports what
             finally:
                 await gateway.stop()
 
-Each check runs in an event loop of its own (no pytest-asyncio needed), so the harness starts
-its servers inside ``harness()``. The checks close the notifier themselves.
+Each check runs in an event loop of its own (``idp.plugins.testing.run_check``; no pytest-asyncio
+needed), so the harness starts its servers inside ``harness()``. The checks close the notifier.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from idp.notify.protocol import Channel, DeliveryFailed, Message, Notifier
+from idp.plugins.testing import run_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,21 +153,13 @@ class NotifierContract:
         self._run(check)
 
     def _run(self, check: Callable[[NotifierHarness], Awaitable[None]]) -> None:
-        async def main() -> None:
-            async with self.harness() as harness:
-                try:
-                    await asyncio.wait_for(check(harness), self.timeout)
-                finally:
-                    await harness.notifier.close()
+        async def closing(harness: NotifierHarness) -> None:
+            try:
+                await check(harness)
+            finally:
+                await harness.notifier.close()
 
-        # A loop of its own, never installed as the thread's current loop, so the suite runs
-        # the same under any async test plug-in (or none) and leaves theirs alone.
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(main())
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+        run_check(self.harness, closing, self.timeout)
 
 
 async def _failure(sending: Awaitable[None]) -> DeliveryFailed:
