@@ -16,6 +16,7 @@ is classed by its path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -74,10 +75,21 @@ def kind_of_path(path: str) -> RouteKind:
     return RouteKind.PAGE
 
 
+def _routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    # FastAPI keeps an included router as one entry holding the router; create_app includes
+    # every router without a prefix, so its routes' own paths are the paths served.
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if isinstance(included, APIRouter):
+            yield from _routes(included.routes)
+        else:
+            yield route
+
+
 def _matching(scope: Scope) -> list[BaseRoute]:
     """The app's routes that match the request's path (whatever its method)."""
     routes: list[BaseRoute] = getattr(scope.get("app"), "routes", [])
-    return [route for route in routes if route.matches(scope)[0] is not Match.NONE]
+    return [route for route in _routes(routes) if route.matches(scope)[0] is not Match.NONE]
 
 
 def route_kind(scope: Scope) -> RouteKind:
