@@ -1,11 +1,17 @@
-"""The token endpoint (RFC 6749 §3.2): authenticate the client, then run its grant."""
+"""The token endpoint (RFC 6749 §3.2): authenticate the client, then run its grant.
+
+The endpoint owns the unit of work: the grant runs in one transaction, and the tokens are
+signed after it commits (``grants.common.sign``). A replayed code or refresh token rolls the
+grant's transaction back, and the revocation it calls for is committed on its own before the
+error is answered.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, Response
 
 from idp.audit.log import record
@@ -17,12 +23,12 @@ from idp.http.responses import NO_STORE
 from idp.http.routing import ProtocolRouter
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.grants import authorization_code, client_credentials, refresh_token
-from idp.oidc.grants.common import GrantCompromised, revoke_grant
+from idp.oidc.grants.common import GrantCompromised, Issued, revoke_grant, sign
 from idp.oidc.params import read_form
 
 router = ProtocolRouter()
 
-Handler = Callable[[Context, ClientInfo, dict[str, str]], Awaitable[dict[str, Any]]]
+Handler = Callable[[AsyncSession, Context, ClientInfo, dict[str, str]], Awaitable[Issued]]
 GRANTS: dict[str, Handler] = {
     "authorization_code": authorization_code.exchange,
     "refresh_token": refresh_token.refresh,
@@ -44,14 +50,15 @@ async def token(request: Request, ctx: Ctx) -> Response:
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"This client may not use {grant_type}.")
     try:
-        body = await handler(ctx, client, params)
+        async with ctx.db.transaction() as session:
+            issued = await handler(session, ctx, client, params)
     except GrantCompromised as exc:
         # The grant's own transaction was rolled back with the refusal; the revocation is
         # its own unit of work, committed before the error is answered.
         if exc.grant_id is not None:
             await _revoke_after_replay(ctx, exc)
         raise
-    return JSONResponse(body, headers=NO_STORE)
+    return JSONResponse(await sign(ctx, client, issued), headers=NO_STORE)
 
 
 async def _revoke_after_replay(ctx: Context, exc: GrantCompromised) -> None:
