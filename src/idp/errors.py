@@ -145,7 +145,7 @@ class PageError(IdpError):
         locale: str | None = None,
         **values: object,
     ) -> None:
-        super().__init__(page_key)
+        super().__init__()  # its text is the page's, in the page's language
         self.page_key = page_key
         self.code = code
         self.status_code = status_code
