@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from idp import __version__
@@ -22,11 +18,9 @@ from idp.api import registration as api_registration
 from idp.api import sessions as api_sessions
 from idp.clock import Clock
 from idp.context import Context
-from idp.errors import OAuthError, ProblemError, ValidationFailed
-from idp.http import health
+from idp.http import errors, health
 from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
-from idp.http.responses import oauth_json, problem_json
 from idp.jobs.maintenance import Maintenance
 from idp.notify.dispatcher import NotificationDispatcher
 from idp.notify.registry import check_notifiers
@@ -36,8 +30,6 @@ from idp.oidc.logout import end_session
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.settings import Settings
 from idp.web import dev_mailbox, email_link_pages, registration_pages, reset_pages
-
-log = logging.getLogger("idp")
 
 
 def create_app(
@@ -100,49 +92,9 @@ def create_app(
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
-    _install_error_handlers(app)
-    app.add_middleware(BodyLimit)
+    errors.install(app)
+    app.add_middleware(BodyLimit, refuse=errors.too_large)
+    app.add_middleware(errors.UnexpectedErrors)  # inside the headers: its 500 gets them too
     app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413 gets the headers too
     app.add_middleware(ApiCors, origins=settings.cors_origins)  # outermost: errors readable too
     return app
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    issuer: str = app.state.ctx.settings.issuer
-
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> Response:
-        return problem_json(exc, request.url.path, issuer=issuer)
-
-    @app.exception_handler(OAuthError)
-    async def _oauth(_request: Request, exc: OAuthError) -> Response:
-        return oauth_json(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                "message": e["msg"],
-            }
-            for e in exc.errors()
-        ]
-        return problem_json(
-            ValidationFailed("Some fields are invalid.", errors=errors),
-            request.url.path,
-            issuer=issuer,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return JSONResponse(
-            {"title": str(exc.detail), "status": exc.status_code},
-            status_code=exc.status_code,
-            media_type="application/problem+json",
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "server_error"}, status_code=500)

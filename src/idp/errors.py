@@ -1,18 +1,26 @@
 """One error tree for the whole service.
 
-Protocol routes render an ``OAuthError`` as RFC 6749 JSON (or as a redirect once the redirect
-URI is trusted); REST routes render ``ProblemError`` as RFC 9457 problem+json; pages render an
-HTML page. Only errors below 500 show their description to the caller.
+Routes raise; the handlers in ``idp.http.errors`` render by the kind of the route that was hit
+(``idp.http.routing``): RFC 6749 JSON on protocol routes, RFC 9457 problem+json on the REST
+API, an HTML page on pages. Every error can be rendered in all three: ``OAuthError`` names its
+RFC code, ``ProblemError`` its problem type, ``page_key`` the page text. Only errors below 500
+show their description to the caller.
+
+Errors of one domain live in that domain's ``errors.py`` (``idp.accounts.errors``,
+``idp.levels.errors``), under this tree.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, ClassVar
 
 
 class IdpError(Exception):
-    status_code: ClassVar[int] = 400
+    status_code: int = 400
     expose: ClassVar[bool] = True
+    # The page text (a key of web/locales) shown instead of ``description`` on a page.
+    page_key: str | None = None
 
     def __init__(self, description: str = "") -> None:
         super().__init__(description)
@@ -99,7 +107,7 @@ class InsufficientScope(OAuthError):
     status_code = 403
 
 
-# --- Errors before the redirect URI is trusted: shown as a page, never redirected -------------
+# --- The authorization endpoint: a page before the redirect URI is trusted, a redirect after --
 
 
 class UntrustedRedirect(IdpError):
@@ -110,14 +118,49 @@ class UntrustedRedirect(IdpError):
         self.error = error
 
 
-# --- Domain facts -------------------------------------------------------------------------------
+class ErrorForClient(IdpError):
+    """An error to send back to a trusted redirect URI (RFC 6749 §4.1.2.1), with ``state`` and
+    ``iss``: rendered as that redirect on every route."""
+
+    def __init__(self, error: OAuthError, redirect_uri: str, state: str | None) -> None:
+        super().__init__(error.description)
+        self.error = error
+        self.redirect_uri = redirect_uri
+        self.state = state
+
+
+# --- Errors only a page shows ------------------------------------------------------------------
+
+
+class PageError(IdpError):
+    """A page that cannot go on: ``page_key`` is its text, ``code`` the hint under it, and
+    ``locale`` the page's language when the request alone does not tell it (``ui_locales``)."""
+
+    def __init__(
+        self,
+        page_key: str,
+        code: str,
+        status_code: int = 400,
+        *,
+        locale: str | None = None,
+        **values: object,
+    ) -> None:
+        super().__init__()  # its text is the page's, in the page's language
+        self.page_key = page_key
+        self.code = code
+        self.status_code = status_code
+        self.locale = locale
+        self.values = values
+
+
+# --- Problems (RFC 9457) shared by every domain ------------------------------------------------
 
 
 class ProblemError(IdpError):
     """An RFC 9457 problem; ``type_slug`` becomes a stable ``type`` URI."""
 
     type_slug: ClassVar[str] = "about:blank"
-    title: ClassVar[str] = "Bad request"
+    title: str = "Bad request"
 
     def __init__(self, description: str = "", **extra: Any) -> None:
         super().__init__(description)
@@ -128,12 +171,51 @@ class ValidationFailed(ProblemError):
     status_code = 422
     type_slug = "validation-failed"
     title = "The request has invalid fields"
+    page_key = "error_invalid_input"
 
 
 class NotFound(ProblemError):
     status_code = 404
     type_slug = "not-found"
     title = "Not found"
+    page_key = "error_not_found"
+
+
+class MethodNotAllowed(ProblemError):
+    status_code = 405
+    type_slug = "method-not-allowed"
+    title = "Method not allowed"
+    page_key = "error_method_not_allowed"
+
+    def __init__(self, allow: str, description: str = "") -> None:
+        super().__init__(description)
+        self.allow = allow  # RFC 9110 §15.5.6: a 405 MUST list the allowed methods
+
+
+class ContentTooLarge(ProblemError):
+    status_code = 413
+    type_slug = "content-too-large"
+    title = "The request body is too large"
+    page_key = "error_too_large"
+
+
+class HttpProblem(ProblemError):
+    """Any other HTTP status the framework answers by itself (RFC 9457 §4.2.1 ``about:blank``)."""
+
+    def __init__(self, status_code: int, title: str) -> None:
+        super().__init__()
+        self.status_code = status_code
+        self.title = title
+
+
+class UnexpectedError(ProblemError):
+    """What every unexpected exception is answered as; its details stay in the log."""
+
+    status_code = 500
+    type_slug = "server-error"
+    title = "Internal server error"
+    page_key = "error_generic"
+    expose = False
 
 
 class Conflict(ProblemError):
@@ -142,39 +224,20 @@ class Conflict(ProblemError):
     title = "Conflict"
 
 
-class TooManyAttempts(ProblemError):
-    status_code = 429
-    type_slug = "too-many-attempts"
-    title = "Too many attempts"
-
-    def __init__(self, retry_after: int, description: str = "") -> None:
-        super().__init__(description or f"Try again in {retry_after} seconds.")
-        self.retry_after = retry_after
-
-
-class InvalidCredentials(ProblemError):
-    status_code = 401
-    type_slug = "invalid-credentials"
-    title = "Wrong login or password"
-
-
 class CsrfFailed(ProblemError):
     status_code = 403
     type_slug = "csrf-failed"
     title = "The form has expired or was not sent by this site"
-
-
-class LevelNotMet(ProblemError):
-    status_code = 403
-    type_slug = "level-not-met"
-    title = "The account's assurance level is not enough"
-
-
-class ConfirmationMethodRefused(ProblemError):
-    status_code = 403
-    type_slug = "confirmation-method-refused"
-    title = "The client does not accept this confirmation method"
+    page_key = "csrf_failed"
 
 
 class BadInput(ValueError):
     """Raised by operator-facing code (CLI) for input it refuses; nothing was written."""
+
+
+def __getattr__(name: str) -> Any:
+    # The account errors lived here; old imports keep working until every module imports
+    # them from idp.accounts.errors (remove this then).
+    if name in ("InvalidCredentials", "TooManyAttempts"):
+        return getattr(importlib.import_module("idp.accounts.errors"), name)
+    raise AttributeError(name)

@@ -26,12 +26,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from idp.accounts.errors import InvalidCredentials
 from idp.accounts.identifiers import format_snils
 from idp.accounts.service import authenticate
 from idp.context import Context
 from idp.db.base import Base
 from idp.db.models import Account, Client, Contact, SigningKey
-from idp.errors import InvalidCredentials
 from idp.oidc.keys import generate_private_key
 from idp.security.tokens import digest
 from idp.settings import Settings

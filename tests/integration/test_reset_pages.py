@@ -9,11 +9,11 @@ import re
 import pytest
 from sqlalchemy import select
 
+from idp.accounts.errors import InvalidCredentials
 from idp.accounts.service import authenticate
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import BrowserSession
-from idp.errors import InvalidCredentials
 from tests.support.browser import Browser, query
 from tests.support.factories import RP, Person, random_phone
 from tests.support.flows import auth_params, log_in, login_page

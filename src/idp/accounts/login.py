@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.accounts.errors import InvalidCredentials
 from idp.accounts.repository import AccountRepository
 from idp.accounts.service import after_successful_login, authenticate
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account
-from idp.errors import InvalidCredentials
 from idp.oidc.logout.service import Ended, end_sessions
 from idp.sessions.service import LiveSession, find_live_session, start_session
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts import verification
+from idp.accounts.errors import TooManyAttempts
 from idp.accounts.identifiers import classify_login
 from idp.accounts.notices import notify_contacts
 from idp.accounts.password_policy import password_problems
@@ -28,7 +29,7 @@ from idp.accounts.service import find_by_login
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact, PasswordReset, Verification
-from idp.errors import NotFound, TooManyAttempts, ValidationFailed
+from idp.errors import NotFound, ValidationFailed
 from idp.notify.protocol import Channel
 from idp.oidc.logout.service import Ended, end_sessions
 from idp.security.tokens import digest, new_token, same

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts import throttle
+from idp.accounts.errors import InvalidCredentials
 from idp.accounts.identifiers import (
     classify_login,
     normalize_email,
@@ -19,7 +20,7 @@ from idp.accounts.repository import AccountRepository
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact
-from idp.errors import BadInput, InvalidCredentials
+from idp.errors import BadInput
 from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES, Level
 from idp.security.tokens import digest
 

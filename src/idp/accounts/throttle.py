@@ -15,8 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.accounts.errors import TooManyAttempts
 from idp.db.models import ThrottleCounter
-from idp.errors import TooManyAttempts
 from idp.settings import ThrottleSettings
 
 

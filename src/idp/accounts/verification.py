@@ -20,9 +20,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.accounts.errors import TooManyAttempts
 from idp.context import Context
 from idp.db.models import ThrottleCounter, Verification
-from idp.errors import ProblemError, TooManyAttempts
+from idp.errors import ProblemError
 from idp.notify import outbox
 from idp.notify.protocol import Channel
 from idp.security.tokens import digest, new_token

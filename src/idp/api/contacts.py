@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from idp.accounts import contacts
 from idp.api.auth import CurrentCaller
@@ -17,9 +17,10 @@ from idp.api.me import contact_view
 from idp.api.problems import problems
 from idp.api.schemas_account import ContactAdd, ContactAdded, ContactCode, ContactView, Resent
 from idp.http.deps import Ctx, client_ip
+from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
-router = APIRouter(prefix="/api/v1/me/contacts", tags=["account"], route_class=JsonRoute)
+router = ApiRouter(prefix="/api/v1/me/contacts", tags=["account"], route_class=JsonRoute)
 
 
 def _locale(request: Request) -> str:

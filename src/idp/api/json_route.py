@@ -13,11 +13,11 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.errors import ProblemError, ValidationFailed
+from idp.http.routing import ApiRoute
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -47,7 +47,7 @@ class _LenientJsonRequest(Request):
         return self._lenient_json
 
 
-class JsonRoute(APIRoute):
+class JsonRoute(ApiRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes_body = self.body_field is not None

@@ -6,7 +6,7 @@ X-CSRF-Token header, which only a page able to read ``GET /api/v1/csrf`` can sen
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from starlette.responses import Response
 
 from idp.accounts.login import log_in, log_out
@@ -19,11 +19,12 @@ from idp.context import Context
 from idp.db.models import Account
 from idp.errors import CsrfFailed
 from idp.http.deps import Ctx, client_ip
+from idp.http.routing import ApiRouter
 from idp.oidc.logout.end_session import Dispatcher
 from idp.web import cookies
 from idp.web.csrf import Csrf
 
-router = APIRouter(prefix="/api/v1", tags=["login"], route_class=JsonRoute)
+router = ApiRouter(prefix="/api/v1", tags=["login"], route_class=JsonRoute)
 BROWSER_COOKIE_AGE = 400 * 86400
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from idp.accounts.contacts import profile
 from idp.api.auth import CurrentCaller
@@ -11,8 +11,9 @@ from idp.api.problems import problems
 from idp.api.schemas_account import ContactView, Me
 from idp.db.models import Contact
 from idp.http.deps import Ctx
+from idp.http.routing import ApiRouter
 
-router = APIRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
+router = ApiRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
 
 
 def contact_view(contact: Contact) -> ContactView:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import Header, Request, Response, status
 
 from idp.accounts.password_reset import confirm_reset, request_reset
 from idp.accounts.passwords import change_password
@@ -21,10 +21,11 @@ from idp.api.schemas_account import (
     ResetStarted,
 )
 from idp.http.deps import Ctx, client_ip
+from idp.http.routing import ApiRouter
 from idp.oidc.logout.end_session import Dispatcher
 from idp.web.i18n import pick_locale
 
-router = APIRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
+router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
 ResetToken = Annotated[
     str | None,
     Header(alias="X-Reset-Token", description="The token returned when the reset was asked"),

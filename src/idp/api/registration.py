@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, status
+from fastapi import Header, Request, status
 from starlette.responses import Response
 
 from idp.accounts import registration, verification
@@ -20,9 +20,10 @@ from idp.api.schemas import (
     ResendResult,
 )
 from idp.http.deps import Ctx
+from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
-router = APIRouter(prefix="/api/v1", tags=["registration"])
+router = ApiRouter(prefix="/api/v1", tags=["registration"])
 PROBLEM: dict[int | str, dict[str, Any]] = {
     code: {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
     for code in (400, 404, 409, 422, 429)

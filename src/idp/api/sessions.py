@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
@@ -14,12 +14,13 @@ from idp.api.schemas import ClientRef, CsrfToken, EndedSessions, SessionList, Se
 from idp.db.models import BrowserSession, Client, SessionClient
 from idp.errors import NotFound
 from idp.http.deps import Ctx
+from idp.http.routing import ApiRouter
 from idp.oidc.logout.end_session import Dispatcher
 from idp.oidc.logout.service import end_sessions, live_sessions_of
 from idp.web import cookies
 from idp.web.csrf import Csrf
 
-router = APIRouter(prefix="/api/v1/me", tags=["sessions"])
+router = ApiRouter(prefix="/api/v1/me", tags=["sessions"])
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 

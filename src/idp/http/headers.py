@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # A full policy for pages that opt in (registration pages); ``{targets}`` lists origins forms
@@ -49,11 +52,18 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """Refuse request bodies over a limit with 413 before anything parses them."""
+    """Refuse request bodies over a limit with 413 before anything parses them; ``refuse``
+    renders the 413 in the format of the route the request was for."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = 64 * 1024,
+        refuse: Callable[[Scope], Response] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refuse = refuse or _plain_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +76,7 @@ class BodyLimit:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await _reject(send)
+                    await self.refuse(scope)(scope, receive, send)
                     return
         received = 0
 
@@ -82,7 +92,7 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
-            await _reject(send)
+            await self.refuse(scope)(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
@@ -90,16 +100,5 @@ class BodyTooLarge(Exception):
     must let it through."""
 
 
-async def _reject(send: Send) -> None:
-    body = b'{"error":"invalid_request","error_description":"request body too large"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def _plain_refusal(_scope: Scope) -> Response:
+    return Response("request body too large", status_code=413, media_type="text/plain")

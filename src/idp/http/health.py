@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
 from sqlalchemy import text
 from starlette.responses import JSONResponse
 
 from idp.http.deps import Ctx
+from idp.http.routing import ProtocolRouter
 
-router = APIRouter(include_in_schema=False)
+router = ProtocolRouter(include_in_schema=False)  # JSON for probes
 
 
 @router.get("/healthz")

@@ -1,4 +1,5 @@
-"""The three renderings of an error: OAuth JSON, problem+json, and a page."""
+"""The JSON renderings of an error: RFC 6749 JSON (and its redirect), RFC 9457 problem+json.
+The page rendering is ``idp.web.render.error_page``; ``idp.http.errors`` picks one by route."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from typing import Any
 
 from starlette.responses import JSONResponse, RedirectResponse
 
-from idp.errors import InsufficientScope, InvalidClient, InvalidToken, OAuthError, ProblemError
+from idp.errors import (
+    IdpError,
+    InsufficientScope,
+    InvalidClient,
+    InvalidToken,
+    OAuthError,
+    ProblemError,
+)
 from idp.oidc.redirects import with_params
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -14,15 +22,47 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 def oauth_json(error: OAuthError) -> JSONResponse:
     body: dict[str, Any] = {"error": error.error}
-    if error.description:
+    if error.description and error.expose:
         body["error_description"] = error.description
-    headers = dict(NO_STORE)
+    headers = {**NO_STORE, **extra_headers(error)}
     if isinstance(error, InvalidClient):
         # RFC 6749 §5.2: 401 with WWW-Authenticate for a failed client authentication.
         headers["WWW-Authenticate"] = 'Basic realm="idp", charset="UTF-8"'
     if isinstance(error, InvalidToken | InsufficientScope):
         headers["WWW-Authenticate"] = bearer_challenge(error)
     return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def protocol_json(error: IdpError) -> JSONResponse:
+    """Any error on a protocol route: its RFC 6749 code, else ``invalid_request`` (a refused
+    request) or ``server_error``."""
+    if isinstance(error, OAuthError):
+        return oauth_json(error)
+    body: dict[str, Any] = {
+        "error": "server_error" if error.status_code >= 500 else "invalid_request"
+    }
+    description = error.description or getattr(error, "title", "")
+    if description and error.expose and error.status_code < 500:
+        body["error_description"] = description
+    return JSONResponse(
+        body, status_code=error.status_code, headers={**NO_STORE, **extra_headers(error)}
+    )
+
+
+def extra_headers(error: IdpError) -> dict[str, str]:
+    """The headers an error's status calls for (RFC 9110 §10.2.3 Retry-After, §10.2.1 Allow,
+    RFC 6750 §3 WWW-Authenticate)."""
+    headers: dict[str, str] = {}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    allow = getattr(error, "allow", None)
+    if allow is not None:
+        headers["Allow"] = str(allow)
+    challenge = getattr(error, "www_authenticate", None)
+    if challenge is not None:
+        headers["WWW-Authenticate"] = str(challenge)
+    return headers
 
 
 def bearer_challenge(error: OAuthError | None) -> str:
@@ -59,18 +99,12 @@ def problem_json(
         "title": error.title,
         "status": error.status_code,
     }
-    if error.description:
+    if error.description and error.expose:
         body["detail"] = error.description
     if instance:
         body["instance"] = instance
     body.update(error.extra)
-    headers = {"Cache-Control": "no-store"}
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    challenge = getattr(error, "www_authenticate", None)
-    if challenge is not None:
-        headers["WWW-Authenticate"] = challenge
+    headers = {"Cache-Control": "no-store", **extra_headers(error)}
     return JSONResponse(
         body, status_code=error.status_code, media_type="application/problem+json", headers=headers
     )

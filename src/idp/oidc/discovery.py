@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.responses import JSONResponse
 
 from idp.http.deps import Ctx
+from idp.http.routing import ProtocolRouter
 from idp.levels.policy import LEVEL_NAMES
 from idp.oidc.claims import SCOPES_SUPPORTED, claims_supported
 from idp.oidc.client_auth import ASSERTION_ALGS
@@ -15,7 +15,7 @@ from idp.oidc.keys import SUPPORTED_ALGS
 from idp.settings import Settings
 from idp.web.i18n import LOCALES
 
-router = APIRouter()
+router = ProtocolRouter()
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 _PUBLIC = {"Access-Control-Allow-Origin": "*"}
 

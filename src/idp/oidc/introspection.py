@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
-from idp.errors import InvalidClient, InvalidRequest, OAuthError
+from idp.errors import InvalidClient, InvalidRequest
 from idp.http.deps import Ctx
-from idp.http.responses import NO_STORE, oauth_json
+from idp.http.responses import NO_STORE
+from idp.http.routing import ProtocolRouter
 from idp.oidc.access_tokens import check_access_token
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.params import read_form
 from idp.security.tokens import digest
 
-router = APIRouter()
+router = ProtocolRouter()
 INACTIVE: dict[str, Any] = {"active": False}
 
 
@@ -48,18 +49,15 @@ async def _refresh_token_info(ctx: Context, value: str, client_id: str) -> dict[
 
 @router.post("/introspect", include_in_schema=False)
 async def introspect(request: Request, ctx: Ctx) -> Response:
-    try:
-        params = await read_form(request, ctx.settings.max_param_length)
-        client = await authenticate_client(request, params, ctx)
-        if client.is_public:
-            # RFC 7662 §2.1: the endpoint MUST require authorization (against token scanning);
-            # a public client_id proves nothing, and discovery offers no "none" method here.
-            raise InvalidClient("Introspection needs client authentication.")
-        token = params.get("token")
-        if not token:
-            raise InvalidRequest("token is required.")
-    except OAuthError as exc:
-        return oauth_json(exc)
+    params = await read_form(request, ctx.settings.max_param_length)
+    client = await authenticate_client(request, params, ctx)
+    if client.is_public:
+        # RFC 7662 §2.1: the endpoint MUST require authorization (against token scanning);
+        # a public client_id proves nothing, and discovery offers no "none" method here.
+        raise InvalidClient("Introspection needs client authentication.")
+    token = params.get("token")
+    if not token:
+        raise InvalidRequest("token is required.")
     hint = params.get("token_type_hint")
     body: dict[str, Any] | None = None
     order = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")

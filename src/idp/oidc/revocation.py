@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
@@ -13,16 +13,17 @@ from idp.audit.log import record
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Grant, RefreshToken, RevokedAccessToken
-from idp.errors import InvalidRequest, OAuthError
+from idp.errors import InvalidRequest
 from idp.http.deps import Ctx
-from idp.http.responses import NO_STORE, oauth_json
+from idp.http.responses import NO_STORE
+from idp.http.routing import ProtocolRouter
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.grants.common import revoke_grant
 from idp.oidc.params import read_form
 from idp.oidc.tokens import ACCESS_TOKEN_TYP
 from idp.security.tokens import digest
 
-router = APIRouter()
+router = ProtocolRouter()
 
 
 async def _revoke_refresh(ctx: Context, client: ClientInfo, value: str) -> bool:
@@ -73,14 +74,11 @@ async def _revoke_access(ctx: Context, client: ClientInfo, value: str) -> bool:
 
 @router.post("/revoke", include_in_schema=False)
 async def revoke(request: Request, ctx: Ctx) -> Response:
-    try:
-        params = await read_form(request, ctx.settings.max_param_length)
-        client = await authenticate_client(request, params, ctx)
-        token = params.get("token")
-        if not token:
-            raise InvalidRequest("token is required.")
-    except OAuthError as exc:
-        return oauth_json(exc)
+    params = await read_form(request, ctx.settings.max_param_length)
+    client = await authenticate_client(request, params, ctx)
+    token = params.get("token")
+    if not token:
+        raise InvalidRequest("token is required.")
     if token.count(".") == 2:
         await _revoke_access(ctx, client, token)
     else:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from idp.accounts.repository import AccountRepository
-from idp.errors import InsufficientScope, InvalidRequest, InvalidToken, OAuthError
+from idp.errors import InsufficientScope, InvalidRequest, InvalidToken
 from idp.http.deps import Ctx
-from idp.http.responses import NO_STORE, bearer_challenge, oauth_json
+from idp.http.responses import NO_STORE, bearer_challenge
+from idp.http.routing import ProtocolRouter
 from idp.oidc.access_tokens import check_access_token
 from idp.oidc.claims import user_claims
 from idp.oidc.params import read_form
 
-router = APIRouter()
+router = ProtocolRouter()
 
 
 async def _bearer(request: Request, max_length: int) -> str | None:
@@ -36,22 +37,19 @@ async def _bearer(request: Request, max_length: int) -> str | None:
 
 @router.api_route("/userinfo", methods=["GET", "POST"], include_in_schema=False)
 async def userinfo(request: Request, ctx: Ctx) -> Response:
-    try:
-        token = await _bearer(request, ctx.settings.max_param_length)
-        if token is None:
-            # RFC 6750 §3.1: a request with no credentials gets the challenge and no error.
-            return Response(
-                status_code=401,
-                headers={"WWW-Authenticate": bearer_challenge(None), **NO_STORE},
-            )
-        active = await check_access_token(ctx, token)
-        if active is None:
-            raise InvalidToken("The access token is invalid, expired or revoked.")
-        scopes = set(str(active.claims.get("scope", "")).split())
-        if active.account is None or "openid" not in scopes:
-            raise InsufficientScope("The token was not issued for the openid scope.")
-        async with ctx.db.read() as session:
-            contacts = await AccountRepository(session).contacts(active.account.id)
-    except OAuthError as exc:
-        return oauth_json(exc)
+    token = await _bearer(request, ctx.settings.max_param_length)
+    if token is None:
+        # RFC 6750 §3.1: a request with no credentials gets the challenge and no error.
+        return Response(
+            status_code=401,
+            headers={"WWW-Authenticate": bearer_challenge(None), **NO_STORE},
+        )
+    active = await check_access_token(ctx, token)
+    if active is None:
+        raise InvalidToken("The access token is invalid, expired or revoked.")
+    scopes = set(str(active.claims.get("scope", "")).split())
+    if active.account is None or "openid" not in scopes:
+        raise InsufficientScope("The token was not issued for the openid scope.")
+    async with ctx.db.read() as session:
+        contacts = await AccountRepository(session).contacts(active.account.id)
     return JSONResponse(user_claims(active.account, contacts, scopes, ctx.vault), headers=NO_STORE)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy import select
 from starlette.responses import Response
 
 from idp.db.models import DevMessage
+from idp.errors import NotFound
 from idp.http.deps import Ctx
+from idp.http.routing import PageRouter
 from idp.web.i18n import pick_locale
 from idp.web.render import page
 
-router = APIRouter(include_in_schema=False)
+router = PageRouter()
 
 
 @router.get("/dev/mailbox")
 async def mailbox(request: Request, ctx: Ctx, to: str | None = None) -> Response:
     if not ctx.settings.dev_mode:
-        return Response(status_code=404)
+        raise NotFound()
     stmt = select(DevMessage).order_by(DevMessage.id.desc()).limit(100)
     if to:
         stmt = stmt.where(DevMessage.recipient == to)

@@ -8,27 +8,25 @@ browser also holds the registration, the page offers to continue it.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from idp.accounts import registration, verification
-from idp.errors import Conflict
+from idp.errors import Conflict, PageError
 from idp.http.deps import Ctx
+from idp.http.routing import PageRouter
 from idp.web.forms import (
     TOKEN,
-    FormRefused,
     browser_id,
     checked_form,
-    error_page,
     form_page,
     locale_of,
     redirect,
     remember_browser,
 )
-from idp.web.i18n import Translator
 from idp.web.registration_pages import held_registration, next_step
 
-router = APIRouter(include_in_schema=False)
+router = PageRouter()
 
 
 @router.get("/confirm-email")
@@ -37,7 +35,7 @@ async def show_confirm_email(request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request, request.query_params.get("ui_locales"))
     token = request.query_params.get("token", "")
     if not TOKEN.fullmatch(token):
-        return error_page(locale, Translator(locale)("err_link_invalid"), "invalid_link")
+        raise PageError("err_link_invalid", "invalid_link", locale=locale)
     browser, new = browser_id(request, ctx)
     response = form_page(
         "confirm_email.html",
@@ -51,19 +49,16 @@ async def show_confirm_email(request: Request, ctx: Ctx) -> Response:
 @router.post("/confirm-email")
 async def submit_confirm_email(request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request)
-    try:
-        form = await checked_form(request, ctx, "confirm-email", locale)
-    except FormRefused as refused:
-        return refused.response
+    form = await checked_form(request, ctx, "confirm-email", locale)
     token = form.get("token", "")
     try:
         if not TOKEN.fullmatch(token):
             raise verification.CodeInvalid("The link is not valid.")
         await registration.confirm_email(ctx, token)  # proves the address; no session
     except verification.CodeInvalid:
-        return error_page(locale, Translator(locale)("err_link_invalid"), "invalid_link")
+        raise PageError("err_link_invalid", "invalid_link", locale=locale) from None
     except Conflict:  # confirmed on another account at the same moment
-        return error_page(locale, Translator(locale)("err_email_taken"), "conflict", 409)
+        raise PageError("err_email_taken", "conflict", 409, locale=locale) from None
     return redirect("/confirm-email/done")
 
 

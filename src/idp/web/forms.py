@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from idp.context import Context
-from idp.errors import OAuthError
+from idp.errors import OAuthError, PageError
 from idp.http.headers import PAGE_CSP
 from idp.oidc.authorize import interactions
 from idp.oidc.authorize.request import AuthorizationRequest
@@ -34,12 +34,8 @@ _INTERACTION = re.compile(r"/interaction/([A-Za-z0-9_-]{16,64})")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")  # what idp.security.tokens.new_token makes
 
 
-class FormRefused(Exception):
-    """A posted form that cannot be processed at all; ``response`` is the page to show."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
+class FormRefused(PageError):
+    """A posted form that cannot be processed at all: shown as the error page."""
 
 
 def locale_of(request: Request, preferred: str | None = None) -> str:
@@ -54,10 +50,6 @@ def form_page(
     response = page(template, locale, status, **context)
     response.headers["Content-Security-Policy"] = SCRIPT_POLICY if scripts else POLICY
     return response
-
-
-def error_page(locale: str, message: str, code: str, status: int = 400) -> HTMLResponse:
-    return form_page("error.html", locale, status, message=message, error_code=code)
 
 
 def redirect(location: str) -> RedirectResponse:
@@ -145,14 +137,13 @@ def remember_browser(response: Response, ctx: Context, browser: str, new: bool) 
 
 async def checked_form(request: Request, ctx: Context, purpose: str, locale: str) -> dict[str, str]:
     """The posted fields, once the CSRF token proves the form came from our page."""
-    t = Translator(locale)
     try:
         form = await read_form(request, MAX_FIELD)
     except OAuthError as exc:
-        raise FormRefused(error_page(locale, t("form_unreadable"), exc.error)) from exc
+        raise FormRefused("form_unreadable", exc.error, locale=locale) from exc
     browser = cookies.read(request, cookies.BROWSER, ctx.settings)
     if not ctx.csrf.check(browser, purpose, form.get("csrf_token")):
-        raise FormRefused(error_page(locale, t("csrf_failed"), "csrf", 403))
+        raise FormRefused("csrf_failed", "csrf", 403, locale=locale)
     return form
 
 

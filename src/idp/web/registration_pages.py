@@ -13,19 +13,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from idp.accounts import registration, verification
+from idp.accounts.errors import TooManyAttempts
 from idp.accounts.identifiers import normalize_email, normalize_phone
 from idp.accounts.names import clean_name
 from idp.context import Context
 from idp.db.models import Registration, Verification
-from idp.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
+from idp.errors import Conflict, NotFound, ValidationFailed
 from idp.http.deps import Ctx
+from idp.http.routing import PageRouter
 from idp.web import cookies
 from idp.web.forms import (
-    FormRefused,
     Held,
     browser_id,
     checked_form,
@@ -44,7 +45,7 @@ from idp.web.forms import (
 )
 from idp.web.i18n import Translator
 
-router = APIRouter(include_in_schema=False)
+router = PageRouter()
 
 _NAME_FIELDS = ("last_name", "first_name", "middle_name")
 
@@ -179,10 +180,7 @@ def _service_field_errors(t: Translator, exc: ValidationFailed) -> dict[str, str
 @router.post("/register")
 async def submit_register(request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request)
-    try:
-        form = await checked_form(request, ctx, "register", locale)
-    except FormRefused as refused:
-        return refused.response
+    form = await checked_form(request, ctx, "register", locale)
     interaction_id = return_interaction(form.get("return"))
     locale = await interaction_locale(request, ctx, interaction_id)
     t = Translator(locale)
@@ -281,10 +279,7 @@ async def show_phone(request: Request, ctx: Ctx) -> Response:
 async def submit_phone(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
     locale = locale_of(request, current.row.locale if current else None)
-    try:
-        form = await checked_form(request, ctx, "register:phone", locale)
-    except FormRefused as refused:
-        return refused.response
+    form = await checked_form(request, ctx, "register:phone", locale)
     if current is None:
         return _expired(request, ctx)
     t = Translator(locale)
@@ -315,10 +310,7 @@ async def submit_phone(request: Request, ctx: Ctx) -> Response:
 async def resend_phone(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
     locale = locale_of(request, current.row.locale if current else None)
-    try:
-        await checked_form(request, ctx, "register:resend", locale)
-    except FormRefused as refused:
-        return refused.response
+    await checked_form(request, ctx, "register:resend", locale)
     if current is None:
         return _expired(request, ctx)
     t = Translator(locale)
@@ -419,10 +411,7 @@ async def show_password(request: Request, ctx: Ctx) -> Response:
 async def submit_password(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
     locale = locale_of(request, current.row.locale if current else None)
-    try:
-        form = await checked_form(request, ctx, "register:password", locale)
-    except FormRefused as refused:
-        return refused.response
+    form = await checked_form(request, ctx, "register:password", locale)
     if current is None:
         return _expired(request, ctx)
     t = Translator(locale)

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from idp.accounts import verification
+from idp.accounts.errors import TooManyAttempts
 from idp.accounts.password_reset import confirm_reset, request_reset
 from idp.context import Context
 from idp.db.models import PasswordReset
-from idp.errors import NotFound, TooManyAttempts, ValidationFailed
+from idp.errors import NotFound, ValidationFailed
 from idp.http.deps import Ctx, client_ip
+from idp.http.routing import PageRouter
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.security.tokens import digest, same
 from idp.web import cookies
 from idp.web.forms import (
-    FormRefused,
     Held,
     browser_id,
     checked_form,
@@ -43,7 +44,7 @@ from idp.web.forms import (
 )
 from idp.web.i18n import Translator
 
-router = APIRouter(include_in_schema=False)
+router = PageRouter()
 
 
 def reset_url(interaction_id: str | None) -> str:
@@ -123,10 +124,7 @@ async def show_reset(request: Request, ctx: Ctx) -> Response:
 
 @router.post("/reset-password")
 async def submit_reset(request: Request, ctx: Ctx) -> Response:
-    try:
-        form = await checked_form(request, ctx, "reset", locale_of(request))
-    except FormRefused as refused:
-        return refused.response
+    form = await checked_form(request, ctx, "reset", locale_of(request))
     interaction_id = return_interaction(form.get("return"))
     locale = await interaction_locale(request, ctx, interaction_id)
     t = Translator(locale)
@@ -208,10 +206,7 @@ async def show_code(request: Request, ctx: Ctx) -> Response:
 async def submit_code(request: Request, ctx: Ctx) -> Response:
     held = await _open(request, ctx)
     locale = await interaction_locale(request, ctx, held.interaction_id if held else None)
-    try:
-        form = await checked_form(request, ctx, "reset:code", locale)
-    except FormRefused as refused:
-        return refused.response
+    form = await checked_form(request, ctx, "reset:code", locale)
     if held is None:
         return await _expired(request, ctx)
     t = Translator(locale)

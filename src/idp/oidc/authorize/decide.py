@@ -14,9 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import AuthorizationCode, Consent
-from idp.errors import ConsentRequired, LoginRequired, UnmetAuthenticationRequirements
+from idp.errors import (
+    ConsentRequired,
+    ErrorForClient,
+    LoginRequired,
+    UnmetAuthenticationRequirements,
+)
 from idp.levels.policy import Unmet, check_requirements
-from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient
+from idp.oidc.authorize.request import AuthorizationRequest
 from idp.oidc.redirects import with_params
 from idp.security.tokens import digest, new_token
 from idp.sessions.service import LiveSession, record_participant, touch_if_stale

@@ -14,6 +14,7 @@ from typing import Any
 from idp.clients.cache import ClientCache
 from idp.clients.model import ClientInfo
 from idp.errors import (
+    ErrorForClient,
     InvalidRequest,
     InvalidScope,
     OAuthError,
@@ -181,16 +182,6 @@ STEPS: tuple[Step, ...] = (
     check_pkce,
     check_oidc_parameters,
 )
-
-
-class ErrorForClient(Exception):
-    """An error to send back to a trusted redirect URI (RFC 6749 §4.1.2.1)."""
-
-    def __init__(self, error: OAuthError, redirect_uri: str, state: str | None) -> None:
-        super().__init__(error.error)
-        self.error = error
-        self.redirect_uri = redirect_uri
-        self.state = state
 
 
 async def validate(params: dict[str, str], clients: ClientCache) -> AuthorizationRequest:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
+from idp.accounts.errors import InvalidCredentials, TooManyAttempts
 from idp.accounts.login import log_in
 from idp.audit.log import record
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import (
     AccessDenied,
-    InvalidCredentials,
+    ErrorForClient,
+    InvalidRequest,
     OAuthError,
-    TooManyAttempts,
+    PageError,
     UnmetAuthenticationRequirements,
-    UntrustedRedirect,
 )
 from idp.http.deps import Ctx, client_ip
-from idp.http.responses import error_redirect
+from idp.http.routing import PageRouter
 from idp.oidc.authorize import interactions
 from idp.oidc.authorize.decide import (
     Decision,
@@ -33,7 +34,7 @@ from idp.oidc.authorize.decide import (
     issue_code,
     remember_consent,
 )
-from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient, validate
+from idp.oidc.authorize.request import AuthorizationRequest, validate
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.oidc.params import read_form, read_params
 from idp.sessions.service import LiveSession, find_live_session
@@ -44,15 +45,13 @@ from idp.web.registration_pages import register_url
 from idp.web.render import page
 from idp.web.reset_pages import reset_url
 
-router = APIRouter(include_in_schema=False)
+# The browser's side of the protocol: errors are a page until the redirect URI is trusted, then
+# a redirect to the client (ErrorForClient), as RFC 6749 §4.1.2.1 says.
+router = PageRouter()
 
 
 def _locale(request: Request, ui_locales: str | None = None) -> str:
     return pick_locale(ui_locales, request.headers.get("accept-language"))
-
-
-def _error_page(request: Request, error: str, message: str, status: int = 400) -> Response:
-    return page("error.html", _locale(request), status, message=message, error_code=error)
 
 
 def _browser_id(request: Request, ctx: Context) -> tuple[str, bool]:
@@ -69,31 +68,22 @@ def _redirect(location: str) -> RedirectResponse:
 
 @router.api_route("/authorize", methods=["GET", "POST"])
 async def authorize(request: Request, ctx: Ctx) -> Response:
-    try:
-        params = await read_params(request, ctx.settings.max_param_length)
-        auth_request = await validate(params, ctx.clients)
-    except UntrustedRedirect as exc:
-        return _error_page(request, exc.error, exc.description)
-    except ErrorForClient as exc:
-        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
-    except OAuthError as exc:  # unreadable parameters: nothing is trusted yet
-        return _error_page(request, exc.error, exc.description)
-
+    # Unreadable parameters and an untrusted redirect URI are shown as a page; after that,
+    # errors go to the client (ErrorForClient).
+    params = await read_params(request, ctx.settings.max_param_length)
+    auth_request = await validate(params, ctx.clients)
     client = await ctx.clients.get(auth_request.client_id)
     assert client is not None
     browser_id, new_browser = _browser_id(request, ctx)
     cookie = cookies.read(request, cookies.SESSION, ctx.settings)
-    try:
-        async with ctx.db.transaction() as session:
-            live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
-            decision = await decide(session, ctx, client, auth_request, live)
-            if isinstance(decision, Ready):
-                response = _redirect(await issue_code(session, ctx, auth_request, decision.live))
-            else:
-                interaction_id = interactions.start(session, ctx, auth_request, browser_id)
-                response = _redirect(f"/interaction/{interaction_id}")
-    except ErrorForClient as exc:
-        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    async with ctx.db.transaction() as session:
+        live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
+        decision = await decide(session, ctx, client, auth_request, live)
+        if isinstance(decision, Ready):
+            response = _redirect(await issue_code(session, ctx, auth_request, decision.live))
+        else:
+            interaction_id = interactions.start(session, ctx, auth_request, browser_id)
+            response = _redirect(f"/interaction/{interaction_id}")
     if new_browser:
         cookies.write(response, cookies.BROWSER, browser_id, ctx.settings, max_age=400 * 86400)
     return response
@@ -169,46 +159,35 @@ def _just_authenticated(live: LiveSession | None, logged_in_here: uuid.UUID | No
 async def show_interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
     loaded = await _load(request, ctx, interaction_id)
     if loaded is None:
-        return _error_page(request, "expired", _expired(request), 400)
+        raise PageError("error_expired", "expired")
     browser_id, auth_request, client, live, logged_in_here = loaded
-    try:
-        async with ctx.db.transaction() as session:
-            decision = await decide(
-                session,
-                ctx,
-                client,
-                auth_request,
-                live,
-                just_authenticated=_just_authenticated(live, logged_in_here),
-            )
-            if isinstance(decision, Ready):
-                # Logged in meanwhile (another tab): nothing left to ask.
-                location = await issue_code(session, ctx, auth_request, decision.live)
-                await interactions.finish(session, interaction_id)
-                return _redirect(location)
-    except ErrorForClient as exc:
-        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    async with ctx.db.transaction() as session:
+        decision = await decide(
+            session,
+            ctx,
+            client,
+            auth_request,
+            live,
+            just_authenticated=_just_authenticated(live, logged_in_here),
+        )
+        if isinstance(decision, Ready):
+            # Logged in meanwhile (another tab): nothing left to ask.
+            location = await issue_code(session, ctx, auth_request, decision.live)
+            await interactions.finish(session, interaction_id)
+            return _redirect(location)
     return _render_stage(request, ctx, interaction_id, browser_id, client, auth_request, decision)
-
-
-def _expired(request: Request) -> str:
-    return Translator(_locale(request))("error_expired")
 
 
 @router.post("/interaction/{interaction_id}")
 async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
     loaded = await _load(request, ctx, interaction_id)
     if loaded is None:
-        return _error_page(request, "expired", _expired(request), 400)
+        raise PageError("error_expired", "expired")
     browser_id, auth_request, client, live, logged_in_here = loaded
-    try:
-        form = await read_form(request, 2048)
-    except OAuthError as exc:
-        return _error_page(request, exc.error, exc.description)
+    form = await read_form(request, 2048)
     purpose = f"interaction:{interaction_id}"
     if not ctx.csrf.check(browser_id, purpose, form.get("csrf_token")):
-        message = Translator(_locale(request, auth_request.ui_locales))("csrf_failed")
-        return _error_page(request, "csrf", message, 403)
+        raise PageError("csrf_failed", "csrf", 403, locale=auth_request.ui_locales)
 
     decision_value = form.get("decision")
     just = _just_authenticated(live, logged_in_here)
@@ -218,7 +197,7 @@ async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) ->
         return await _login(request, ctx, interaction_id, browser_id, client, auth_request, form)
     if decision_value == "allow":
         return await _consent(request, ctx, interaction_id, client, auth_request, live, just)
-    return _error_page(request, "invalid_request", "The form is incomplete.")
+    raise InvalidRequest("The form is incomplete.")
 
 
 async def _deny(
@@ -237,7 +216,7 @@ async def _deny(
                 "The account does not meet this client's requirements."
             )
         await interactions.finish(session, interaction_id)
-    return error_redirect(auth_request.redirect_uri, error, auth_request.state, ctx.settings.issuer)
+    raise ErrorForClient(error, auth_request.redirect_uri, auth_request.state)
 
 
 class _InteractionGone(Exception):
@@ -314,9 +293,7 @@ async def _login(
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except _InteractionGone:
-        return _error_page(request, "expired", t("error_expired"))
-    except ErrorForClient as exc:
-        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+        raise PageError("error_expired", "expired", locale=auth_request.ui_locales) from None
     response = responses[0]
     cookies.write(
         response,
@@ -366,33 +343,28 @@ async def _consent(
     live: LiveSession | None,
     just: bool,
 ) -> Response:
-    try:
-        async with ctx.db.transaction() as session:
-            decision = await decide(
-                session, ctx, client, auth_request, live, just_authenticated=just
-            )
-            if not isinstance(decision, ShowConsent | Ready):
-                # Consent is only taken once the person is logged in and meets the level.
-                return _redirect(f"/interaction/{interaction_id}")
-            assert live is not None
-            await remember_consent(session, ctx, auth_request, live)
-            record(
-                session,
-                "consent.granted",
-                at=ctx.clock.now(),
-                account_id=live.account.id,
-                client_id=client.client_id,
-                scopes=auth_request.scope,
-            )
-            return await _continue(
-                session,
-                ctx,
-                interaction_id,
-                client,
-                auth_request,
-                live,
-                just_authenticated=just,
-                consent_given=True,
-            )
-    except ErrorForClient as exc:
-        return error_redirect(exc.redirect_uri, exc.error, exc.state, ctx.settings.issuer)
+    async with ctx.db.transaction() as session:
+        decision = await decide(session, ctx, client, auth_request, live, just_authenticated=just)
+        if not isinstance(decision, ShowConsent | Ready):
+            # Consent is only taken once the person is logged in and meets the level.
+            return _redirect(f"/interaction/{interaction_id}")
+        assert live is not None
+        await remember_consent(session, ctx, auth_request, live)
+        record(
+            session,
+            "consent.granted",
+            at=ctx.clock.now(),
+            account_id=live.account.id,
+            client_id=client.client_id,
+            scopes=auth_request.scope,
+        )
+        return await _continue(
+            session,
+            ctx,
+            interaction_id,
+            client,
+            auth_request,
+            live,
+            just_authenticated=just,
+            consent_given=True,
+        )

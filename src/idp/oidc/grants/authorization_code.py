@@ -7,21 +7,23 @@ A code is redeemed once. Presenting it again revokes every token it produced (RF
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Account, AuthorizationCode, Grant
 from idp.errors import InvalidGrant, InvalidRequest
 from idp.oidc import pkce
-from idp.oidc.grants.common import GrantCompromised, new_refresh_token, token_response
-from idp.oidc.tokens import Authentication, access_token, id_token
+from idp.oidc.grants.common import GrantCompromised, Issued, new_refresh_token
+from idp.oidc.tokens import Authentication
 from idp.security.tokens import digest
 
 
-async def exchange(ctx: Context, client: ClientInfo, params: dict[str, str]) -> dict[str, Any]:
+async def exchange(
+    session: AsyncSession, ctx: Context, client: ClientInfo, params: dict[str, str]
+) -> Issued:
     code = params.get("code")
     redirect_uri = params.get("redirect_uri")
     verifier = params.get("code_verifier")
@@ -31,79 +33,70 @@ async def exchange(ctx: Context, client: ClientInfo, params: dict[str, str]) -> 
         raise InvalidRequest("redirect_uri is required.")
     now = ctx.clock.now()
     grant_id = uuid.uuid4()
-    async with ctx.db.transaction() as session:
-        row = await session.get(AuthorizationCode, digest(code))
-        if row is None or row.client_id != client.client_id:
-            # A code issued to another client is as good as unknown (bound to its client).
-            raise InvalidGrant("The code is invalid.")
-        if row.consumed_at is not None:
-            raise GrantCompromised(row.grant_id, "The code was already used.")
-        if row.expires_at <= now:
-            raise InvalidGrant("The code has expired.")
-        if row.redirect_uri != redirect_uri:
-            raise InvalidGrant("redirect_uri does not match the authorization request.")
-        if row.code_challenge is None:
-            if verifier is not None:
-                # RFC 9700 §4.8.2: a verifier without a challenge is a downgrade attempt.
-                raise InvalidGrant("code_verifier sent for a code issued without PKCE.")
-        elif verifier is None or not pkce.verifier_matches(verifier, row.code_challenge):
-            raise InvalidGrant("code_verifier does not match the code_challenge.")
-        claimed = await session.execute(
-            update(AuthorizationCode)
-            .where(
-                AuthorizationCode.code_hash == row.code_hash,
-                AuthorizationCode.consumed_at.is_(None),
-            )
-            .values(consumed_at=now, grant_id=grant_id)
+    row = await session.get(AuthorizationCode, digest(code))
+    if row is None or row.client_id != client.client_id:
+        # A code issued to another client is as good as unknown (bound to its client).
+        raise InvalidGrant("The code is invalid.")
+    if row.consumed_at is not None:
+        raise GrantCompromised(row.grant_id, "The code was already used.")
+    if row.expires_at <= now:
+        raise InvalidGrant("The code has expired.")
+    if row.redirect_uri != redirect_uri:
+        raise InvalidGrant("redirect_uri does not match the authorization request.")
+    if row.code_challenge is None:
+        if verifier is not None:
+            # RFC 9700 §4.8.2: a verifier without a challenge is a downgrade attempt.
+            raise InvalidGrant("code_verifier sent for a code issued without PKCE.")
+    elif verifier is None or not pkce.verifier_matches(verifier, row.code_challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge.")
+    claimed = await session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.code_hash == row.code_hash,
+            AuthorizationCode.consumed_at.is_(None),
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            # Another request redeemed it between our read and our write.
-            winner = await session.scalar(
-                select(AuthorizationCode.grant_id)
-                .where(AuthorizationCode.code_hash == row.code_hash)
-                .execution_options(populate_existing=True)
-            )
-            raise GrantCompromised(winner, "The code was already used.")
-        account = await session.get(Account, row.account_id)
-        if account is None or account.status != "active":
-            raise InvalidGrant("The account is not active.")
-        session.add(
-            Grant(
-                id=grant_id,
-                client_id=client.client_id,
-                account_id=account.id,
-                session_id=row.session_id,
-                scope=row.scope,
-                created_at=now,
-            )
-        )
-        scopes = row.scope.split()
-        refresh = None
-        if "refresh_token" in client.grant_types:
-            refresh = new_refresh_token(
-                session,
-                ctx,
-                grant_id=grant_id,
-                scope=row.scope,
-                auth_time=row.auth_time,
-                acr=account.level,
-                amr=row.amr,
-                sid=row.sid,
-            )
-    # Sign after the commit: the key store may need a connection of its own, and waiting for
-    # one while holding this transaction (and the code's row lock) can starve the pool.
-    auth = Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid)
-    token, ttl = await access_token(
-        ctx, client=client, scope=row.scope, account=account, grant_id=grant_id, auth=auth
+        .values(consumed_at=now, grant_id=grant_id)
     )
-    identity = None
-    if "openid" in scopes:
-        identity = await id_token(
-            ctx,
-            client=client,
-            account=account,
-            auth=auth,
-            nonce=row.nonce,
-            access_token_value=token,
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        # Another request redeemed it between our read and our write.
+        winner = await session.scalar(
+            select(AuthorizationCode.grant_id)
+            .where(AuthorizationCode.code_hash == row.code_hash)
+            .execution_options(populate_existing=True)
         )
-    return token_response(token, ttl, row.scope, refresh_token=refresh, id_token=identity)
+        raise GrantCompromised(winner, "The code was already used.")
+    account = await session.get(Account, row.account_id)
+    if account is None or account.status != "active":
+        raise InvalidGrant("The account is not active.")
+    session.add(
+        Grant(
+            id=grant_id,
+            client_id=client.client_id,
+            account_id=account.id,
+            session_id=row.session_id,
+            scope=row.scope,
+            created_at=now,
+        )
+    )
+    scopes = row.scope.split()
+    refresh = None
+    if "refresh_token" in client.grant_types:
+        refresh = new_refresh_token(
+            session,
+            ctx,
+            grant_id=grant_id,
+            scope=row.scope,
+            auth_time=row.auth_time,
+            acr=account.level,
+            amr=row.amr,
+            sid=row.sid,
+        )
+    return Issued(
+        scope=row.scope,
+        account=account,
+        grant_id=grant_id,
+        auth=Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid),
+        refresh_token=refresh,
+        with_id_token="openid" in scopes,
+        nonce=row.nonce,
+    )

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import InvalidScope, UnauthorizedClient
-from idp.oidc.grants.common import token_response
-from idp.oidc.tokens import access_token
+from idp.oidc.grants.common import Issued
 
 PERSON_SCOPES = {"openid", "profile", "email", "phone", "snils", "offline_access"}
 
 
-async def issue(ctx: Context, client: ClientInfo, params: dict[str, str]) -> dict[str, Any]:
+async def issue(
+    _session: AsyncSession, _ctx: Context, client: ClientInfo, params: dict[str, str]
+) -> Issued:
     if client.is_public:
         raise UnauthorizedClient("A public client cannot use client_credentials.")
     allowed = [s for s in client.scopes if s not in PERSON_SCOPES]
@@ -21,7 +22,4 @@ async def issue(ctx: Context, client: ClientInfo, params: dict[str, str]) -> dic
     if any(s in PERSON_SCOPES or s not in client.scopes for s in requested):
         raise InvalidScope("These scopes need a person; client_credentials has none.")
     scope = " ".join(dict.fromkeys(requested)) if requested else " ".join(allowed)
-    token, ttl = await access_token(
-        ctx, client=client, scope=scope, account=None, grant_id=None, auth=None
-    )
-    return token_response(token, ttl, scope)
+    return Issued(scope=scope)

@@ -1,17 +1,26 @@
-"""What the grant types share: the token response, grant revocation, loading claims."""
+"""What the grant types share: what a grant hands to the signer, the token response, grant
+revocation.
+
+A grant runs in the token endpoint's transaction and returns ``Issued``; the endpoint signs
+the tokens only after the commit (``sign``), so signing, which may need a connection of its own
+for the key store, never waits for one while the grant's transaction holds another.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.clients.model import ClientInfo
 from idp.context import Context
-from idp.db.models import Grant, RefreshToken
+from idp.db.models import Account, Grant, RefreshToken
 from idp.errors import InvalidGrant
+from idp.oidc.tokens import Authentication, access_token, id_token
 from idp.security.tokens import digest, new_token
 
 
@@ -21,6 +30,43 @@ class GrantCompromised(InvalidGrant):
     def __init__(self, grant_id: uuid.UUID | None, description: str) -> None:
         super().__init__(description)
         self.grant_id = grant_id
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """What a grant decided, to be signed after its transaction commits."""
+
+    scope: str
+    account: Account | None = None
+    grant_id: uuid.UUID | None = None
+    auth: Authentication | None = None
+    refresh_token: str | None = None
+    with_id_token: bool = False
+    nonce: str | None = None
+
+
+async def sign(ctx: Context, client: ClientInfo, issued: Issued) -> dict[str, Any]:
+    token, ttl = await access_token(
+        ctx,
+        client=client,
+        scope=issued.scope,
+        account=issued.account,
+        grant_id=issued.grant_id,
+        auth=issued.auth,
+    )
+    identity = None
+    if issued.with_id_token and issued.account is not None and issued.auth is not None:
+        identity = await id_token(
+            ctx,
+            client=client,
+            account=issued.account,
+            auth=issued.auth,
+            nonce=issued.nonce,
+            access_token_value=token,
+        )
+    return token_response(
+        token, ttl, issued.scope, refresh_token=issued.refresh_token, id_token=identity
+    )
 
 
 async def revoke_grant(

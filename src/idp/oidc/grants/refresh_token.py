@@ -6,73 +6,69 @@ means one of the two copies is in an attacker's hands: the whole grant is revoke
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
 from idp.errors import InvalidGrant, InvalidRequest, InvalidScope
-from idp.oidc.grants.common import GrantCompromised, new_refresh_token, token_response
-from idp.oidc.tokens import Authentication, access_token, id_token
+from idp.oidc.grants.common import GrantCompromised, Issued, new_refresh_token
+from idp.oidc.tokens import Authentication
 from idp.security.tokens import digest
 
 
-async def refresh(ctx: Context, client: ClientInfo, params: dict[str, str]) -> dict[str, Any]:
+async def refresh(
+    session: AsyncSession, ctx: Context, client: ClientInfo, params: dict[str, str]
+) -> Issued:
     value = params.get("refresh_token")
     if not value:
         raise InvalidRequest("refresh_token is required.")
     now = ctx.clock.now()
-    async with ctx.db.transaction() as session:
-        row = await session.get(RefreshToken, digest(value))
-        grant = await session.get(Grant, row.grant_id) if row is not None else None
-        if row is None or grant is None or grant.client_id != client.client_id:
-            raise InvalidGrant("The refresh token is invalid.")
-        if grant.revoked_at is not None:
-            raise InvalidGrant("The refresh token was revoked.")
-        if row.rotated_at is not None:
-            raise GrantCompromised(grant.id, "The refresh token was already used.")
-        if row.expires_at <= now:
-            raise InvalidGrant("The refresh token has expired.")
-        granted = row.scope.split()
-        requested = params.get("scope", "").split() or granted
-        if not set(requested) <= set(granted):
-            # RFC 6749 §6: the scope may narrow, never widen.
-            raise InvalidScope("The requested scope exceeds the original grant.")
-        claimed = await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.token_hash == row.token_hash, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=now)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise GrantCompromised(grant.id, "The refresh token was already used.")
-        account = await session.get(Account, grant.account_id)
-        if account is None or account.status != "active":
-            raise InvalidGrant("The account is not active.")
-        scope = " ".join(dict.fromkeys(requested))
-        # The new token keeps the grant's original scope: narrowing applies to this response.
-        new_value = new_refresh_token(
-            session,
-            ctx,
-            grant_id=grant.id,
-            scope=row.scope,
-            auth_time=row.auth_time,
-            acr=row.acr,
-            amr=row.amr,
-            sid=row.sid,
-            absolute_expires_at=row.absolute_expires_at,
-        )
-    # Sign after the commit (see authorization_code.exchange): never wait for a second pooled
-    # connection while this transaction holds one.
-    auth = Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid)
-    token, ttl = await access_token(
-        ctx, client=client, scope=scope, account=account, grant_id=grant.id, auth=auth
+    row = await session.get(RefreshToken, digest(value))
+    grant = await session.get(Grant, row.grant_id) if row is not None else None
+    if row is None or grant is None or grant.client_id != client.client_id:
+        raise InvalidGrant("The refresh token is invalid.")
+    if grant.revoked_at is not None:
+        raise InvalidGrant("The refresh token was revoked.")
+    if row.rotated_at is not None:
+        raise GrantCompromised(grant.id, "The refresh token was already used.")
+    if row.expires_at <= now:
+        raise InvalidGrant("The refresh token has expired.")
+    granted = row.scope.split()
+    requested = params.get("scope", "").split() or granted
+    if not set(requested) <= set(granted):
+        # RFC 6749 §6: the scope may narrow, never widen.
+        raise InvalidScope("The requested scope exceeds the original grant.")
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == row.token_hash, RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=now)
     )
-    identity = None
-    if "openid" in requested:
-        # OIDC Core §12.2: a refreshed ID token keeps auth_time and carries no nonce.
-        identity = await id_token(
-            ctx, client=client, account=account, auth=auth, nonce=None, access_token_value=token
-        )
-    return token_response(token, ttl, scope, refresh_token=new_value, id_token=identity)
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise GrantCompromised(grant.id, "The refresh token was already used.")
+    account = await session.get(Account, grant.account_id)
+    if account is None or account.status != "active":
+        raise InvalidGrant("The account is not active.")
+    scope = " ".join(dict.fromkeys(requested))
+    # The new token keeps the grant's original scope: narrowing applies to this response.
+    new_value = new_refresh_token(
+        session,
+        ctx,
+        grant_id=grant.id,
+        scope=row.scope,
+        auth_time=row.auth_time,
+        acr=row.acr,
+        amr=row.amr,
+        sid=row.sid,
+        absolute_expires_at=row.absolute_expires_at,
+    )
+    # OIDC Core §12.2: a refreshed ID token keeps auth_time and carries no nonce.
+    return Issued(
+        scope=scope,
+        account=account,
+        grant_id=grant.id,
+        auth=Authentication(auth_time=row.auth_time, amr=row.amr, sid=row.sid),
+        refresh_token=new_value,
+        with_id_token="openid" in requested,
+    )

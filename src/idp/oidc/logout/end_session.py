@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.clients.model import ClientInfo
 from idp.context import Context
-from idp.errors import OAuthError
+from idp.errors import InvalidRequest, PageError
 from idp.http.deps import Ctx
+from idp.http.routing import PageRouter
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.oidc.logout.service import Ended, FrontChannelTarget, end_sessions
 from idp.oidc.params import read_params
@@ -32,7 +33,7 @@ from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
 
-router = APIRouter(include_in_schema=False)
+router = PageRouter()
 CONFIRM_PURPOSE = "logout"
 
 
@@ -44,8 +45,8 @@ async def get_dispatcher(request: Request) -> LogoutDispatcher:
 Dispatcher = Annotated[LogoutDispatcher, Depends(get_dispatcher)]
 
 
-class BadLogoutRequest(Exception):
-    pass
+class BadLogoutRequest(InvalidRequest):
+    """Shown as a page: a logout request is never answered by a redirect it cannot trust."""
 
 
 @dataclass(slots=True)
@@ -102,13 +103,8 @@ def _locale(request: Request, ui_locales: str | None) -> str:
 
 @router.api_route("/logout", methods=["GET", "POST"])
 async def end_session(request: Request, ctx: Ctx, dispatcher: Dispatcher) -> Response:
-    try:
-        params = await read_params(request, ctx.settings.max_param_length)
-        logout = await _parse(ctx, params)
-    except (OAuthError, BadLogoutRequest) as exc:
-        message = exc.description if isinstance(exc, OAuthError) else str(exc)
-        locale = _locale(request, None)
-        return page("error.html", locale, 400, message=message, error_code="invalid_request")
+    params = await read_params(request, ctx.settings.max_param_length)
+    logout = await _parse(ctx, params)
     cookie = cookies.read(request, cookies.SESSION, ctx.settings)
     async with ctx.db.read() as session:
         live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
@@ -141,19 +137,14 @@ def _confirm_page(request: Request, ctx: Context, logout: LogoutRequest) -> Resp
 
 @router.post("/logout/confirm")
 async def confirm(request: Request, ctx: Ctx, dispatcher: Dispatcher) -> Response:
-    locale = _locale(request, None)
-    try:
-        params = await read_params(request, ctx.settings.max_param_length)
-        csrf_token = params.pop("csrf_token", None)
-        decision = params.pop("decision", None)
-        logout = await _parse(ctx, {k: v for k, v in params.items() if k != "id_token_hint"})
-    except (OAuthError, BadLogoutRequest) as exc:
-        message = exc.description if isinstance(exc, OAuthError) else str(exc)
-        return page("error.html", locale, 400, message=message, error_code="invalid_request")
+    params = await read_params(request, ctx.settings.max_param_length)
+    csrf_token = params.pop("csrf_token", None)
+    decision = params.pop("decision", None)
+    logout = await _parse(ctx, {k: v for k, v in params.items() if k != "id_token_hint"})
     browser_id = cookies.read(request, cookies.BROWSER, ctx.settings)
-    t = Translator(_locale(request, logout.ui_locales))
     if not ctx.csrf.check(browser_id, CONFIRM_PURPOSE, csrf_token):
-        return page("error.html", t.locale, 403, message=t("csrf_failed"), error_code="csrf")
+        raise PageError("csrf_failed", "csrf", 403, locale=logout.ui_locales)
+    t = Translator(_locale(request, logout.ui_locales))
     if decision != "allow":
         return page(
             "message.html", t.locale, title=t("logout_stayed_title"), text=t("logout_stayed_text")
