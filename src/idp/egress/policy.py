@@ -10,11 +10,15 @@ the name resolved to).
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_URI_LENGTH = 2000
+# Letters, digits, hyphens (and underscores, which internal names use); non-ASCII letters are
+# internationalised names that the client sends IDNA-encoded.
+_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)*")
 
 
 class BlockedTarget(Exception):
@@ -77,6 +81,8 @@ def uri_problem(uri: str, *, allow_private: bool) -> str | None:
         return "is too long"
     secure = parts.scheme == "https"
     literal = _literal(host)
+    if literal is None and not _NAME.fullmatch(host):
+        return f"has an invalid host name {host!r}"
     if literal is not None:
         problem = address_problem(literal, secure=secure, allow_private=allow_private)
         return None if problem is None else f"is refused: {problem}"
