@@ -265,6 +265,7 @@ def main() -> None:
     )
     if tls:
         env["IDP_LOGOUT__CA_FILE"] = str(tls.ca.ca_file)
+        env["SSL_CERT_FILE"] = str(tls.ca.ca_file)  # for builds before that setting existed
     idp(env, "migrate")
     workers = "1" if args.sqlite else "2"
     server = subprocess.Popen(
