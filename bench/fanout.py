@@ -1,10 +1,15 @@
 """Benchmark: back-channel logout fan-out to N relying parties that each answer after L ms.
 
 Measures the time from sending the logout request to the last logout token arriving at the
-fake RPs, and compares it with the physical floor L + N x (one ES256 signature). Bounded: at
-most 1000 RPs, one logout per (N, L) pair plus one warm-up, loopback only.
+fake RPs, and compares it with the same measurement for one RP (N = 1) and with the physical
+floor L + N x (one ES256 signature). Bounded: at most 1000 RPs, one logout per (N, L) pair plus
+one per L for N = 1 and one warm-up, loopback only.
 
     scripts/with-postgres .venv/bin/python bench/fanout.py --n 10 100 1000 --latency 50 200
+    scripts/with-postgres .venv/bin/python bench/fanout.py --tls --n 100 --latency 50 200
+
+With --tls the RPs speak https with a certificate for 127.0.0.1 from a throwaway CA made for the
+run (tests/support/tls_ca.py), which the server trusts through IDP_LOGOUT__CA_FILE.
 
 It starts its own `idp serve --workers 2` on the PostgreSQL that scripts/with-postgres
 provides (IDP_TEST_POSTGRES_URL), or on SQLite with --sqlite (one worker).
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -34,9 +40,13 @@ from idp.accounts.service import NewAccount, create_by_operator
 from idp.clients.service import NewClient, create_client
 from idp.context import Context
 from idp.oidc.pkce import s256
-from idp.settings import Settings
+from idp.settings import LogoutSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.support.tls_ca when run as bench/fanout.py
+
+from tests.support.tls_ca import LocalCA  # noqa: E402
+
 BIN = Path(sys.executable).parent
 PASSWORD = "Fanout-Secret-42"
 
@@ -123,8 +133,18 @@ async def join(http: httpx.AsyncClient, client_id: str, redirect: str) -> None:
     assert response.headers["location"].startswith(redirect), response.text[:200]
 
 
-def measure(base: str, env: dict[str, str], n: int, latency: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Tls:
+    ca: LocalCA
+    chain: Path
+    key: Path
+
+
+def measure(
+    base: str, env: dict[str, str], n: int, latency: int, tls: Tls | None
+) -> dict[str, float]:
     first_port = free_port_block(n)
+    certificate = [str(tls.chain), str(tls.key)] if tls else []
     rps = subprocess.Popen(
         [
             sys.executable,
@@ -132,6 +152,7 @@ def measure(base: str, env: dict[str, str], n: int, latency: int) -> dict[str, f
             str(first_port),
             str(n),
             str(latency),
+            *certificate,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -139,17 +160,23 @@ def measure(base: str, env: dict[str, str], n: int, latency: int) -> dict[str, f
     try:
         assert rps.stdout is not None
         assert rps.stdout.readline().startswith("READY")
-        return asyncio.run(_measure(base, env, n, first_port))
+        return asyncio.run(_measure(base, env, n, first_port, tls))
     finally:
         rps.terminate()
         rps.wait(timeout=10)
 
 
-async def _measure(base: str, env: dict[str, str], n: int, first_port: int) -> dict[str, float]:
+async def _measure(
+    base: str, env: dict[str, str], n: int, first_port: int, tls: Tls | None
+) -> dict[str, float]:
     # Set-up goes through the services the CLI uses, in-process: 1000 CLI runs take minutes.
     settings = Settings(
-        issuer=env["IDP_ISSUER"], database_url=env["IDP_DATABASE_URL"], var_dir=env["IDP_VAR_DIR"]
+        issuer=env["IDP_ISSUER"],
+        database_url=env["IDP_DATABASE_URL"],
+        var_dir=env["IDP_VAR_DIR"],
+        logout=LogoutSettings(block_private_addresses=False),  # the RPs are on loopback
     )
+    scheme = "https" if tls else "http"
     ctx = Context.build(settings)
     try:
         clients = []
@@ -162,7 +189,7 @@ async def _measure(base: str, env: dict[str, str], n: int, first_port: int) -> d
                     redirect_uris=[redirect],
                     auth_method="none",
                     require_consent=False,
-                    backchannel_logout_uri=f"http://127.0.0.1:{first_port + i}/bc",
+                    backchannel_logout_uri=f"{scheme}://127.0.0.1:{first_port + i}/bc",
                     scopes=["openid"],
                 ),
             )
@@ -180,11 +207,16 @@ async def _measure(base: str, env: dict[str, str], n: int, first_port: int) -> d
         )
     finally:
         await ctx.close()
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    stats_url = f"{scheme}://127.0.0.1:{first_port}/stats"
+    verify = tls.ca.client_context() if tls else True
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=60) as http,
+        httpx.AsyncClient(verify=verify, timeout=60) as rp_http,
+    ):
         id_token = await login_session(http, *clients[0], login=phone)
         for client_id, redirect in clients[1:]:
             await join(http, client_id, redirect)
-        await http.get(f"http://127.0.0.1:{first_port}/stats")  # reset arrivals
+        await rp_http.get(stats_url)  # reset arrivals
         sent = time.time()
         response = await http.get("/logout", params={"id_token_hint": id_token})
         answered = time.time()
@@ -193,7 +225,7 @@ async def _measure(base: str, env: dict[str, str], n: int, first_port: int) -> d
         deadline = time.time() + 60
         while len(arrivals) < n and time.time() < deadline:
             await asyncio.sleep(0.05)
-            stats = await http.get(f"http://127.0.0.1:{first_port}/stats")
+            stats = await rp_http.get(stats_url)
             arrivals += stats.json()
     if len(arrivals) < n:
         raise RuntimeError(f"only {len(arrivals)} of {n} logout tokens arrived")
@@ -209,10 +241,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--latency", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--tls", action="store_true", help="RPs speak https (a throwaway CA)")
     args = parser.parse_args()
     if max(args.n) > 1000:
         parser.error("at most 1000 relying parties")
     var = tempfile.mkdtemp(prefix="idp-bench-")
+    tls = None
+    if args.tls:
+        ca = LocalCA.create(Path(var) / "ca")
+        tls = Tls(ca, *ca.issue("127.0.0.1"))
     port = free_port_block(1)
     env = dict(os.environ)
     env.update(
@@ -226,6 +263,9 @@ def main() -> None:
             "IDP_THROTTLE__PER_ADDRESS_FREE_FAILURES": "1000000",
         }
     )
+    if tls:
+        env["IDP_LOGOUT__CA_FILE"] = str(tls.ca.ca_file)
+        env["SSL_CERT_FILE"] = str(tls.ca.ca_file)  # for builds before that setting existed
     idp(env, "migrate")
     workers = "1" if args.sqlite else "2"
     server = subprocess.Popen(
@@ -252,18 +292,22 @@ def main() -> None:
                 time.sleep(0.1)
         signature = one_signature_seconds()
         print(f"one ES256 logout-token signature: {signature * 1e6:.0f} µs")
+        print(f"RPs over {'https' if tls else 'http'}")
         print(
-            "| N | L (ms) | last token handled (ms) | floor L + N·sig (ms) | ratio "
-            "| logout response (ms) |"
+            "| N | L (ms) | last token handled (ms) | one RP (ms) | ratio to one RP "
+            "| floor L + N·sig (ms) | ratio to floor | logout response (ms) |"
         )
-        print("|---|---|---|---|---|---|")
-        measure(base, env, 5, 10)  # warm-up
+        print("|---|---|---|---|---|---|---|---|")
+        measure(base, env, 5, 10, tls)  # warm-up
+        one_rp = {latency: measure(base, env, 1, latency, tls) for latency in args.latency}
         for n in args.n:
             for latency in args.latency:
-                r = measure(base, env, n, latency)
+                r = measure(base, env, n, latency, tls)
                 floor = latency + n * signature * 1000
+                single = one_rp[latency]["last_token_ms"]
                 print(
-                    f"| {n} | {latency} | {r['last_token_ms']:.0f} | {floor:.0f} | "
+                    f"| {n} | {latency} | {r['last_token_ms']:.0f} | {single:.0f} | "
+                    f"{r['last_token_ms'] / single:.2f} | {floor:.0f} | "
                     f"{r['last_token_ms'] / floor:.2f} | {r['logout_response_ms']:.0f} |",
                     flush=True,
                 )

@@ -3,13 +3,15 @@ answering a back-channel logout POST with 200 after a fixed delay and recording 
 answered.
 
 Run by bench/fanout.py; prints "READY <first_port>" when listening. GET /stats on the first
-port returns the arrival times (time.time()) as JSON.
+port returns the arrival times (time.time()) as JSON. With a certificate chain and key file as
+fourth and fifth arguments every port speaks TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 import time
 
@@ -36,21 +38,30 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, del
                 body = b""
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
         pass
     finally:
         writer.close()
 
 
-async def main(first_port: int, count: int, delay_ms: int) -> None:
+async def main(first_port: int, count: int, delay_ms: int, tls: ssl.SSLContext | None) -> None:
     delay = delay_ms / 1000
     servers = [
-        await asyncio.start_server(lambda r, w: handle(r, w, delay), "127.0.0.1", first_port + i)
+        await asyncio.start_server(
+            lambda r, w: handle(r, w, delay), "127.0.0.1", first_port + i, ssl=tls
+        )
         for i in range(count)
     ]
     print(f"READY {first_port}", flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
+def tls_context(chain: str, key: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain, key)
+    return context
+
+
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
+    tls = tls_context(sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else None
+    asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), tls))

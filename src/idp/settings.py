@@ -34,7 +34,10 @@ class LogoutSettings(BaseModel):
 
     token_ttl: int = Field(default=120, ge=10, le=600)  # Back-Channel Logout §2.4: short
     connect_timeout: float = Field(default=2.0, gt=0)
-    request_timeout: float = Field(default=5.0, gt=0)
+    request_timeout: float = Field(default=5.0, gt=0)  # the whole POST, connect included
+    resolve_timeout: float = Field(default=2.0, gt=0)  # the RP's name lookup
+    # PEM bundle of the CAs that RPs' certificates chain to; unset: the system's trust store.
+    ca_file: str | None = None
     inline_wait: float = Field(default=2.0, ge=0)  # how long a logout page waits for RPs
     retry_period: int = Field(default=86400, ge=60)  # then the delivery is marked failed
     backoff_base: float = Field(default=2.0, gt=0)

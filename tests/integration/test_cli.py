@@ -294,6 +294,13 @@ BAD_CLIENTS = {
     ],
     "post_logout_over_http": ["--post-logout-redirect-uri", "http://a.example/bye"],
     "backchannel_with_fragment": ["--backchannel-logout-uri", "https://a.example/l#x"],
+    "backchannel_over_http_to_a_public_host": [
+        "--backchannel-logout-uri", "http://a.example/logout/back",
+    ],
+    "backchannel_to_loopback": ["--backchannel-logout-uri", "https://127.0.0.1:8443/back"],
+    "backchannel_to_cloud_metadata": [
+        "--backchannel-logout-uri", "https://169.254.169.254/latest/meta-data/",
+    ],
     "private_key_jwt_without_jwks": ["--auth-method", "private_key_jwt"],
     "jwks_not_json": ["--auth-method", "private_key_jwt", "--jwks", "{nope"],
     "jwks_with_a_private_key": [
@@ -313,6 +320,24 @@ async def test_bad_client_input_is_refused_with_one_line_and_nothing_written(
 ) -> None:
     before = await cli.rows()
     (await _create_client(cli, *options)).refused()
+    assert await cli.rows() == before
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("http://a.example/logout/back", "must use https"),
+        ("https://10.1.2.3/back", "10.1.2.3 is a loopback, private or reserved address"),
+        ("https://localhost/back", "localhost is a loopback name"),
+    ],
+)
+async def test_a_backchannel_uri_that_would_never_be_delivered_to_is_refused_with_the_reason(
+    cli: Cli, uri: str, reason: str
+) -> None:
+    before = await cli.rows()
+    line = (await _create_client(cli, "--backchannel-logout-uri", uri)).refused()
+    assert "back-channel logout URI" in line
+    assert reason in line
     assert await cli.rows() == before
 
 

@@ -12,6 +12,7 @@ from idp.audit.log import record
 from idp.clients.repository import ClientRepository
 from idp.context import Context
 from idp.db.models import Client
+from idp.egress.policy import uri_problem
 from idp.errors import BadInput
 from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES
 from idp.oidc.claims import DEFAULT_CLIENT_SCOPES, SCOPES_SUPPORTED
@@ -59,7 +60,16 @@ def _check_logout_uri(label: str, uri: str) -> None:
         raise BadInput(f"{label} must be an http(s) URL")
 
 
-def validate(data: NewClient) -> NewClient:
+def _check_backchannel_uri(uri: str, *, block_private_addresses: bool) -> None:
+    # The delivery applies the same policy: refuse here rather than accept a client whose
+    # logout tokens would never be sent.
+    problem = uri_problem(uri, allow_private=not block_private_addresses)
+    if problem:
+        raise BadInput(f"back-channel logout URI {uri!r} {problem}")
+
+
+def validate(data: NewClient, *, block_private_addresses: bool = True) -> NewClient:
+    """The checked registration; ``block_private_addresses`` is ``settings.logout``'s."""
     if not data.name.strip() or len(data.name) > 200:
         raise BadInput("name must be 1 to 200 characters")
     if data.auth_method not in AUTH_METHODS:
@@ -77,7 +87,9 @@ def validate(data: NewClient) -> NewClient:
     for uri in data.post_logout_redirect_uris:
         _check_uri("post-logout redirect URI", uri)
     if data.backchannel_logout_uri:
-        _check_logout_uri("back-channel logout URI", data.backchannel_logout_uri)
+        _check_backchannel_uri(
+            data.backchannel_logout_uri, block_private_addresses=block_private_addresses
+        )
     if data.frontchannel_logout_uri:
         _check_logout_uri("front-channel logout URI", data.frontchannel_logout_uri)
         front = urlsplit(data.frontchannel_logout_uri)
@@ -120,7 +132,7 @@ def parse_jwks(raw: str) -> dict[str, Any]:
 
 
 async def create_client(ctx: Context, data: NewClient) -> CreatedClient:
-    data = validate(data)
+    data = validate(data, block_private_addresses=ctx.settings.logout.block_private_addresses)
     client_id = data.client_id or secrets.token_urlsafe(16)
     secret = None if data.auth_method in ("none", "private_key_jwt") else new_token(32)
     async with ctx.db.transaction() as session:
