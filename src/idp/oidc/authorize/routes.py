@@ -22,6 +22,7 @@ from idp.errors import (
 )
 from idp.http.deps import Ctx, client_ip
 from idp.http.responses import error_redirect
+from idp.jobs.runner import JobRunner
 from idp.oidc.authorize import interactions
 from idp.oidc.authorize.decide import (
     Decision,
@@ -34,7 +35,6 @@ from idp.oidc.authorize.decide import (
     remember_consent,
 )
 from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient, validate
-from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.oidc.params import read_form, read_params
 from idp.sessions.service import LiveSession, find_live_session
 from idp.web import cookies
@@ -325,8 +325,8 @@ async def _login(
         ctx.settings,
         max_age=ctx.settings.sessions.absolute_ttl,
     )
-    dispatcher: LogoutDispatcher = request.app.state.logout
-    await dispatcher.deliver_now(logged_in.replaced.jobs, wait=0)
+    dispatcher: JobRunner = request.app.state.jobs
+    await dispatcher.run_now(logged_in.replaced.jobs, wait=0)
     return response
 
 

@@ -14,8 +14,8 @@ import socket
 from urllib.parse import urlencode, urlsplit
 
 from idp.context import Context
+from idp.oidc.logout.backchannel import DELIVERED, PENDING, REJECTED, Job, Outcome
 from idp.oidc.logout.http_post import PostFailed, post_form
-from idp.oidc.logout.outbox import DELIVERED, PENDING, REJECTED, Job, Outcome
 from idp.oidc.logout.token import logout_token
 
 
@@ -61,7 +61,13 @@ class Deliverer:
         if self._ctx.settings.logout.block_private_addresses:
             await _check_target(job.uri)
         token = await logout_token(
-            self._ctx, client_id=job.client_id, alg=job.alg, sub=job.sub, sid=job.sid
+            self._ctx,
+            client_id=job.client_id,
+            alg=job.alg,
+            sub=job.sub,
+            sid=job.sid,
+            jti=job.jti,
+            iat=job.iat,
         )
         settings = self._ctx.settings.logout
         status, body = await post_form(
