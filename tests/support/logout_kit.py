@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,7 +274,8 @@ class Delivery:
     status: str
     attempts: int
     last_error: str | None
-    job: QueuedJob
+    next_attempt_at: datetime
+    finished_at: datetime | None
 
 
 async def deliveries(ctx: Context, client_id: str) -> list[Delivery]:
@@ -283,7 +285,28 @@ async def deliveries(ctx: Context, client_id: str) -> list[Delivery]:
             .where(QueuedJob.kind == BACKCHANNEL_LOGOUT, QueuedJob.ref == client_id)
             .order_by(QueuedJob.created_at)
         )
-        return [Delivery(r.id, delivery_status(r), r.attempts, r.last_error, r) for r in rows]
+        return [
+            Delivery(
+                r.id,
+                delivery_status(r),
+                r.attempts,
+                r.last_error,
+                r.next_attempt_at,
+                r.finished_at,
+            )
+            for r in rows
+        ]
+
+
+async def pass_deadline(ctx: Context, ref: str) -> None:
+    """Move the deadline of a client's live jobs into the past (as the database sees time:
+    advancing an instance's clock no longer moves the queue, by design)."""
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(QueuedJob)
+            .where(QueuedJob.ref == ref, QueuedJob.status.in_(["pending", "running"]))
+            .values(deadline=datetime(2000, 1, 1, tzinfo=UTC))
+        )
 
 
 async def session_record(ctx: Context, session_id: uuid.UUID) -> BrowserSession:
