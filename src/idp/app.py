@@ -15,19 +15,18 @@ from idp.api import login as api_login
 from idp.api import me as api_me
 from idp.api import passwords as api_passwords
 from idp.api import registration as api_registration
-from idp.api import sessions as api_sessions
+from idp.background import Background
 from idp.clock import Clock
 from idp.context import Context
 from idp.http import errors, health
 from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
-from idp.jobs.maintenance import Maintenance
-from idp.notify.dispatcher import NotificationDispatcher
+from idp.notify.outbox import NOTIFICATION
 from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
 from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
-from idp.oidc.logout.dispatcher import LogoutDispatcher
+from idp.sessions import routes as session_routes
 from idp.settings import Settings
 from idp.web import dev_mailbox, email_link_pages, registration_pages, reset_pages
 
@@ -38,23 +37,17 @@ def create_app(
     settings = settings or Settings()
     check_notifiers(settings)  # a wrong plug-in name stops start-up before anything is opened
     ctx = Context.build(settings, clock)
-    maintenance = Maintenance(ctx)
-    dispatcher = LogoutDispatcher(ctx)
-    notifications = NotificationDispatcher(ctx)
+    background = Background(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.keys.ensure_keys()
         if run_jobs:
-            maintenance.start()
-            dispatcher.start()
-            notifications.start()
+            background.start()
         try:
             yield
         finally:
-            await notifications.stop()
-            await dispatcher.stop()
-            await maintenance.stop()
+            await background.stop()  # also the jobs run_now started, without run_jobs too
             await ctx.close()
 
     app = FastAPI(
@@ -66,8 +59,8 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
-    app.state.logout = dispatcher
-    app.state.notifications = notifications
+    app.state.jobs = background.jobs  # JobRunner: run_now after a commit (idp.jobs.deps)
+    app.state.notifications = background.jobs.waker(NOTIFICATION)  # .wake() after a commit
     for module in (
         discovery,
         authorize_routes,
@@ -76,7 +69,7 @@ def create_app(
         introspection,
         revocation,
         end_session,
-        api_sessions,
+        session_routes,
         api_registration,
         api_login,
         api_me,

@@ -1,4 +1,4 @@
-"""The ``idp`` command (see CONTRACT.md): serve, migrate, clients, accounts, keys.
+"""The ``idp`` command (see CONTRACT.md): serve, worker, migrate, clients, accounts, keys, jobs.
 
 Every command that creates something prints one JSON object with ``--json``, exits 0 on
 success, and exits 2 with a one-line reason on stderr for bad input (nothing written).
@@ -174,7 +174,7 @@ async def _find_account(session: Any, ref: str) -> Any:
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
-    from idp.oidc.logout.service import live_sessions_of
+    from idp.sessions.service import live_sessions_of
 
     async def listing(ctx: Any) -> dict[str, Any]:
         async with ctx.db.read() as session:
@@ -202,8 +202,8 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
 
 def cmd_sessions_end(args: argparse.Namespace) -> int:
     """End every session of an account (a compromised account); running servers deliver the
-    back-channel logouts from the outbox."""
-    from idp.oidc.logout.service import end_sessions, live_sessions_of
+    back-channel logouts from the job queue."""
+    from idp.sessions.service import end_sessions, live_sessions_of
 
     async def end(ctx: Any) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
@@ -220,35 +220,76 @@ def cmd_sessions_end(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_deliveries_list(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The job workers, the session sweep and maintenance, without HTTP, until SIGTERM/SIGINT.
+    Run as many as you like beside ``idp serve`` (on PostgreSQL)."""
+    import signal
 
-    from idp.db.models import LogoutDelivery
+    async def work() -> None:
+        from idp.background import Background
+        from idp.context import Context
 
-    async def listing(ctx: Any) -> dict[str, Any]:
+        ctx = Context.build(Settings())
+        background = Background(ctx)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        try:
+            await ctx.keys.ensure_keys()  # logout tokens are signed here
+            background.start()
+            print("idp worker: running", flush=True)
+            await stopping.wait()
+        finally:
+            await background.stop()
+            await ctx.close()
+
+    asyncio.run(work())
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    """Jobs for operators: state, tries and last error, never the payload."""
+    from idp.jobs.repository import listing
+
+    async def run(ctx: Any) -> dict[str, Any]:
         async with ctx.db.read() as session:
-            rows = (
-                await session.scalars(
-                    select(LogoutDelivery)
-                    .where(LogoutDelivery.status == args.status)
-                    .order_by(LogoutDelivery.created_at.desc())
-                    .limit(args.limit)
-                )
-            ).all()
+            rows = await listing(
+                session,
+                statuses=[args.status] if args.status else None,
+                kind=args.kind,
+                limit=args.limit,
+            )
         return {
-            "deliveries": [
+            "jobs": [
                 {
                     "id": str(r.id),
-                    "client_id": r.client_id,
-                    "uri": r.uri,
+                    "kind": r.kind,
+                    "ref": r.ref,
                     "status": r.status,
+                    "result": r.result,
                     "attempts": r.attempts,
                     "last_error": r.last_error,
+                    "next_attempt_at": r.next_attempt_at.isoformat(),
+                    "deadline": r.deadline.isoformat(),
                     "created_at": r.created_at.isoformat(),
+                    "finished_at": r.finished_at.isoformat() if r.finished_at else None,
                 }
                 for r in rows
             ]
         }
+
+    _emit(asyncio.run(_with_context(run)), args.json)
+    return 0
+
+
+def cmd_deliveries_list(args: argparse.Namespace) -> int:
+    from idp.oidc.logout.deliveries import list_deliveries
+
+    async def listing(ctx: Any) -> dict[str, Any]:
+        async with ctx.db.read() as session:
+            found = await list_deliveries(session, args.status, args.limit)
+        return {"deliveries": found}
 
     _emit(asyncio.run(_with_context(listing)), args.json)
     return 0
@@ -265,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run the background jobs without HTTP")
+    worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--json", action="store_true")
@@ -354,6 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
     dlist.add_argument("--limit", type=int, default=100)
     dlist.add_argument("--json", action="store_true")
     dlist.set_defaults(func=cmd_deliveries_list)
+
+    jobs = commands.add_parser("jobs", help="the background job queue").add_subparsers(
+        dest="jobs_command", required=True, parser_class=_Parser
+    )
+    jlist = jobs.add_parser("list", help="jobs, newest first (no payloads)")
+    jlist.add_argument("--status", choices=["pending", "running", "done", "failed"])
+    jlist.add_argument("--kind", help="e.g. backchannel_logout, notification")
+    jlist.add_argument("--limit", type=int, default=100)
+    jlist.add_argument("--json", action="store_true")
+    jlist.set_defaults(func=cmd_jobs_list)
     return parser
 
 

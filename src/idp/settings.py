@@ -30,7 +30,7 @@ class SessionSettings(BaseModel):
 
 
 class LogoutSettings(BaseModel):
-    """Back-channel logout delivery through the durable outbox."""
+    """Back-channel logout: the `backchannel_logout` jobs of the job queue and their retries."""
 
     token_ttl: int = Field(default=120, ge=10, le=600)  # Back-Channel Logout §2.4: short
     connect_timeout: float = Field(default=2.0, gt=0)

@@ -21,8 +21,8 @@ from idp.db.models import (
     AuditEvent,
     BrowserSession,
     Contact,
-    Notification,
     PasswordReset,
+    QueuedJob,
     Registration,
     ThrottleCounter,
     Verification,
@@ -142,7 +142,9 @@ async def _snapshot(ctx: Context, person: Person) -> dict[str, int]:
         "contacts": select(func.count()).select_from(Contact),
         "verifications": select(func.count()).select_from(Verification),
         "verification failures": select(func.coalesce(func.sum(Verification.failures), 0)),
-        "notifications": select(func.count()).select_from(Notification),
+        "notifications": select(func.count())
+        .select_from(QueuedJob)
+        .where(QueuedJob.kind == "notification"),
         "password resets": select(func.count()).select_from(PasswordReset),
         "registrations": select(func.count()).select_from(Registration),
         "throttle counters": select(func.count()).select_from(ThrottleCounter),

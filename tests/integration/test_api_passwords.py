@@ -15,7 +15,7 @@ from sqlalchemy import select
 from idp.accounts.service import NewAccount, create_by_operator
 from idp.clock import OffsetClock
 from idp.context import Context
-from idp.db.models import Account, AuditEvent, BrowserSession, Notification, PasswordReset
+from idp.db.models import Account, AuditEvent, BrowserSession, PasswordReset, QueuedJob
 from tests.support.api_kit import (
     STRONG,
     Api,
@@ -260,7 +260,7 @@ async def test_a_new_password_that_breaks_a_rule_is_refused_and_nothing_changes(
     assert (await other.login(person.email, person.password)).status_code == 200
     before = (
         await _password_hash(ctx, person.account.id),
-        await count(ctx, Notification),
+        await count(ctx, QueuedJob),
         len(await _live_sessions(ctx, person.account.id)),
     )
     refused = await api.post("/api/v1/me/password", body)
@@ -271,7 +271,7 @@ async def test_a_new_password_that_breaks_a_rule_is_refused_and_nothing_changes(
     assert body["new_password"] not in refused.text  # passwords are never echoed
     after = (
         await _password_hash(ctx, person.account.id),
-        await count(ctx, Notification),
+        await count(ctx, QueuedJob),
         len(await _live_sessions(ctx, person.account.id)),
     )
     assert after == before

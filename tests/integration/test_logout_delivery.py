@@ -18,8 +18,8 @@ import pytest
 
 from idp.context import Context
 from idp.egress.backend import AnyIOConnector, SocketOption
+from idp.oidc.logout.backchannel import DELIVERED, PENDING, REJECTED, Job
 from idp.oidc.logout.delivery import Deliverer
-from idp.oidc.logout.outbox import DELIVERED, PENDING, REJECTED, Job
 from idp.settings import LogoutSettings, Settings
 from tests.support.raw_rp import RawRP
 from tests.support.rp_server import FakeRP, RPServer
@@ -33,7 +33,9 @@ ALLOWING = BLOCKING.model_copy(update={"block_private_addresses": False})
 
 
 def job(uri: str, client_id: str = "rp-test") -> Job:
-    return Job(uuid.uuid4(), client_id, uri, "sub-1", "sid-1", "ES256")
+    return Job(
+        uuid.uuid4(), client_id, uri, "sub-1", "sid-1", "ES256", uuid.uuid4().hex, int(time.time())
+    )
 
 
 class ScriptedResolver:

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ from idp.app import create_app
 from idp.clock import Clock
 from idp.context import Context
 from idp.db.migrate import upgrade
-from idp.db.models import BrowserSession, LogoutDelivery, SessionClient
+from idp.db.models import BrowserSession, QueuedJob, SessionClient
+from idp.oidc.logout.deliveries import delivery_status
+from idp.sessions.service import BACKCHANNEL_LOGOUT
 from idp.settings import Settings
 from tests.support.browser import Browser, query
 from tests.support.factories import RP, Person, make_rp
@@ -158,9 +161,13 @@ async def forget_clients(ctx: Context, client_ids: list[str]) -> None:
             .values(ended_at=now, ended_reason="test_teardown")
         )
         await session.execute(
-            update(LogoutDelivery)
-            .where(LogoutDelivery.client_id.in_(client_ids), LogoutDelivery.status == "pending")
-            .values(status="failed", last_error="test teardown", finished_at=now)
+            update(QueuedJob)
+            .where(
+                QueuedJob.kind == BACKCHANNEL_LOGOUT,
+                QueuedJob.ref.in_(client_ids),
+                QueuedJob.status.in_(["pending", "running"]),
+            )
+            .values(status="failed", last_error="test teardown", finished_at=now, claim_token=None)
         )
 
 
@@ -259,14 +266,47 @@ async def refresh(http: httpx.AsyncClient, rp: RP, token: str) -> httpx.Response
 # --- the database --------------------------------------------------------------------------------
 
 
-async def deliveries(ctx: Context, client_id: str) -> list[LogoutDelivery]:
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A back-channel logout job, with its status in the words of ``idp deliveries list``."""
+
+    id: uuid.UUID
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    finished_at: datetime | None
+
+
+async def deliveries(ctx: Context, client_id: str) -> list[Delivery]:
     async with ctx.db.read() as session:
         rows = await session.scalars(
-            select(LogoutDelivery)
-            .where(LogoutDelivery.client_id == client_id)
-            .order_by(LogoutDelivery.created_at)
+            select(QueuedJob)
+            .where(QueuedJob.kind == BACKCHANNEL_LOGOUT, QueuedJob.ref == client_id)
+            .order_by(QueuedJob.created_at)
         )
-        return list(rows.all())
+        return [
+            Delivery(
+                r.id,
+                delivery_status(r),
+                r.attempts,
+                r.last_error,
+                r.next_attempt_at,
+                r.finished_at,
+            )
+            for r in rows
+        ]
+
+
+async def pass_deadline(ctx: Context, ref: str) -> None:
+    """Move the deadline of a client's live jobs into the past (as the database sees time:
+    advancing an instance's clock no longer moves the queue, by design)."""
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(QueuedJob)
+            .where(QueuedJob.ref == ref, QueuedJob.status.in_(["pending", "running"]))
+            .values(deadline=datetime(2000, 1, 1, tzinfo=UTC))
+        )
 
 
 async def session_record(ctx: Context, session_id: uuid.UUID) -> BrowserSession:

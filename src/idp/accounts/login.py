@@ -14,8 +14,7 @@ from idp.accounts.service import after_successful_login, authenticate
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account
-from idp.oidc.logout.service import Ended, end_sessions
-from idp.sessions.service import LiveSession, find_live_session, start_session
+from idp.sessions.service import Ended, LiveSession, end_sessions, find_live_session, start_session
 
 # Work to do in the login's own transaction once the new session exists (the login page binds
 # its interaction and issues the authorization code there, all or nothing).

@@ -31,8 +31,8 @@ from idp.context import Context
 from idp.db.models import Account, Contact, PasswordReset, Verification
 from idp.errors import NotFound, ValidationFailed
 from idp.notify.protocol import Channel
-from idp.oidc.logout.service import Ended, end_sessions
 from idp.security.tokens import digest, new_token, same
+from idp.sessions.service import Ended, end_sessions
 
 PURPOSE = "password_reset"
 TEMPLATE = "reset_code"

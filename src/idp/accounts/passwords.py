@@ -14,8 +14,8 @@ from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact
 from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
-from idp.oidc.logout.service import Ended, end_sessions
 from idp.security.passwords import normalize
+from idp.sessions.service import Ended, end_sessions
 
 
 class WrongPassword(ProblemError):

@@ -20,7 +20,7 @@ from idp.db.models import Account
 from idp.errors import CsrfFailed
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import ApiRouter
-from idp.oidc.logout.end_session import Dispatcher
+from idp.jobs.deps import Jobs
 from idp.web import cookies
 from idp.web.csrf import Csrf
 
@@ -62,7 +62,7 @@ async def csrf_token(request: Request, ctx: Ctx, response: Response) -> CsrfToke
     responses=problems(401, 403, 415, 422, 429),
 )
 async def login(
-    body: LoginRequest, request: Request, ctx: Ctx, dispatcher: Dispatcher, response: Response
+    body: LoginRequest, request: Request, ctx: Ctx, dispatcher: Jobs, response: Response
 ) -> AccountSummary:
     """Log in with a confirmed phone, a confirmed e-mail or a SNILS and the password; sets the
     SSO session cookie. A wrong login and a wrong password get the same 401."""
@@ -83,16 +83,16 @@ async def login(
         max_age=ctx.settings.sessions.absolute_ttl,
     )
     response.headers["Cache-Control"] = "no-store"
-    await dispatcher.deliver_now(done.replaced.jobs, wait=0)
+    await dispatcher.run_now(done.replaced.jobs, wait=0)
     return summary(done.account)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problems(403))
-async def logout(request: Request, ctx: Ctx, dispatcher: Dispatcher) -> Response:
+async def logout(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     """End this browser's session and tell the session's relying parties (back-channel)."""
     _require_csrf(request, ctx)
     ended = await log_out(ctx, cookies.read(request, cookies.SESSION, ctx.settings))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     cookies.clear(response, cookies.SESSION, ctx.settings)
-    await dispatcher.deliver_now(ended.jobs)
+    await dispatcher.run_now(ended.jobs)
     return response

@@ -22,7 +22,7 @@ from idp.api.schemas_account import (
 )
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import ApiRouter
-from idp.oidc.logout.end_session import Dispatcher
+from idp.jobs.deps import Jobs
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
@@ -46,7 +46,7 @@ async def change(
     request: Request,
     ctx: Ctx,
     caller: CurrentCaller,
-    dispatcher: Dispatcher,
+    dispatcher: Jobs,
 ) -> PasswordChanged:
     """Change the password. The old one is required; every other session of the person ends
     (their relying parties are told, their refresh tokens die); the person is notified."""
@@ -62,7 +62,7 @@ async def change(
         client_id=caller.client_id,
     )
     request.app.state.notifications.wake()
-    await dispatcher.deliver_now(ended.jobs)
+    await dispatcher.run_now(ended.jobs)
     return PasswordChanged(ended_sessions=len(ended.session_ids))
 
 
@@ -93,7 +93,7 @@ async def finish_reset(
     body: ResetConfirmation,
     request: Request,
     ctx: Ctx,
-    dispatcher: Dispatcher,
+    dispatcher: Jobs,
     token: ResetToken = None,
 ) -> Response:
     """Set the new password with the code. Every session of the person ends; nobody is
@@ -109,5 +109,5 @@ async def finish_reset(
         ip=client_ip(request),
     )
     request.app.state.notifications.wake()
-    await dispatcher.deliver_now(ended.jobs)
+    await dispatcher.run_now(ended.jobs)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

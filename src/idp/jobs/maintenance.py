@@ -12,15 +12,20 @@ from idp.db.models import (
     AuthorizationCode,
     ClientAssertionJti,
     Interaction,
-    LogoutDelivery,
-    Notification,
     PasswordReset,
     Registration,
     RevokedAccessToken,
     ThrottleCounter,
     Verification,
 )
+from idp.jobs import repository as jobs
+from idp.jobs.dbtime import db_now
 from idp.jobs.worker import PollingWorker
+
+# How long settled jobs stay for operators, by kind. Sent messages may hold one-time codes
+# (sealed): a day at most.
+JOB_RETENTION = {"notification": timedelta(days=1)}
+DEFAULT_JOB_RETENTION = timedelta(days=30)
 
 
 class Maintenance:
@@ -54,18 +59,12 @@ class Maintenance:
             await session.execute(delete(Registration).where(Registration.expires_at < day_ago))
             await session.execute(delete(Verification).where(Verification.expires_at < day_ago))
             await session.execute(delete(PasswordReset).where(PasswordReset.expires_at < day_ago))
-            # Sent messages may hold one-time codes (sealed): keep them no longer than a day.
-            await session.execute(
-                delete(Notification).where(
-                    Notification.finished_at.is_not(None), Notification.finished_at < day_ago
-                )
-            )
-            # Settled logout deliveries stay 30 days for operators, then go.
-            await session.execute(
-                delete(LogoutDelivery).where(
-                    LogoutDelivery.finished_at.is_not(None),
-                    LogoutDelivery.finished_at < now - timedelta(days=30),
-                )
+            # Settled jobs carry the database's time (see idp.jobs.dbtime).
+            db_time = await db_now(session)
+            for kind, keep in JOB_RETENTION.items():
+                await jobs.purge_settled(session, db_time - keep, kinds=[kind])
+            await jobs.purge_settled(
+                session, db_time - DEFAULT_JOB_RETENTION, other_than=list(JOB_RETENTION)
             )
             window = timedelta(seconds=max(self._ctx.settings.throttle.window, 3600))
             await session.execute(

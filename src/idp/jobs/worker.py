@@ -40,10 +40,11 @@ class PollingWorker:
 
     async def _loop(self) -> None:
         while True:
+            # Cleared before the pass: a wake that arrives during it starts the next one at once.
+            self._wake.clear()
             try:
                 await self._run_pass()
             except Exception:  # log and go on; the next pass retries
                 log.exception("%s pass failed", self._name)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)

@@ -1,35 +1,28 @@
-"""The notification outbox: messages are written in the request's transaction and sent by a
-worker, never inside the request (a slow gateway must not slow a page, a crash loses nothing).
-The payload, which may hold a one-time code, is sealed with the key ring."""
+"""Notifications as jobs of the one queue (kind ``notification``): written in the request's
+transaction and sent by a worker, never inside the request (a slow gateway must not slow a
+page, a crash loses nothing). The payload, which may hold a one-time code, is sealed.
+
+Delivery is at least once: a worker that dies after handing a message to the gateway and
+before recording it sends it again after the lease. A repeated code or notice is harmless.
+"""
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.db.models import Notification
-from idp.jobs.worker import backoff
-from idp.notify.protocol import Channel
+from idp.jobs.queue import ClaimedJob, Outcome
+from idp.jobs.queue import enqueue as enqueue_job
+from idp.jobs.registry import KindPolicy, Registry
+from idp.notify.messages import render
+from idp.notify.protocol import Channel, DeliveryFailed, Notifier
 from idp.security.sealing import Keyring
 from idp.settings import NotifySettings
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
-_PURPOSE = "notification"
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    id: uuid.UUID
-    channel: Channel
-    to: str
-    template: str
-    locale: str
-    params: dict[str, str]
+NOTIFICATION = "notification"
+SENT = "sent"
 
 
 def enqueue(
@@ -44,68 +37,51 @@ def enqueue(
     now: datetime,
     settings: NotifySettings,
 ) -> uuid.UUID:
-    notification_id = uuid.uuid4()
-    payload = json.dumps({"to": to, "locale": locale, "params": params}).encode()
-    session.add(
-        Notification(
-            id=notification_id,
-            channel=channel,
-            template=template,
-            payload_enc=keyring.seal(_PURPOSE, payload, str(notification_id)),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            deadline=now + timedelta(seconds=settings.retry_period),
-            created_at=now,
-        )
-    )
-    return notification_id
+    payload = {"channel": channel, "to": to, "template": template, "locale": locale}
+    return enqueue_job(
+        session,
+        NOTIFICATION,
+        {**payload, "params": params},
+        deadline_in=settings.retry_period,
+        keyring=keyring,
+        ref=f"{channel}:{template}",
+    ).id
 
 
-async def claim_due(
-    session: AsyncSession, keyring: Keyring, now: datetime, settings: NotifySettings
-) -> list[Outgoing]:
-    rows = (
-        await session.scalars(
-            select(Notification)
-            .where(Notification.status == PENDING, Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at)
-            .limit(settings.batch_size)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    claimed = []
-    for row in rows:
-        row.attempts += 1
-        row.next_attempt_at = now + timedelta(seconds=settings.lease)
-        payload = json.loads(keyring.open(_PURPOSE, row.payload_enc, str(row.id)))
-        channel: Channel = "sms" if row.channel == "sms" else "email"
-        claimed.append(
-            Outgoing(
-                row.id, channel, payload["to"], row.template, payload["locale"], payload["params"]
-            )
-        )
-    return claimed
+class NotificationHandler:
+    def __init__(self, notifiers: dict[Channel, Notifier]) -> None:
+        self._notifiers = notifiers
+
+    async def run(self, job: ClaimedJob) -> Outcome:
+        p = job.payload or {}
+        channel: Channel = "sms" if p["channel"] == "sms" else "email"
+        # An unknown template raises here: that try fails with the reason, the others go on.
+        message = render(channel, p["to"], p["template"], p["locale"], p["params"])
+        try:
+            await self._notifiers[channel].send(message)
+        except DeliveryFailed as exc:
+            if exc.permanent:
+                return Outcome.failed(str(exc))
+            return Outcome.retry(str(exc))
+        return Outcome.done(SENT)
+
+    async def close(self) -> None:
+        for notifier in set(self._notifiers.values()):
+            await notifier.close()
 
 
-async def record(
-    session: AsyncSession,
-    results: dict[uuid.UUID, tuple[bool, str | None, bool]],
-    now: datetime,
-    settings: NotifySettings,
+def register(
+    registry: Registry, settings: NotifySettings, notifiers: dict[Channel, Notifier]
 ) -> None:
-    """``results``: id → (sent, error, permanent failure)."""
-    if not results:
-        return
-    rows = (await session.scalars(select(Notification).where(Notification.id.in_(results)))).all()
-    for row in rows:
-        sent, error, permanent = results[row.id]
-        row.last_error = error[:500] if error else None
-        if sent:
-            row.status, row.finished_at = SENT, now
-        elif permanent or now >= row.deadline:
-            row.status, row.finished_at = FAILED, now
-        else:
-            row.next_attempt_at = now + timedelta(
-                seconds=backoff(row.attempts, settings.backoff_base, settings.backoff_max)
-            )
+    registry.register(
+        NOTIFICATION,
+        NotificationHandler(notifiers),
+        KindPolicy(
+            lease=settings.lease,
+            backoff_base=settings.backoff_base,
+            backoff_max=settings.backoff_max,
+            batch_size=settings.batch_size,
+            concurrency=settings.batch_size,
+            poll_interval=settings.poll_interval,
+        ),
+    )

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.db.models import Account, BrowserSession, SessionClient
+from idp.db.models import Account, BrowserSession, Client, Grant, SessionClient
 
 
 class SessionRepository:
@@ -44,3 +46,73 @@ class SessionRepository:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         stmt = insert(SessionClient).values(**values).on_conflict_do_nothing()
         await self._session.execute(stmt)
+
+    async def mark_ended(self, session_id: uuid.UUID, now: datetime, reason: str) -> bool:
+        """End one session; False when it had already ended (another caller won)."""
+        won = await self._session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.id == session_id, BrowserSession.ended_at.is_(None))
+            .values(ended_at=now, ended_reason=reason)
+        )
+        return bool(won.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def revoke_grants(
+        self, session_ids: list[uuid.UUID], now: datetime, *, keep_offline_access: bool
+    ) -> None:
+        conditions = [Grant.session_id.in_(session_ids), Grant.revoked_at.is_(None)]
+        if keep_offline_access:
+            conditions.append(Grant.scope.not_like("%offline_access%"))
+        await self._session.execute(
+            update(Grant).where(*conditions).values(revoked_at=now, revoked_reason="logout")
+        )
+
+    async def participants(self, session_ids: list[uuid.UUID]) -> Sequence[Any]:
+        """Each (session, client) pair with what logging the client out needs."""
+        stmt = (
+            # Columns only: ORM entities for hundreds of clients cost more than the query.
+            select(
+                BrowserSession.id,
+                BrowserSession.sid,
+                Account.sub,
+                Client.client_id,
+                Client.backchannel_logout_uri,
+                Client.frontchannel_logout_uri,
+                Client.frontchannel_logout_session_required,
+                Client.id_token_signed_response_alg,
+            )
+            .join(SessionClient, SessionClient.session_id == BrowserSession.id)
+            .join(Client, Client.client_id == SessionClient.client_id)
+            .join(Account, Account.id == BrowserSession.account_id)
+            .where(BrowserSession.id.in_(session_ids))
+        )
+        return (await self._session.execute(stmt)).all()
+
+    async def live_of(
+        self, account_id: uuid.UUID, now: datetime, idle_ttl: int
+    ) -> list[BrowserSession]:
+        stmt = (
+            select(BrowserSession)
+            .where(
+                BrowserSession.account_id == account_id,
+                BrowserSession.ended_at.is_(None),
+                BrowserSession.expires_at > now,
+                BrowserSession.last_seen_at > now - timedelta(seconds=idle_ttl),
+            )
+            .order_by(BrowserSession.last_seen_at.desc())
+        )
+        return list((await self._session.scalars(stmt)).all())
+
+    async def expired(self, now: datetime, idle_ttl: int, limit: int) -> list[BrowserSession]:
+        stmt = (
+            select(BrowserSession)
+            .where(
+                BrowserSession.ended_at.is_(None),
+                or_(
+                    BrowserSession.expires_at <= now,
+                    BrowserSession.last_seen_at <= now - timedelta(seconds=idle_ttl),
+                ),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self._session.scalars(stmt)).all())

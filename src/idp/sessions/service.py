@@ -1,17 +1,30 @@
-"""Single sign-on sessions: one server-side record per browser login."""
+"""Single sign-on sessions: one server-side record per browser login, from start to end.
+
+Whoever ends a session (the person, an RP, an operator, a timeout) goes through
+``end_sessions``: in the caller's transaction the session is marked ended, the refresh tokens
+issued in it are revoked, and one ``backchannel_logout`` job per RP with a back-channel URI is
+enqueued. The job's handler (``idp.oidc.logout.backchannel``) builds and posts the logout token
+after the commit, so a crash can delay a logout but never lose it.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.audit.log import record
+from idp.clock import Clock
 from idp.db.models import Account, BrowserSession
+from idp.jobs.queue import JobRef, enqueue
 from idp.security.tokens import digest, new_token
 from idp.sessions.repository import SessionRepository
-from idp.settings import SessionSettings
+from idp.settings import SessionSettings, Settings
+
+BACKCHANNEL_LOGOUT = "backchannel_logout"  # the job kind; its handler lives in oidc.logout
 
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -79,3 +92,126 @@ async def record_participant(
     db_session: AsyncSession, session_id: uuid.UUID, client_id: str, now: datetime
 ) -> None:
     await SessionRepository(db_session).add_participant(session_id, client_id, now)
+
+
+# --- ending sessions ---------------------------------------------------------------------------
+
+
+class Deps(Protocol):
+    """What ending sessions needs of the app's context."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FrontChannelTarget:
+    client_id: str
+    uri: str
+    session_required: bool
+    sid: str
+
+
+@dataclass(slots=True)
+class Ended:
+    """What ending some sessions produced: back-channel jobs to run and iframes to render."""
+
+    session_ids: list[uuid.UUID] = field(default_factory=list)
+    jobs: list[JobRef] = field(default_factory=list)
+    frontchannel: list[FrontChannelTarget] = field(default_factory=list)
+
+
+async def end_sessions(
+    session: AsyncSession,
+    ctx: Deps,
+    records: list[BrowserSession],
+    *,
+    reason: str,
+    actor: str,
+    claim: bool,
+) -> Ended:
+    """End ``records`` (those still live), in the caller's transaction. With ``claim`` the
+    back-channel jobs are leased to the caller, who runs them after the commit with
+    ``JobRunner.run_now(ended.jobs)``; otherwise a worker picks them up."""
+    now = ctx.clock.now()
+    repo = SessionRepository(session)
+    ended = Ended()
+    for live in records:
+        # The guarded update makes ending idempotent and race-free: only one caller wins.
+        if await repo.mark_ended(live.id, now, reason):
+            ended.session_ids.append(live.id)
+    if not ended.session_ids:
+        return ended
+    logout = ctx.settings.logout
+    # Offline access is meant to outlive the login session (OIDC Core §11).
+    await repo.revoke_grants(
+        ended.session_ids, now, keep_offline_access=not logout.revoke_offline_access
+    )
+    for row in await repo.participants(ended.session_ids):
+        if row.backchannel_logout_uri:
+            # One jti and iat per RP and logout: a retry re-sends the same token while it is
+            # valid, so the RP can recognise it (Back-Channel Logout 1.0 §2.6).
+            payload = {
+                "client_id": row.client_id,
+                "uri": row.backchannel_logout_uri,
+                "sub": row.sub,
+                "sid": row.sid,
+                "alg": row.id_token_signed_response_alg,
+                "jti": new_token(16),
+                "iat": int(now.timestamp()),
+            }
+            ended.jobs.append(
+                enqueue(
+                    session,
+                    BACKCHANNEL_LOGOUT,
+                    payload,
+                    deadline_in=logout.retry_period,
+                    ref=row.client_id,
+                    lease=logout.lease if claim else None,
+                )
+            )
+        if row.frontchannel_logout_uri:
+            ended.frontchannel.append(
+                FrontChannelTarget(
+                    row.client_id,
+                    row.frontchannel_logout_uri,
+                    row.frontchannel_logout_session_required,
+                    row.sid,
+                )
+            )
+    for live in records:
+        if live.id in ended.session_ids:
+            record(
+                session,
+                "session.ended",
+                at=now,
+                actor=actor,
+                account_id=live.account_id,
+                reason=reason,
+                session_id=str(live.id),
+                notified=len(ended.jobs),
+            )
+    return ended
+
+
+async def live_sessions_of(
+    session: AsyncSession, account_id: uuid.UUID, now: datetime, idle_ttl: int
+) -> list[BrowserSession]:
+    return await SessionRepository(session).live_of(account_id, now, idle_ttl)
+
+
+async def expired_sessions(
+    session: AsyncSession, now: datetime, idle_ttl: int, limit: int
+) -> list[BrowserSession]:
+    return await SessionRepository(session).expired(now, idle_ttl, limit)
+
+
+async def end_expired(session: AsyncSession, ctx: Deps, *, limit: int = 500) -> Ended:
+    """End sessions that ran out (idle or absolute) with the same fan-out as a logout."""
+    expired = await expired_sessions(
+        session, ctx.clock.now(), ctx.settings.sessions.idle_ttl, limit
+    )
+    return await end_sessions(session, ctx, expired, reason="expired", actor="system", claim=False)

@@ -22,7 +22,7 @@ from idp.db.models import PasswordReset
 from idp.errors import NotFound, ValidationFailed
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
-from idp.oidc.logout.dispatcher import LogoutDispatcher
+from idp.jobs.runner import JobRunner
 from idp.security.tokens import digest, same
 from idp.web import cookies
 from idp.web.forms import (
@@ -248,8 +248,8 @@ async def submit_code(request: Request, ctx: Ctx) -> Response:
         errors = {"code": message}
         return await _code_page(request, ctx, held, errors=errors, restart=restart, status=400)
     request.app.state.notifications.wake()
-    dispatcher: LogoutDispatcher = request.app.state.logout
-    await dispatcher.deliver_now(ended.jobs, wait=0)  # RPs are told; a worker retries the rest
+    dispatcher: JobRunner = request.app.state.jobs
+    await dispatcher.run_now(ended.jobs, wait=0)  # RPs are told; a worker retries the rest
     response = redirect(with_return("/reset-password/done", held.interaction_id))
     cookies.clear(response, cookies.PASSWORD_RESET, ctx.settings)
     return response

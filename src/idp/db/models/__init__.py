@@ -11,9 +11,9 @@ from idp.db.models.grants import (
     RefreshToken,
     RevokedAccessToken,
 )
+from idp.db.models.jobs import QueuedJob
 from idp.db.models.keys import SigningKey
-from idp.db.models.logout import LogoutDelivery
-from idp.db.models.notifications import DevMessage, Notification
+from idp.db.models.notifications import DevMessage
 from idp.db.models.password_resets import PasswordReset
 from idp.db.models.registration import Registration, Verification
 from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
@@ -31,9 +31,8 @@ __all__ = [
     "DevMessage",
     "Grant",
     "Interaction",
-    "LogoutDelivery",
-    "Notification",
     "PasswordReset",
+    "QueuedJob",
     "RefreshToken",
     "Registration",
     "RevokedAccessToken",

@@ -23,6 +23,7 @@ from idp.errors import (
 )
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
+from idp.jobs.runner import JobRunner
 from idp.oidc.authorize import interactions
 from idp.oidc.authorize.decide import (
     Decision,
@@ -35,7 +36,6 @@ from idp.oidc.authorize.decide import (
     remember_consent,
 )
 from idp.oidc.authorize.request import AuthorizationRequest, validate
-from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.oidc.params import read_form, read_params
 from idp.sessions.service import LiveSession, find_live_session
 from idp.web import cookies
@@ -302,8 +302,8 @@ async def _login(
         ctx.settings,
         max_age=ctx.settings.sessions.absolute_ttl,
     )
-    dispatcher: LogoutDispatcher = request.app.state.logout
-    await dispatcher.deliver_now(logged_in.replaced.jobs, wait=0)
+    dispatcher: JobRunner = request.app.state.jobs
+    await dispatcher.run_now(logged_in.replaced.jobs, wait=0)
     return response
 
 

@@ -18,7 +18,7 @@ from idp.context import Context
 from idp.egress.backend import Connector, Resolver
 from idp.egress.client import build_client, default_ssl_context
 from idp.egress.policy import BlockedTarget, uri_problem
-from idp.oidc.logout.outbox import DELIVERED, PENDING, REJECTED, Job, Outcome
+from idp.oidc.logout.backchannel import DELIVERED, PENDING, REJECTED, Job, Outcome
 from idp.oidc.logout.token import logout_token
 from idp.settings import LogoutSettings
 
@@ -103,7 +103,13 @@ class Deliverer:
         if problem is not None:
             raise BlockedTarget(f"the URI {problem}")
         token = await logout_token(
-            self._ctx, client_id=job.client_id, alg=job.alg, sub=job.sub, sid=job.sid
+            self._ctx,
+            client_id=job.client_id,
+            alg=job.alg,
+            sub=job.sub,
+            sid=job.sid,
+            jti=job.jti,
+            iat=job.iat,
         )
         async with asyncio.timeout(self._settings.request_timeout):
             request = self._http().build_request("POST", job.uri, data={"logout_token": token})

@@ -11,10 +11,10 @@ person's own confirmation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.clients.model import ClientInfo
@@ -22,12 +22,18 @@ from idp.context import Context
 from idp.errors import InvalidRequest, PageError
 from idp.http.deps import Ctx
 from idp.http.routing import PageRouter
-from idp.oidc.logout.dispatcher import LogoutDispatcher
-from idp.oidc.logout.service import Ended, FrontChannelTarget, end_sessions
+from idp.jobs.deps import Jobs
+from idp.jobs.runner import JobRunner
 from idp.oidc.params import read_params
 from idp.oidc.redirects import with_params
 from idp.oidc.tokens import ID_TOKEN_TYP
-from idp.sessions.service import LiveSession, find_live_session
+from idp.sessions.service import (
+    Ended,
+    FrontChannelTarget,
+    LiveSession,
+    end_sessions,
+    find_live_session,
+)
 from idp.web import cookies
 from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
@@ -35,14 +41,6 @@ from idp.web.render import page
 
 router = PageRouter()
 CONFIRM_PURPOSE = "logout"
-
-
-async def get_dispatcher(request: Request) -> LogoutDispatcher:
-    dispatcher: LogoutDispatcher = request.app.state.logout
-    return dispatcher
-
-
-Dispatcher = Annotated[LogoutDispatcher, Depends(get_dispatcher)]
 
 
 class BadLogoutRequest(InvalidRequest):
@@ -102,7 +100,7 @@ def _locale(request: Request, ui_locales: str | None) -> str:
 
 
 @router.api_route("/logout", methods=["GET", "POST"])
-async def end_session(request: Request, ctx: Ctx, dispatcher: Dispatcher) -> Response:
+async def end_session(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     params = await read_params(request, ctx.settings.max_param_length)
     logout = await _parse(ctx, params)
     cookie = cookies.read(request, cookies.SESSION, ctx.settings)
@@ -136,7 +134,7 @@ def _confirm_page(request: Request, ctx: Context, logout: LogoutRequest) -> Resp
 
 
 @router.post("/logout/confirm")
-async def confirm(request: Request, ctx: Ctx, dispatcher: Dispatcher) -> Response:
+async def confirm(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     params = await read_params(request, ctx.settings.max_param_length)
     csrf_token = params.pop("csrf_token", None)
     decision = params.pop("decision", None)
@@ -161,7 +159,7 @@ async def confirm(request: Request, ctx: Ctx, dispatcher: Dispatcher) -> Respons
 async def _log_out(
     request: Request,
     ctx: Context,
-    dispatcher: LogoutDispatcher,
+    dispatcher: JobRunner,
     live: LiveSession,
     logout: LogoutRequest,
     *,
@@ -172,8 +170,8 @@ async def _log_out(
             session, ctx, [live.record], reason="logout", actor="person", claim=True
         )
     # RPs are told before the person is sent on, but a slow RP can delay that by at most
-    # the inline wait; the rest is finished in the background and retried from the outbox.
-    await dispatcher.deliver_now(ended.jobs)
+    # the inline wait; the rest is finished in the background and retried by a worker.
+    await dispatcher.run_now(ended.jobs)
     response = _finish(request, ctx, logout, ended, trusted=trusted)
     cookies.clear(response, cookies.SESSION, ctx.settings)
     return response

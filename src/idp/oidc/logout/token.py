@@ -11,15 +11,25 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TYP = "logout+jwt"
 
 
-async def logout_token(ctx: Context, *, client_id: str, alg: str, sub: str, sid: str) -> str:
-    """A freshly minted token: every delivery attempt gets its own ``jti``, ``iat`` and ``exp``."""
-    now = int(ctx.clock.now().timestamp())
+async def logout_token(
+    ctx: Context,
+    *,
+    client_id: str,
+    alg: str,
+    sub: str,
+    sid: str,
+    jti: str | None = None,
+    iat: int | None = None,
+) -> str:
+    """The logout token; a retry passes the ``jti`` and ``iat`` of the first try, so the RP
+    gets the same token again (see ``oidc.logout.backchannel``)."""
+    now = int(ctx.clock.now().timestamp()) if iat is None else iat
     claims: dict[str, Any] = {
         "iss": ctx.settings.issuer,
         "aud": client_id,
         "iat": now,
         "exp": now + ctx.settings.logout.token_ttl,
-        "jti": new_token(16),
+        "jti": jti or new_token(16),
         "events": {EVENT: {}},
         "sub": sub,
         "sid": sid,

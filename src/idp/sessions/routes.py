@@ -15,8 +15,8 @@ from idp.db.models import BrowserSession, Client, SessionClient
 from idp.errors import NotFound
 from idp.http.deps import Ctx
 from idp.http.routing import ApiRouter
-from idp.oidc.logout.end_session import Dispatcher
-from idp.oidc.logout.service import end_sessions, live_sessions_of
+from idp.jobs.deps import Jobs
+from idp.sessions.service import end_sessions, live_sessions_of
 from idp.web import cookies
 from idp.web.csrf import Csrf
 
@@ -79,7 +79,7 @@ async def end_one(
     session_id: uuid.UUID,
     ctx: Ctx,
     live: CurrentSession,
-    dispatcher: Dispatcher,
+    dispatcher: Jobs,
     response: Response,
 ) -> EndedSessions:
     async with ctx.db.transaction() as session:
@@ -89,7 +89,7 @@ async def end_one(
         ended = await end_sessions(
             session, ctx, [record], reason="ended_by_person", actor="person", claim=True
         )
-    await dispatcher.deliver_now(ended.jobs)
+    await dispatcher.run_now(ended.jobs)
     if live.record.id in ended.session_ids:
         cookies.clear(response, cookies.SESSION, ctx.settings)
     return EndedSessions(ended=len(ended.session_ids))
@@ -99,7 +99,7 @@ async def end_one(
 async def end_all(
     ctx: Ctx,
     live: CurrentSession,
-    dispatcher: Dispatcher,
+    dispatcher: Jobs,
     response: Response,
     keep_current: Annotated[bool, Query(description="Leave this session running")] = False,
 ) -> EndedSessions:
@@ -113,7 +113,7 @@ async def end_all(
         ended = await end_sessions(
             session, ctx, records, reason="ended_by_person", actor="person", claim=True
         )
-    await dispatcher.deliver_now(ended.jobs)
+    await dispatcher.run_now(ended.jobs)
     if live.record.id in ended.session_ids:
         cookies.clear(response, cookies.SESSION, ctx.settings)
     return EndedSessions(ended=len(ended.session_ids))

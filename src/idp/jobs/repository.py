@@ -1,0 +1,221 @@
+"""The SQL of the job queue: claim under a lease, settle only while the lease is ours, list,
+purge. Every time is the database's (``now_sql``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, null, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.db.models import QueuedJob
+from idp.jobs.dbtime import dialect_of, now_sql
+from idp.jobs.queue import (
+    DONE,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SEAL_PURPOSE,
+    ClaimedJob,
+    Outcome,
+)
+from idp.security.sealing import Keyring
+from idp.security.tokens import new_token
+
+_LIVE = (PENDING, RUNNING)
+_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A job that reached a final state (for the audit log)."""
+
+    id: uuid.UUID
+    kind: str
+    ref: str | None
+    status: str
+    result: str | None
+    attempts: int
+    last_error: str | None
+
+
+def _clip(error: str | None) -> str | None:
+    return error[:_ERROR_LENGTH] if error else None
+
+
+async def expire_overdue(session: AsyncSession, kind: str) -> list[Settled]:
+    """Settle as failed the due jobs whose deadline passed (also those whose worker died)."""
+    now = now_sql(dialect_of(session))
+    rows = await session.execute(
+        update(QueuedJob)
+        .where(
+            QueuedJob.kind == kind,
+            QueuedJob.status.in_(_LIVE),
+            QueuedJob.next_attempt_at <= now,
+            QueuedJob.deadline <= now,
+        )
+        .values(
+            status=FAILED,
+            result=EXPIRED,
+            finished_at=now,
+            claim_token=None,
+            last_error=func.coalesce(QueuedJob.last_error, "deadline passed"),
+        )
+        .returning(*_SETTLED_COLUMNS)
+    )
+    return [Settled(*row) for row in rows]
+
+
+async def claim(
+    session: AsyncSession, keyring: Keyring, kind: str, limit: int, lease: float
+) -> list[ClaimedJob]:
+    """Take up to ``limit`` due jobs of ``kind``: pending ones, and running ones whose lease
+    ran out. Rows other workers hold are skipped (PostgreSQL); SQLite's writer lock, taken at
+    BEGIN IMMEDIATE, serialises claims there."""
+    dialect = dialect_of(session)
+    now = now_sql(dialect)
+    ids = (
+        await session.scalars(
+            select(QueuedJob.id)
+            .where(
+                QueuedJob.kind == kind,
+                QueuedJob.status.in_(_LIVE),
+                QueuedJob.next_attempt_at <= now,
+            )
+            .order_by(QueuedJob.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not ids:
+        return []
+    token = new_token(16)  # fresh per claim: an earlier holder's result no longer matches
+    rows = await session.execute(
+        update(QueuedJob)
+        .where(QueuedJob.id.in_(ids))
+        .values(
+            status=RUNNING,
+            claim_token=token,
+            attempts=QueuedJob.attempts + 1,
+            next_attempt_at=now_sql(dialect, lease),
+        )
+        .returning(
+            QueuedJob.id, QueuedJob.ref, QueuedJob.payload, QueuedJob.sealed, QueuedJob.attempts
+        )
+    )
+    return [
+        ClaimedJob(job_id, kind, ref, _open(keyring, job_id, raw, sealed), attempts, token)
+        for job_id, ref, raw, sealed, attempts in rows
+    ]
+
+
+def _open(
+    keyring: Keyring, job_id: uuid.UUID, raw: bytes, sealed: bool
+) -> dict[str, object] | None:
+    try:
+        data = keyring.open(SEAL_PURPOSE, raw, str(job_id)) if sealed else raw
+        payload = json.loads(data)
+    except Exception:  # any damage: the job fails alone, see JobRunner
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+async def settle(
+    session: AsyncSession, job: ClaimedJob, outcome: Outcome, retry_in: float
+) -> Settled | None:
+    """Write one try's outcome, only while the lease is still this claim's. Returns the row
+    when it reached a final state; None when it is retried later or the result came too late
+    (the lease ran out and another worker claimed or settled it)."""
+    dialect = dialect_of(session)
+    now = now_sql(dialect)
+    ours = (
+        QueuedJob.id == job.id,
+        QueuedJob.claim_token == job.claim_token,
+        QueuedJob.status == RUNNING,
+    )
+    values: dict[str, Any]
+    if outcome.status == "retry":
+        overdue = QueuedJob.deadline <= now
+        values = {
+            "status": case((overdue, FAILED), else_=PENDING),
+            "result": case((overdue, EXPIRED), else_=null()),
+            "finished_at": case((overdue, now), else_=null()),
+            "next_attempt_at": now_sql(dialect, retry_in),
+        }
+    else:
+        values = {
+            "status": DONE if outcome.status == "done" else FAILED,
+            "result": (outcome.result or outcome.status)[:32],
+            "finished_at": now,
+        }
+    row = (
+        await session.execute(
+            update(QueuedJob)
+            .where(*ours)
+            .values(claim_token=None, last_error=_clip(outcome.error), **values)
+            .returning(*_SETTLED_COLUMNS)
+        )
+    ).first()
+    if row is None:
+        return None
+    settled = Settled(*row)
+    return settled if settled.status in (DONE, FAILED) else None
+
+
+_SETTLED_COLUMNS = (
+    QueuedJob.id,
+    QueuedJob.kind,
+    QueuedJob.ref,
+    QueuedJob.status,
+    QueuedJob.result,
+    QueuedJob.attempts,
+    QueuedJob.last_error,
+)
+
+
+async def listing(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str] | None = None,
+    kind: str | None = None,
+    ref: str | None = None,
+    results: Sequence[str] | None = None,
+    exclude_results: Sequence[str] | None = None,
+    limit: int = 100,
+) -> list[QueuedJob]:
+    stmt = select(QueuedJob).order_by(QueuedJob.created_at.desc()).limit(limit)
+    if statuses:
+        stmt = stmt.where(QueuedJob.status.in_(statuses))
+    if kind:
+        stmt = stmt.where(QueuedJob.kind == kind)
+    if ref:
+        stmt = stmt.where(QueuedJob.ref == ref)
+    if results:
+        stmt = stmt.where(QueuedJob.result.in_(results))
+    if exclude_results:
+        stmt = stmt.where(QueuedJob.result.is_(None) | QueuedJob.result.not_in(exclude_results))
+    return list((await session.scalars(stmt)).all())
+
+
+async def purge_settled(
+    session: AsyncSession,
+    before: datetime,
+    *,
+    kinds: Sequence[str] = (),
+    other_than: Sequence[str] = (),
+) -> None:
+    """Delete jobs settled before ``before``, of ``kinds`` or of every kind but ``other_than``."""
+    stmt = delete(QueuedJob).where(
+        QueuedJob.finished_at.is_not(None), QueuedJob.finished_at < before
+    )
+    if kinds:
+        stmt = stmt.where(QueuedJob.kind.in_(kinds))
+    if other_than:
+        stmt = stmt.where(QueuedJob.kind.not_in(other_than))
+    await session.execute(stmt)

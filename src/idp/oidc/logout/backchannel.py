@@ -1,0 +1,94 @@
+"""The ``backchannel_logout`` job (Back-Channel Logout 1.0 §2.5-2.8): its handler, registered
+with the job queue at start, builds the logout token and hands it to the ``Deliverer``.
+
+Delivery is at least once. So that an RP can recognise a repeat, every try re-sends the same
+token claims (``jti``, ``iat``) while that token is still fresh; only a retry after it went
+stale gets a new ``jti``, derived from the first, with a new ``iat``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from idp.context import Context
+from idp.jobs.queue import ClaimedJob
+from idp.jobs.queue import Outcome as JobOutcome
+from idp.jobs.registry import KindPolicy, Registry
+from idp.sessions.service import BACKCHANNEL_LOGOUT
+
+PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: uuid.UUID
+    client_id: str
+    uri: str
+    sub: str
+    sid: str
+    alg: str  # the client's ID token algorithm signs its logout tokens too
+    jti: str
+    iat: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    job_id: uuid.UUID
+    status: str  # DELIVERED, REJECTED, or PENDING (try again)
+    error: str | None = None
+
+
+def token_claims_at(jti: str, iat: int, now: int, ttl: int) -> tuple[str, int]:
+    """The (jti, iat) to send at ``now``: the first ones during the first half of the token's
+    life (so the RP still has time to check it), then a new pair per half-life."""
+    window = max(1, ttl // 2)
+    epoch = max(0, now - iat) // window
+    if epoch == 0:
+        return jti, iat
+    return f"{jti}.{epoch}", iat + epoch * window
+
+
+class BackchannelHandler:
+    def __init__(self, ctx: Context) -> None:
+        # Imported here: the deliverer pulls in the HTTP client, which the queue does not need.
+        from idp.oidc.logout.delivery import Deliverer
+
+        self._ctx = ctx
+        self._deliverer = Deliverer(ctx)
+
+    async def run(self, job: ClaimedJob) -> JobOutcome:
+        p = job.payload or {}
+        now = int(self._ctx.clock.now().timestamp())
+        jti, iat = token_claims_at(
+            str(p["jti"]), int(p["iat"]), now, self._ctx.settings.logout.token_ttl
+        )
+        outcome = await self._deliverer.deliver(
+            Job(job.id, p["client_id"], p["uri"], p["sub"], p["sid"], p["alg"], jti, iat)
+        )
+        if outcome.status == DELIVERED:
+            return JobOutcome.done(DELIVERED)
+        if outcome.status == REJECTED:
+            return JobOutcome.failed(outcome.error or "rejected", REJECTED)
+        return JobOutcome.retry(outcome.error or "not delivered")
+
+    async def close(self) -> None:
+        await self._deliverer.close()
+
+
+def register(registry: Registry, ctx: Context) -> None:
+    settings = ctx.settings.logout
+    registry.register(
+        BACKCHANNEL_LOGOUT,
+        BackchannelHandler(ctx),
+        KindPolicy(
+            lease=settings.lease,
+            backoff_base=settings.backoff_base,
+            backoff_max=settings.backoff_max,
+            batch_size=settings.batch_size,
+            concurrency=settings.max_concurrency,
+            poll_interval=settings.poll_interval,
+            inline_wait=settings.inline_wait,
+            audit_event="logout.backchannel",
+        ),
+    )
