@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import JSONResponse, RedirectResponse
 
 from idp.errors import InsufficientScope, InvalidClient, InvalidToken, OAuthError, ProblemError
-from idp.oidc.redirects import with_params
+from idp.security.redirect_uris import with_params
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -11,10 +11,10 @@ from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
 from idp.errors import InvalidClient, InvalidRequest, OAuthError
 from idp.http.deps import Ctx
+from idp.http.params import read_form
 from idp.http.responses import NO_STORE, oauth_json
 from idp.oidc.access_tokens import check_access_token
 from idp.oidc.client_auth import authenticate_client
-from idp.oidc.params import read_form
 from idp.security.tokens import digest
 
 router = APIRouter()

@@ -13,11 +13,11 @@ from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from idp.http.deps import Ctx
+from idp.http.params import read_form
 from idp.http.responses import NO_STORE, oauth_json
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.grants import authorization_code, client_credentials, refresh_token
 from idp.oidc.grants.common import GrantCompromised, revoke_grant
-from idp.oidc.params import read_form
 
 router = APIRouter()
 

@@ -8,10 +8,10 @@ from starlette.responses import JSONResponse, Response
 from idp.accounts.repository import AccountRepository
 from idp.errors import InsufficientScope, InvalidRequest, InvalidToken, OAuthError
 from idp.http.deps import Ctx
+from idp.http.params import read_form
 from idp.http.responses import NO_STORE, bearer_challenge, oauth_json
 from idp.oidc.access_tokens import check_access_token
 from idp.oidc.claims import user_claims
-from idp.oidc.params import read_form
 
 router = APIRouter()
 

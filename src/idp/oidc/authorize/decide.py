@@ -17,7 +17,7 @@ from idp.db.models import AuthorizationCode, Consent
 from idp.errors import ConsentRequired, LoginRequired, UnmetAuthenticationRequirements
 from idp.levels.policy import Unmet, check_requirements
 from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient
-from idp.oidc.redirects import with_params
+from idp.security.redirect_uris import with_params
 from idp.security.tokens import digest, new_token
 from idp.sessions.service import LiveSession, record_participant, touch_if_stale
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
-from idp.accounts.login import log_in
+from idp.accounts.journey import register_url, reset_url
+from idp.accounts.login.service import log_in
 from idp.audit.log import record
 from idp.clients.model import ClientInfo
 from idp.context import Context
@@ -21,6 +22,7 @@ from idp.errors import (
     UntrustedRedirect,
 )
 from idp.http.deps import Ctx, client_ip
+from idp.http.params import read_form, read_params
 from idp.http.responses import error_redirect
 from idp.oidc.authorize import interactions
 from idp.oidc.authorize.decide import (
@@ -35,14 +37,12 @@ from idp.oidc.authorize.decide import (
 )
 from idp.oidc.authorize.request import AuthorizationRequest, ErrorForClient, validate
 from idp.oidc.logout.dispatcher import LogoutDispatcher
-from idp.oidc.params import read_form, read_params
+from idp.security.csrf import Csrf
+from idp.sessions.interactions import find as find_interaction
 from idp.sessions.service import LiveSession, find_live_session
 from idp.web import cookies
-from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
-from idp.web.registration_pages import register_url
 from idp.web.render import page
-from idp.web.reset_pages import reset_url
 
 router = APIRouter(include_in_schema=False)
 
@@ -148,7 +148,7 @@ async def _load(
 ) -> tuple[str, AuthorizationRequest, ClientInfo, LiveSession | None, uuid.UUID | None] | None:
     browser_id = cookies.read(request, cookies.BROWSER, ctx.settings)
     async with ctx.db.read() as session:
-        row = await interactions.find(session, ctx, interaction_id, browser_id)
+        row = await find_interaction(session, ctx.clock.now(), interaction_id, browser_id)
         if row is None:
             return None
         cookie = cookies.read(request, cookies.SESSION, ctx.settings)
@@ -260,7 +260,7 @@ async def _login(
 
     async def continue_authorization(session: AsyncSession, live: LiveSession) -> None:
         # In the login's transaction: bind the interaction to the new session and go on.
-        row = await interactions.find(session, ctx, interaction_id, browser_id)
+        row = await find_interaction(session, ctx.clock.now(), interaction_id, browser_id)
         if row is None:
             raise _InteractionGone
         row.session_id = live.record.id

@@ -21,14 +21,14 @@ from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import OAuthError
 from idp.http.deps import Ctx
+from idp.http.params import read_params
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.oidc.logout.service import Ended, FrontChannelTarget, end_sessions
-from idp.oidc.params import read_params
-from idp.oidc.redirects import with_params
 from idp.oidc.tokens import ID_TOKEN_TYP
+from idp.security.csrf import Csrf
+from idp.security.redirect_uris import with_params
 from idp.sessions.service import LiveSession, find_live_session
 from idp.web import cookies
-from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
 

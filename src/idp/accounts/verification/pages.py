@@ -11,7 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from idp.accounts import registration, verification
+from idp.accounts.registration import service as registration
+from idp.accounts.registration.held import held_registration, next_step
+from idp.accounts.verification import service as verification
 from idp.errors import Conflict
 from idp.http.deps import Ctx
 from idp.web.forms import (
@@ -26,7 +28,6 @@ from idp.web.forms import (
     remember_browser,
 )
 from idp.web.i18n import Translator
-from idp.web.registration_pages import held_registration, next_step
 
 router = APIRouter(include_in_schema=False)
 

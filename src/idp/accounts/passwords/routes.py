@@ -8,19 +8,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 
-from idp.accounts.password_reset import confirm_reset, request_reset
-from idp.accounts.passwords import change_password
-from idp.api.auth import CurrentCaller
-from idp.api.json_route import JsonRoute
-from idp.api.problems import problems
-from idp.api.schemas_account import (
+from idp.accounts.passwords.change import change_password
+from idp.accounts.passwords.reset import confirm_reset, request_reset
+from idp.accounts.schemas import (
     PasswordChange,
     PasswordChanged,
     ResetConfirmation,
     ResetRequest,
     ResetStarted,
 )
+from idp.http.auth import CurrentCaller
 from idp.http.deps import Ctx, client_ip
+from idp.http.json_route import JsonRoute
+from idp.http.problems import problems
 from idp.oidc.logout.end_session import Dispatcher
 from idp.web.i18n import pick_locale
 

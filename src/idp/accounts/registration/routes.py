@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, status
 from starlette.responses import Response
 
-from idp.accounts import registration, verification
-from idp.api.schemas import (
+from idp.accounts.registration import service as registration
+from idp.accounts.registration.schemas import (
     EmailConfirmation,
     PasswordChoice,
     PhoneCode,
@@ -19,6 +19,7 @@ from idp.api.schemas import (
     RegistrationStatus,
     ResendResult,
 )
+from idp.accounts.verification import service as verification
 from idp.http.deps import Ctx
 from idp.web.i18n import pick_locale
 

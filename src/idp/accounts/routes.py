@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from idp.accounts.contacts import profile
-from idp.api.auth import CurrentCaller
-from idp.api.json_route import JsonRoute
-from idp.api.problems import problems
-from idp.api.schemas_account import ContactView, Me
+from idp.accounts.contacts.service import profile
+from idp.accounts.schemas import ContactView, Me
 from idp.db.models import Contact
+from idp.http.auth import CurrentCaller
 from idp.http.deps import Ctx
+from idp.http.json_route import JsonRoute
+from idp.http.problems import problems
 
 router = APIRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
 

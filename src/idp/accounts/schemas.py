@@ -1,7 +1,7 @@
 """The REST API's contract for logging in, the person's own account, passwords and contacts.
 
 Every text field refuses control characters and text that is not valid UTF-8 (see
-``idp.api.json_route``: undecodable bytes arrive as lone surrogates and are refused here, with
+``idp.http.json_route``: undecodable bytes arrive as lone surrogates and are refused here, with
 the field's name), so nothing downstream ever sees them.
 """
 

@@ -11,36 +11,40 @@ open redirect.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from idp.accounts import registration, verification
 from idp.accounts.identifiers import normalize_email, normalize_phone
+from idp.accounts.journey import (
+    Held,
+    interaction_locale,
+    register_url,
+    return_interaction,
+    return_path,
+    with_return,
+)
 from idp.accounts.names import clean_name
+from idp.accounts.registration import service as registration
+from idp.accounts.registration.held import Open, held_cookie, held_registration, next_step
+from idp.accounts.verification import service as verification
 from idp.context import Context
-from idp.db.models import Registration, Verification
+from idp.db.models import Registration
 from idp.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
 from idp.http.deps import Ctx
 from idp.web import cookies
 from idp.web.forms import (
     FormRefused,
-    Held,
     browser_id,
     checked_form,
     first_invalid,
     form_page,
-    interaction_locale,
     locale_of,
     password_errors,
     password_rules,
     redirect,
     remember_browser,
-    return_interaction,
-    return_path,
     typed_code,
-    with_return,
 )
 from idp.web.i18n import Translator
 
@@ -49,41 +53,8 @@ router = APIRouter(include_in_schema=False)
 _NAME_FIELDS = ("last_name", "first_name", "middle_name")
 
 
-def register_url(interaction_id: str | None) -> str:
-    """Where the login page's "Register" link leads."""
-    return with_return("/register", interaction_id)
-
-
-# --- the registration this browser holds ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Open:
-    held: Held
-    row: Registration
-    sms: Verification | None
-
-
-def _held(request: Request, ctx: Context) -> Held | None:
-    return Held.read(request, ctx, cookies.REGISTRATION)
-
-
-async def held_registration(request: Request, ctx: Context) -> Open | None:
-    """The registration this browser holds, if it is still open."""
-    held = _held(request, ctx)
-    if held is None:
-        return None
-    async with ctx.db.read() as session:
-        try:
-            row = await registration.load(session, ctx, held.id, held.token)
-        except NotFound:
-            return None
-        sms = await verification.latest(session, row.id, registration.PURPOSE, "sms")
-    return Open(held, row, sms)
-
-
 def _expired(request: Request, ctx: Context) -> Response:
-    held = _held(request, ctx)
+    held = held_cookie(request, ctx)
     locale = locale_of(request)
     t = Translator(locale)
     response = form_page(
@@ -97,12 +68,6 @@ def _expired(request: Request, ctx: Context) -> Response:
     )
     cookies.clear(response, cookies.REGISTRATION, ctx.settings)
     return response
-
-
-def next_step(row: Registration) -> str:
-    if row.phone_confirmed_at or row.email_confirmed_at:
-        return "/register/password"
-    return "/register/phone" if row.phone else "/register/email-sent"
 
 
 def _wake_outbox(request: Request) -> None:
@@ -350,7 +315,7 @@ async def resend_phone(request: Request, ctx: Ctx) -> Response:
     return redirect("/register/phone?resent=1")
 
 
-# --- the e-mail link (followed on idp.web.email_link_pages) ------------------------------
+# --- the e-mail link (followed on idp.accounts.verification.pages) ------------------------------
 
 
 @router.get("/register/email-sent")
