@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from idp import __version__
+from idp.accounts import pages as email_link_pages
 from idp.accounts import routes as account_routes
 from idp.accounts.contacts import routes as contact_routes
 from idp.accounts.login import routes as login_routes
@@ -21,7 +22,6 @@ from idp.accounts.passwords import pages as reset_pages
 from idp.accounts.passwords import routes as password_routes
 from idp.accounts.registration import pages as registration_pages
 from idp.accounts.registration import routes as registration_routes
-from idp.accounts.verification import pages as email_link_pages
 from idp.api import sessions as api_sessions
 from idp.clock import Clock
 from idp.context import Context

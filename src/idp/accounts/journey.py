@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.context import Context
+from idp.http import cookies
 from idp.sessions import interactions
-from idp.web import cookies
 from idp.web.forms import TOKEN, locale_of
 
 _INTERACTION = re.compile(r"/interaction/([A-Za-z0-9_-]{16,64})")

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from idp.db.models import Contact
+
 
 def _plain_text(value: str) -> str:
     for char in value:
@@ -136,3 +138,13 @@ class ContactCode(_Input):
 
 class Resent(BaseModel):
     resend_after: int
+
+
+def contact_view(contact: Contact) -> ContactView:
+    return ContactView(
+        id=str(contact.id),
+        kind="phone" if contact.kind == "phone" else "email",
+        value=contact.value,
+        confirmed=contact.confirmed_at is not None,
+        created_at=contact.created_at,
+    )

@@ -11,14 +11,14 @@ from starlette.responses import Response
 
 from idp.db.models import BrowserSession, Client, SessionClient
 from idp.errors import NotFound
-from idp.http.auth import API_CSRF_PURPOSE, CurrentSession
+from idp.http import cookies
 from idp.http.deps import Ctx
 from idp.http.schemas import CsrfToken
 from idp.oidc.logout.end_session import Dispatcher
 from idp.oidc.logout.service import end_sessions, live_sessions_of
 from idp.security.csrf import Csrf
+from idp.sessions.auth import API_CSRF_PURPOSE, CurrentSession
 from idp.sessions.schemas import ClientRef, EndedSessions, SessionList, SessionView
-from idp.web import cookies
 
 router = APIRouter(prefix="/api/v1/me", tags=["sessions"])
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}

@@ -17,9 +17,9 @@ from idp.errors import InvalidRequest, OAuthError
 from idp.http.deps import Ctx
 from idp.http.params import read_form
 from idp.http.responses import NO_STORE, oauth_json
+from idp.keys.access_tokens import ACCESS_TOKEN_TYP
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.grants.common import revoke_grant
-from idp.oidc.tokens import ACCESS_TOKEN_TYP
 from idp.security.tokens import digest
 
 router = APIRouter()

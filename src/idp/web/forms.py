@@ -10,10 +10,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from idp.context import Context
 from idp.errors import OAuthError
+from idp.http import cookies
 from idp.http.headers import PAGE_CSP
 from idp.http.params import read_form
 from idp.security.csrf import Csrf
-from idp.web import cookies
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
 

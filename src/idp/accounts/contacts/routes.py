@@ -11,12 +11,18 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from idp.accounts.contacts import service as contacts
-from idp.accounts.routes import contact_view
-from idp.accounts.schemas import ContactAdd, ContactAdded, ContactCode, ContactView, Resent
-from idp.http.auth import CurrentCaller
+from idp.accounts.schemas import (
+    ContactAdd,
+    ContactAdded,
+    ContactCode,
+    ContactView,
+    Resent,
+    contact_view,
+)
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
 from idp.http.problems import problems
+from idp.sessions.auth import CurrentCaller
 from idp.web.i18n import pick_locale
 
 router = APIRouter(prefix="/api/v1/me/contacts", tags=["account"], route_class=JsonRoute)

@@ -14,14 +14,14 @@ from idp.accounts.schemas import AccountSummary, LoginRequest
 from idp.context import Context
 from idp.db.models import Account
 from idp.errors import CsrfFailed
-from idp.http.auth import API_CSRF_PURPOSE
+from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
 from idp.http.problems import problems
 from idp.http.schemas import CsrfToken
 from idp.oidc.logout.end_session import Dispatcher
 from idp.security.csrf import Csrf
-from idp.web import cookies
+from idp.sessions.auth import API_CSRF_PURPOSE
 
 router = APIRouter(prefix="/api/v1", tags=["login"], route_class=JsonRoute)
 BROWSER_COOKIE_AGE = 400 * 86400

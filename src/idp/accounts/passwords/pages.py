@@ -27,10 +27,10 @@ from idp.accounts.verification import service as verification
 from idp.context import Context
 from idp.db.models import PasswordReset
 from idp.errors import NotFound, TooManyAttempts, ValidationFailed
+from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
 from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.security.tokens import digest, same
-from idp.web import cookies
 from idp.web.forms import (
     FormRefused,
     browser_id,

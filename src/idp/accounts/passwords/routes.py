@@ -17,11 +17,11 @@ from idp.accounts.schemas import (
     ResetRequest,
     ResetStarted,
 )
-from idp.http.auth import CurrentCaller
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
 from idp.http.problems import problems
 from idp.oidc.logout.end_session import Dispatcher
+from idp.sessions.auth import CurrentCaller
 from idp.web.i18n import pick_locale
 
 router = APIRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)

@@ -13,7 +13,7 @@ from idp.accounts.verification import service as verification
 from idp.context import Context
 from idp.db.models import Registration, Verification
 from idp.errors import NotFound
-from idp.web import cookies
+from idp.http import cookies
 
 
 @dataclass(frozen=True, slots=True)

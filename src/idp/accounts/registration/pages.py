@@ -31,8 +31,8 @@ from idp.accounts.verification import service as verification
 from idp.context import Context
 from idp.db.models import Registration
 from idp.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
+from idp.http import cookies
 from idp.http.deps import Ctx
-from idp.web import cookies
 from idp.web.forms import (
     FormRefused,
     browser_id,
@@ -315,7 +315,7 @@ async def resend_phone(request: Request, ctx: Ctx) -> Response:
     return redirect("/register/phone?resent=1")
 
 
-# --- the e-mail link (followed on idp.accounts.verification.pages) ------------------------------
+# --- the e-mail link (followed on idp.accounts.pages) ------------------------------
 
 
 @router.get("/register/email-sent")

@@ -21,6 +21,7 @@ from idp.errors import (
     UnmetAuthenticationRequirements,
     UntrustedRedirect,
 )
+from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
 from idp.http.params import read_form, read_params
 from idp.http.responses import error_redirect
@@ -40,7 +41,6 @@ from idp.oidc.logout.dispatcher import LogoutDispatcher
 from idp.security.csrf import Csrf
 from idp.sessions.interactions import find as find_interaction
 from idp.sessions.service import LiveSession, find_live_session
-from idp.web import cookies
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
 

@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import OAuthError
+from idp.http import cookies
 from idp.http.deps import Ctx
 from idp.http.params import read_params
 from idp.oidc.logout.dispatcher import LogoutDispatcher
@@ -28,7 +29,6 @@ from idp.oidc.tokens import ID_TOKEN_TYP
 from idp.security.csrf import Csrf
 from idp.security.redirect_uris import with_params
 from idp.sessions.service import LiveSession, find_live_session
-from idp.web import cookies
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
 
