@@ -15,7 +15,6 @@ import math
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from idp.accounts.identifiers import normalize_email, normalize_phone
 from idp.accounts.journey import (
     Held,
     interaction_locale,
@@ -24,7 +23,6 @@ from idp.accounts.journey import (
     return_path,
     with_return,
 )
-from idp.accounts.names import clean_name
 from idp.accounts.registration import service as registration
 from idp.accounts.registration.held import Open, held_cookie, held_registration, next_step
 from idp.accounts.verification import service as verification
@@ -110,34 +108,18 @@ async def show_register(request: Request, ctx: Ctx) -> Response:
     return remember_browser(response, ctx, browser, new)
 
 
-def registration_field_errors(t: Translator, form: dict[str, str]) -> dict[str, str]:
-    """The same rules as ``registration.start``, as page texts in the order of the form."""
+def _page_errors(t: Translator, problems: list[registration.FieldProblem]) -> dict[str, str]:
+    """The service's field problems as page texts, keyed by the form's fields."""
     errors: dict[str, str] = {}
-    for field in _NAME_FIELDS:
-        value = form.get(field, "").strip()
-        if not value:
-            if field != "middle_name":
-                errors[field] = t(f"err_required_{field}")
-        elif clean_name(value) is None:
-            errors[field] = t("err_name")
-    phone, email = form.get("phone", "").strip(), form.get("email", "").strip()
-    if not phone and not email:
-        errors["contact"] = t("err_contact_required")
-    if phone and normalize_phone(phone) is None:
-        errors["phone"] = t("err_phone")
-    if email and normalize_email(email) is None:
-        errors["email"] = t("err_email")
-    return errors
-
-
-def _service_field_errors(t: Translator, exc: ValidationFailed) -> dict[str, str]:
-    """Field errors the service found that the page's own check did not (rules drifted)."""
-    keys = {"last_name": "err_name", "first_name": "err_name", "middle_name": "err_name"}
-    keys |= {"phone": "err_phone", "email": "err_email"}
-    errors: dict[str, str] = {}
-    for error in exc.extra.get("errors", []):
-        field = str(error.get("field", ""))
-        errors.setdefault(field if field in keys else "form", t(keys.get(field, "err_invalid")))
+    for problem in problems:
+        if problem.code == "contact_required":
+            errors.setdefault("contact", t("err_contact_required"))
+        elif problem.code == "required":
+            errors.setdefault(problem.field, t(f"err_required_{problem.field}"))
+        elif problem.code == "name":
+            errors.setdefault(problem.field, t("err_name"))
+        else:
+            errors.setdefault(problem.field, t(f"err_{problem.code}"))
     return errors
 
 
@@ -167,9 +149,6 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
             status=status,
         )
 
-    errors = registration_field_errors(t, form)
-    if errors:
-        return again(errors)
     data = registration.RegistrationInput(
         last_name=values["last_name"],
         first_name=values["first_name"],
@@ -177,10 +156,11 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
         phone=values["phone"] or None,
         email=values["email"] or None,
     )
+    errors = _page_errors(t, registration.field_problems(data))
+    if errors:
+        return again(errors)
     try:
         started = await registration.start(ctx, data, locale)
-    except ValidationFailed as exc:
-        return again(_service_field_errors(t, exc))
     except TooManyAttempts as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
         response = again({}, t("err_too_many_sends", minutes=minutes), 429)
