@@ -11,9 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from idp.accounts import verification
 from idp.accounts.registration import service as registration
 from idp.accounts.registration.held import held_registration, next_step
-from idp.accounts.verification import service as verification
 from idp.errors import Conflict
 from idp.http.deps import Ctx
 from idp.web.forms import (

@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.accounts import verification
 from idp.accounts.identifiers import format_snils, normalize_email, normalize_phone
 from idp.accounts.notices import describe_change, notify_contacts
 from idp.accounts.repository import AccountRepository
-from idp.accounts.verification import service as verification
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact, Verification

@@ -14,6 +14,7 @@ import math
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from idp.accounts import verification
 from idp.accounts.journey import (
     Held,
     interaction_locale,
@@ -23,7 +24,6 @@ from idp.accounts.journey import (
     with_return,
 )
 from idp.accounts.passwords.reset import confirm_reset, request_reset
-from idp.accounts.verification import service as verification
 from idp.context import Context
 from idp.db.models import PasswordReset
 from idp.errors import NotFound, TooManyAttempts, ValidationFailed

@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.accounts import verification
 from idp.accounts.identifiers import classify_login
 from idp.accounts.notices import notify_contacts
 from idp.accounts.password_policy import password_problems
 from idp.accounts.passwords.change import personal_words, refuse_bad_password
 from idp.accounts.repository import AccountRepository
 from idp.accounts.service import find_by_login
-from idp.accounts.verification import service as verification
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact, PasswordReset, Verification

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from idp.accounts import verification
 from idp.accounts.journey import Held
 from idp.accounts.registration import service as registration
-from idp.accounts.verification import service as verification
 from idp.context import Context
 from idp.db.models import Registration, Verification
 from idp.errors import NotFound

@@ -15,6 +15,7 @@ import math
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from idp.accounts import verification
 from idp.accounts.journey import (
     Held,
     interaction_locale,
@@ -25,7 +26,6 @@ from idp.accounts.journey import (
 )
 from idp.accounts.registration import service as registration
 from idp.accounts.registration.held import Open, held_cookie, held_registration, next_step
-from idp.accounts.verification import service as verification
 from idp.context import Context
 from idp.db.models import Registration
 from idp.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, status
 from starlette.responses import Response
 
+from idp.accounts import verification
 from idp.accounts.registration import service as registration
 from idp.accounts.registration.schemas import (
     EmailConfirmation,
@@ -19,7 +20,6 @@ from idp.accounts.registration.schemas import (
     RegistrationStatus,
     ResendResult,
 )
-from idp.accounts.verification import service as verification
 from idp.http.deps import Ctx
 from idp.web.i18n import pick_locale
 

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.accounts import verification
 from idp.accounts.identifiers import normalize_email, normalize_phone
 from idp.accounts.names import clean_name
 from idp.accounts.password_policy import password_problems
 from idp.accounts.repository import AccountRepository
-from idp.accounts.verification import service as verification
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact, Registration
