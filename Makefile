@@ -31,6 +31,7 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Write to a temp file first so a failure does not leave a truncated openapi.yaml.
 openapi: venv

@@ -10,11 +10,14 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from idp import __version__
-from idp.api import contacts as api_contacts
-from idp.api import login as api_login
-from idp.api import me as api_me
-from idp.api import passwords as api_passwords
-from idp.api import registration as api_registration
+from idp.accounts import pages as email_link_pages
+from idp.accounts import routes as account_routes
+from idp.accounts.contacts import routes as contact_routes
+from idp.accounts.login import routes as login_routes
+from idp.accounts.passwords import pages as reset_pages
+from idp.accounts.passwords import routes as password_routes
+from idp.accounts.registration import pages as registration_pages
+from idp.accounts.registration import routes as registration_routes
 from idp.background import Background
 from idp.clock import Clock
 from idp.context import Context
@@ -28,7 +31,7 @@ from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
 from idp.sessions import routes as session_routes
 from idp.settings import Settings
-from idp.web import dev_mailbox, email_link_pages, registration_pages, reset_pages
+from idp.web import dev_mailbox
 
 
 def create_app(
@@ -70,11 +73,11 @@ def create_app(
         revocation,
         end_session,
         session_routes,
-        api_registration,
-        api_login,
-        api_me,
-        api_passwords,
-        api_contacts,
+        registration_routes,
+        login_routes,
+        account_routes,
+        password_routes,
+        contact_routes,
         dev_mailbox,
         registration_pages,
         email_link_pages,

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from idp.clients.cache import ClientCache
 from idp.clock import Clock, SystemClock
 from idp.db.engine import Database
-from idp.oidc.jws import TokenSigner
-from idp.oidc.keys import KeyStore
+from idp.keys.jws import TokenSigner
+from idp.keys.store import KeyStore
+from idp.security.csrf import Csrf
 from idp.security.passwords import PasswordService
 from idp.security.pii import PersonalDataVault
 from idp.security.sealing import Keyring, load_or_create_kek
 from idp.settings import Settings
-from idp.web.csrf import Csrf
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from idp.accounts.service import authenticate
 from idp.context import Context
 from idp.db.base import Base
 from idp.db.models import Account, Client, Contact, SigningKey
-from idp.oidc.keys import generate_private_key
+from idp.keys.store import generate_private_key
 from idp.security.tokens import digest
 from idp.settings import Settings
 from tests.support.factories import PASSWORD, random_phone, random_snils

@@ -26,7 +26,7 @@ from hypothesis.strategies import DrawFn, composite
 from jwt.algorithms import ECAlgorithm
 
 from idp.context import Context
-from idp.oidc.keys import generate_private_key
+from idp.keys.store import generate_private_key
 from idp.oidc.pkce import s256
 from tests.support.factories import RP, Person, make_person, make_rp
 from tests.support.live import LiveServer

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import SigningKey
-from idp.oidc.keys import SUPPORTED_ALGS
+from idp.keys.store import SUPPORTED_ALGS
 from tests.support.browser import Browser
 from tests.support.factories import RP, Person
 from tests.support.flows import log_in, redeem

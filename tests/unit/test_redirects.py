@@ -8,7 +8,7 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from idp.oidc.redirects import matches_registered, registration_problem, with_params
+from idp.security.redirect_uris import matches_registered, registration_problem, with_params
 
 MANY = settings(max_examples=1000, deadline=None)
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from idp.audit.log import record
+from idp.clients.cache import ClientCache
 from idp.clients.repository import ClientRepository
-from idp.context import Context
+from idp.clients.scopes import DEFAULT_CLIENT_SCOPES, SCOPES_SUPPORTED
+from idp.clock import Clock
+from idp.db.engine import Database
 from idp.db.models import Client
 from idp.egress.policy import uri_problem
 from idp.errors import BadInput
+from idp.keys.store import SUPPORTED_ALGS
 from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES
-from idp.oidc.claims import DEFAULT_CLIENT_SCOPES, SCOPES_SUPPORTED
-from idp.oidc.keys import SUPPORTED_ALGS
-from idp.oidc.redirects import registration_problem
+from idp.security.redirect_uris import registration_problem
 from idp.security.tokens import digest, new_token
+from idp.settings import Settings
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -131,7 +134,24 @@ def parse_jwks(raw: str) -> dict[str, Any]:
     return value
 
 
-async def create_client(ctx: Context, data: NewClient) -> CreatedClient:
+class Registry(Protocol):
+    """What registering a client uses of the app (the ``Context`` has all three; it is not
+    imported here because it holds this package's cache)."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def clients(self) -> ClientCache: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+async def create_client(ctx: Registry, data: NewClient) -> CreatedClient:
     data = validate(data, block_private_addresses=ctx.settings.logout.block_private_addresses)
     client_id = data.client_id or secrets.token_urlsafe(16)
     secret = None if data.auth_method in ("none", "private_key_jwt") else new_token(32)

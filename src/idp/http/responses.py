@@ -15,7 +15,7 @@ from idp.errors import (
     OAuthError,
     ProblemError,
 )
-from idp.oidc.redirects import with_params
+from idp.security.redirect_uris import with_params
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.clients.scopes import SCOPE_CLAIMS
 from idp.db.models import Account, Contact
 from idp.levels.policy import level_claims
 from idp.security.pii import PersonalDataVault
 
-SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "openid": ("sub",),
-    "profile": ("name", "family_name", "given_name", "middle_name", "updated_at"),
-    "email": ("email", "email_verified"),
-    "phone": ("phone_number", "phone_number_verified"),
-    "snils": ("snils",),
-    "offline_access": (),
-}
-SCOPES_SUPPORTED = tuple(SCOPE_CLAIMS)
-DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "phone")
 LEVEL_CLAIMS = ("acr", "assurance_level", "confirmation_method")
 
 

@@ -6,12 +6,13 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from idp.clients.scopes import SCOPES_SUPPORTED
 from idp.http.deps import Ctx
 from idp.http.routing import ProtocolRouter
+from idp.keys.store import SUPPORTED_ALGS
 from idp.levels.policy import LEVEL_NAMES
-from idp.oidc.claims import SCOPES_SUPPORTED, claims_supported
+from idp.oidc.claims import claims_supported
 from idp.oidc.client_auth import ASSERTION_ALGS
-from idp.oidc.keys import SUPPORTED_ALGS
 from idp.settings import Settings
 from idp.web.i18n import LOCALES
 

@@ -11,11 +11,11 @@ from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
 from idp.errors import InvalidClient, InvalidRequest
 from idp.http.deps import Ctx
+from idp.http.params import read_form
 from idp.http.responses import NO_STORE
 from idp.http.routing import ProtocolRouter
-from idp.oidc.access_tokens import check_access_token
+from idp.keys.access_tokens import check_access_token
 from idp.oidc.client_auth import authenticate_client
-from idp.oidc.params import read_form
 from idp.security.tokens import digest
 
 router = ProtocolRouter()
@@ -63,7 +63,9 @@ async def introspect(request: Request, ctx: Ctx) -> Response:
     order = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
     for kind in order:
         if kind == "access" and token.count(".") == 2:
-            active = await check_access_token(ctx, token)
+            active = await check_access_token(
+                token, signer=ctx.signer, db=ctx.db, issuer=ctx.settings.issuer
+            )
             if active is not None and active.claims.get("client_id") == client.client_id:
                 body = {"active": True, "token_type": "Bearer", **active.claims}
         elif kind == "refresh" and token.count(".") == 0:

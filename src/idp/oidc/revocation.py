@@ -15,12 +15,12 @@ from idp.context import Context
 from idp.db.models import Grant, RefreshToken, RevokedAccessToken
 from idp.errors import InvalidRequest
 from idp.http.deps import Ctx
+from idp.http.params import read_form
 from idp.http.responses import NO_STORE
 from idp.http.routing import ProtocolRouter
+from idp.keys.access_tokens import ACCESS_TOKEN_TYP
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.grants.common import revoke_grant
-from idp.oidc.params import read_form
-from idp.oidc.tokens import ACCESS_TOKEN_TYP
 from idp.security.tokens import digest
 
 router = ProtocolRouter()

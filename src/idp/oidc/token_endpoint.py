@@ -19,12 +19,12 @@ from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from idp.http.deps import Ctx
+from idp.http.params import read_form
 from idp.http.responses import NO_STORE
 from idp.http.routing import ProtocolRouter
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.grants import authorization_code, client_credentials, refresh_token
 from idp.oidc.grants.common import GrantCompromised, Issued, revoke_grant, sign
-from idp.oidc.params import read_form
 
 router = ProtocolRouter()
 

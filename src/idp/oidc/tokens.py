@@ -12,10 +12,10 @@ from typing import Any
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Account
+from idp.keys.access_tokens import ACCESS_TOKEN_TYP
 from idp.levels.policy import level_claims
 from idp.security.tokens import new_token
 
-ACCESS_TOKEN_TYP = "at+jwt"
 ID_TOKEN_TYP = "JWT"
 
 

@@ -8,11 +8,11 @@ from starlette.responses import JSONResponse, Response
 from idp.accounts.repository import AccountRepository
 from idp.errors import InsufficientScope, InvalidRequest, InvalidToken
 from idp.http.deps import Ctx
+from idp.http.params import read_form
 from idp.http.responses import NO_STORE, bearer_challenge
 from idp.http.routing import ProtocolRouter
-from idp.oidc.access_tokens import check_access_token
+from idp.keys.access_tokens import check_access_token
 from idp.oidc.claims import user_claims
-from idp.oidc.params import read_form
 
 router = ProtocolRouter()
 
@@ -44,7 +44,9 @@ async def userinfo(request: Request, ctx: Ctx) -> Response:
             status_code=401,
             headers={"WWW-Authenticate": bearer_challenge(None), **NO_STORE},
         )
-    active = await check_access_token(ctx, token)
+    active = await check_access_token(
+        token, signer=ctx.signer, db=ctx.db, issuer=ctx.settings.issuer
+    )
     if active is None:
         raise InvalidToken("The access token is invalid, expired or revoked.")
     scopes = set(str(active.claims.get("scope", "")).split())

@@ -9,16 +9,17 @@ from fastapi import Query, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
-from idp.api.auth import API_CSRF_PURPOSE, CurrentSession
-from idp.api.schemas import ClientRef, CsrfToken, EndedSessions, SessionList, SessionView
 from idp.db.models import BrowserSession, Client, SessionClient
 from idp.errors import NotFound
+from idp.http import cookies
 from idp.http.deps import Ctx
 from idp.http.routing import ApiRouter
+from idp.http.schemas import CsrfToken
 from idp.jobs.deps import Jobs
+from idp.security.csrf import Csrf
+from idp.sessions.auth import API_CSRF_PURPOSE, CurrentSession
+from idp.sessions.schemas import ClientRef, EndedSessions, SessionList, SessionView
 from idp.sessions.service import end_sessions, live_sessions_of
-from idp.web import cookies
-from idp.web.csrf import Csrf
 
 router = ApiRouter(prefix="/api/v1/me", tags=["sessions"])
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}

@@ -4,21 +4,16 @@ reading a posted form once, and translating the service's field errors into page
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from idp.context import Context
 from idp.errors import OAuthError, PageError
+from idp.http import cookies
 from idp.http.headers import PAGE_CSP
-from idp.oidc.authorize import interactions
-from idp.oidc.authorize.request import AuthorizationRequest
-from idp.oidc.params import read_form
-from idp.web import cookies
-from idp.web.csrf import Csrf
+from idp.http.params import read_form
+from idp.security.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
 
@@ -30,7 +25,6 @@ BROWSER_COOKIE_AGE = 400 * 86400  # as long as browsers keep a cookie (RFC 6265b
 MAX_FIELD = 2048
 
 
-_INTERACTION = re.compile(r"/interaction/([A-Za-z0-9_-]{16,64})")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")  # what idp.security.tokens.new_token makes
 
 
@@ -55,70 +49,6 @@ def form_page(
 def redirect(location: str) -> RedirectResponse:
     # 303 after a POST: the browser follows with GET, a reload never posts twice.
     return RedirectResponse(location, status_code=303)
-
-
-def return_interaction(value: str | None) -> str | None:
-    """The interaction id in a ``return`` value of exactly ``/interaction/<id>``, else None:
-    a page that links back to the login page can never be made an open redirect."""
-    found = _INTERACTION.fullmatch(value or "")
-    return found.group(1) if found else None
-
-
-def return_path(interaction_id: str | None) -> str | None:
-    return f"/interaction/{interaction_id}" if interaction_id else None
-
-
-def with_return(path: str, interaction_id: str | None) -> str:
-    """``path``, carrying the interaction to come back to as ``?return=``."""
-    if not interaction_id:
-        return path
-    return path + "?" + urlencode({"return": f"/interaction/{interaction_id}"})
-
-
-async def interaction_locale(request: Request, ctx: Context, interaction_id: str | None) -> str:
-    """The page language: the RP's ``ui_locales`` when coming from its login page."""
-    ui_locales = None
-    if interaction_id:
-        browser = cookies.read(request, cookies.BROWSER, ctx.settings)
-        async with ctx.db.read() as session:
-            row = await interactions.find(session, ctx, interaction_id, browser)
-        if row is not None:
-            ui_locales = AuthorizationRequest.from_json(row.request).ui_locales
-    return locale_of(request, ui_locales)
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """What a browser holds of a journey in progress (a registration, a password reset): its
-    id, its secret, and the interaction to return to. Kept in an HttpOnly cookie, never in a
-    URL."""
-
-    id: uuid.UUID
-    token: str
-    interaction_id: str | None = None
-
-    def encode(self) -> str:
-        parts = [str(self.id), self.token]
-        return ".".join([*parts, self.interaction_id] if self.interaction_id else parts)
-
-    @classmethod
-    def decode(cls, raw: str | None) -> Held | None:
-        parts = (raw or "").split(".")
-        if len(parts) not in (2, 3) or not TOKEN.fullmatch(parts[1]):
-            return None
-        try:
-            journey_id = uuid.UUID(parts[0])
-        except ValueError:
-            return None
-        interaction_id = return_interaction(f"/interaction/{parts[2]}") if len(parts) == 3 else None
-        return cls(journey_id, parts[1], interaction_id)
-
-    @classmethod
-    def read(cls, request: Request, ctx: Context, base: str) -> Held | None:
-        return cls.decode(cookies.read(request, base, ctx.settings))
-
-    def write(self, response: Response, ctx: Context, base: str, max_age: int) -> None:
-        cookies.write(response, base, self.encode(), ctx.settings, max_age=max_age)
 
 
 def browser_id(request: Request, ctx: Context) -> tuple[str, bool]:

@@ -22,7 +22,7 @@ from idp.errors import (
 )
 from idp.levels.policy import Unmet, check_requirements
 from idp.oidc.authorize.request import AuthorizationRequest
-from idp.oidc.redirects import with_params
+from idp.security.redirect_uris import with_params
 from idp.security.tokens import digest, new_token
 from idp.sessions.service import LiveSession, record_participant, touch_if_stale
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.context import Context
 from idp.db.models import Interaction
 from idp.oidc.authorize.request import AuthorizationRequest
-from idp.security.tokens import digest, new_token, same
+from idp.security.tokens import digest, new_token
 
 
 def start(
@@ -30,20 +30,6 @@ def start(
         )
     )
     return interaction_id
-
-
-async def find(
-    session: AsyncSession, ctx: Context, interaction_id: str, browser_id: str | None
-) -> Interaction | None:
-    """The interaction if it exists, is current, and belongs to this browser."""
-    if not browser_id or len(interaction_id) > 64 or "\x00" in interaction_id:
-        return None  # PostgreSQL text cannot hold NUL: no such interaction exists
-    row = await session.get(Interaction, interaction_id)
-    if row is None or row.expires_at <= ctx.clock.now():
-        return None
-    if not same(row.browser_hash, digest(browser_id)):
-        return None
-    return row
 
 
 async def finish(session: AsyncSession, interaction_id: str) -> None:

@@ -26,7 +26,7 @@ from idp.errors import (
 )
 from idp.levels.policy import LEVEL_NAMES
 from idp.oidc import pkce
-from idp.oidc.redirects import matches_registered
+from idp.security.redirect_uris import matches_registered
 
 PROMPTS = {"none", "login", "consent", "select_account"}
 DISPLAYS = {"page", "popup", "touch", "wap"}

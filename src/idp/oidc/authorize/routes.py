@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from idp.accounts.errors import InvalidCredentials, TooManyAttempts
-from idp.accounts.login import log_in
+from idp.accounts.journey import register_url, reset_url
+from idp.accounts.login.service import log_in
 from idp.audit.log import record
 from idp.clients.model import ClientInfo
 from idp.context import Context
@@ -21,7 +22,9 @@ from idp.errors import (
     PageError,
     UnmetAuthenticationRequirements,
 )
+from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
+from idp.http.params import read_form, read_params
 from idp.http.routing import PageRouter
 from idp.jobs.runner import JobRunner
 from idp.oidc.authorize import interactions
@@ -36,14 +39,11 @@ from idp.oidc.authorize.decide import (
     remember_consent,
 )
 from idp.oidc.authorize.request import AuthorizationRequest, validate
-from idp.oidc.params import read_form, read_params
+from idp.security.csrf import Csrf
+from idp.sessions.interactions import find as find_interaction
 from idp.sessions.service import LiveSession, find_live_session
-from idp.web import cookies
-from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
-from idp.web.registration_pages import register_url
 from idp.web.render import page
-from idp.web.reset_pages import reset_url
 
 # The browser's side of the protocol: errors are a page until the redirect URI is trusted, then
 # a redirect to the client (ErrorForClient), as RFC 6749 §4.1.2.1 says.
@@ -138,7 +138,7 @@ async def _load(
 ) -> tuple[str, AuthorizationRequest, ClientInfo, LiveSession | None, uuid.UUID | None] | None:
     browser_id = cookies.read(request, cookies.BROWSER, ctx.settings)
     async with ctx.db.read() as session:
-        row = await interactions.find(session, ctx, interaction_id, browser_id)
+        row = await find_interaction(session, ctx.clock.now(), interaction_id, browser_id)
         if row is None:
             return None
         cookie = cookies.read(request, cookies.SESSION, ctx.settings)
@@ -239,7 +239,7 @@ async def _login(
 
     async def continue_authorization(session: AsyncSession, live: LiveSession) -> None:
         # In the login's transaction: bind the interaction to the new session and go on.
-        row = await interactions.find(session, ctx, interaction_id, browser_id)
+        row = await find_interaction(session, ctx.clock.now(), interaction_id, browser_id)
         if row is None:
             raise _InteractionGone
         row.session_id = live.record.id

@@ -20,13 +20,15 @@ from starlette.responses import RedirectResponse, Response
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import InvalidRequest, PageError
+from idp.http import cookies
 from idp.http.deps import Ctx
+from idp.http.params import read_params
 from idp.http.routing import PageRouter
 from idp.jobs.deps import Jobs
 from idp.jobs.runner import JobRunner
-from idp.oidc.params import read_params
-from idp.oidc.redirects import with_params
 from idp.oidc.tokens import ID_TOKEN_TYP
+from idp.security.csrf import Csrf
+from idp.security.redirect_uris import with_params
 from idp.sessions.service import (
     Ended,
     FrontChannelTarget,
@@ -34,8 +36,6 @@ from idp.sessions.service import (
     end_sessions,
     find_live_session,
 )
-from idp.web import cookies
-from idp.web.csrf import Csrf
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
 

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from idp.context import Context
+from idp.db.engine import Database
 from idp.db.models import Account, Grant, RevokedAccessToken
-from idp.oidc.tokens import ACCESS_TOKEN_TYP
+from idp.keys.jws import TokenSigner
+
+ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 §2.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +32,16 @@ def _grant_id(claims: dict[str, Any]) -> uuid.UUID | None:
         return None
 
 
-async def check_access_token(ctx: Context, token: str) -> ActiveToken | None:
+async def check_access_token(
+    token: str, *, signer: TokenSigner, db: Database, issuer: str
+) -> ActiveToken | None:
     if len(token) > 4096:
         return None
-    claims = await ctx.signer.verify(
-        token, typ=ACCESS_TOKEN_TYP, audience=ctx.settings.issuer, issuer=ctx.settings.issuer
-    )
+    claims = await signer.verify(token, typ=ACCESS_TOKEN_TYP, audience=issuer, issuer=issuer)
     if claims is None or not isinstance(claims.get("jti"), str):
         return None
     grant_id = _grant_id(claims)
-    async with ctx.db.read() as session:
+    async with db.read() as session:
         revoked = await session.get(RevokedAccessToken, claims["jti"])
         if revoked is not None:
             return None

@@ -11,7 +11,9 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from idp.accounts import registration, verification
+from idp.accounts import verification
+from idp.accounts.registration import service as registration
+from idp.accounts.registration.held import held_registration, next_step
 from idp.errors import Conflict, PageError
 from idp.http.deps import Ctx
 from idp.http.routing import PageRouter
@@ -24,7 +26,6 @@ from idp.web.forms import (
     redirect,
     remember_browser,
 )
-from idp.web.registration_pages import held_registration, next_step
 
 router = PageRouter()
 

@@ -10,14 +10,20 @@ import uuid
 
 from fastapi import Request, Response, status
 
-from idp.accounts import contacts
-from idp.api.auth import CurrentCaller
-from idp.api.json_route import JsonRoute
-from idp.api.me import contact_view
-from idp.api.problems import problems
-from idp.api.schemas_account import ContactAdd, ContactAdded, ContactCode, ContactView, Resent
+from idp.accounts.contacts import service as contacts
+from idp.accounts.schemas import (
+    ContactAdd,
+    ContactAdded,
+    ContactCode,
+    ContactView,
+    Resent,
+    contact_view,
+)
 from idp.http.deps import Ctx, client_ip
+from idp.http.json_route import JsonRoute
+from idp.http.problems import problems
 from idp.http.routing import ApiRouter
+from idp.sessions.auth import CurrentCaller
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1/me/contacts", tags=["account"], route_class=JsonRoute)

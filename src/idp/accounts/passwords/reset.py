@@ -23,7 +23,7 @@ from idp.accounts.errors import TooManyAttempts
 from idp.accounts.identifiers import classify_login
 from idp.accounts.notices import notify_contacts
 from idp.accounts.password_policy import password_problems
-from idp.accounts.passwords import personal_words, refuse_bad_password
+from idp.accounts.passwords.change import personal_words, refuse_bad_password
 from idp.accounts.repository import AccountRepository
 from idp.accounts.service import find_by_login
 from idp.audit.log import record

@@ -11,37 +11,39 @@ open redirect.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.responses import Response
 
-from idp.accounts import registration, verification
+from idp.accounts import verification
 from idp.accounts.errors import TooManyAttempts
-from idp.accounts.identifiers import normalize_email, normalize_phone
-from idp.accounts.names import clean_name
+from idp.accounts.journey import (
+    Held,
+    interaction_locale,
+    register_url,
+    return_interaction,
+    return_path,
+    with_return,
+)
+from idp.accounts.registration import service as registration
+from idp.accounts.registration.held import Open, held_cookie, held_registration, next_step
 from idp.context import Context
-from idp.db.models import Registration, Verification
+from idp.db.models import Registration
 from idp.errors import Conflict, NotFound, ValidationFailed
+from idp.http import cookies
 from idp.http.deps import Ctx
 from idp.http.routing import PageRouter
-from idp.web import cookies
 from idp.web.forms import (
-    Held,
     browser_id,
     checked_form,
     first_invalid,
     form_page,
-    interaction_locale,
     locale_of,
     password_errors,
     password_rules,
     redirect,
     remember_browser,
-    return_interaction,
-    return_path,
     typed_code,
-    with_return,
 )
 from idp.web.i18n import Translator
 
@@ -50,41 +52,8 @@ router = PageRouter()
 _NAME_FIELDS = ("last_name", "first_name", "middle_name")
 
 
-def register_url(interaction_id: str | None) -> str:
-    """Where the login page's "Register" link leads."""
-    return with_return("/register", interaction_id)
-
-
-# --- the registration this browser holds ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Open:
-    held: Held
-    row: Registration
-    sms: Verification | None
-
-
-def _held(request: Request, ctx: Context) -> Held | None:
-    return Held.read(request, ctx, cookies.REGISTRATION)
-
-
-async def held_registration(request: Request, ctx: Context) -> Open | None:
-    """The registration this browser holds, if it is still open."""
-    held = _held(request, ctx)
-    if held is None:
-        return None
-    async with ctx.db.read() as session:
-        try:
-            row = await registration.load(session, ctx, held.id, held.token)
-        except NotFound:
-            return None
-        sms = await verification.latest(session, row.id, registration.PURPOSE, "sms")
-    return Open(held, row, sms)
-
-
 def _expired(request: Request, ctx: Context) -> Response:
-    held = _held(request, ctx)
+    held = held_cookie(request, ctx)
     locale = locale_of(request)
     t = Translator(locale)
     response = form_page(
@@ -98,12 +67,6 @@ def _expired(request: Request, ctx: Context) -> Response:
     )
     cookies.clear(response, cookies.REGISTRATION, ctx.settings)
     return response
-
-
-def next_step(row: Registration) -> str:
-    if row.phone_confirmed_at or row.email_confirmed_at:
-        return "/register/password"
-    return "/register/phone" if row.phone else "/register/email-sent"
 
 
 def _wake_outbox(request: Request) -> None:
@@ -146,34 +109,18 @@ async def show_register(request: Request, ctx: Ctx) -> Response:
     return remember_browser(response, ctx, browser, new)
 
 
-def registration_field_errors(t: Translator, form: dict[str, str]) -> dict[str, str]:
-    """The same rules as ``registration.start``, as page texts in the order of the form."""
+def _page_errors(t: Translator, problems: list[registration.FieldProblem]) -> dict[str, str]:
+    """The service's field problems as page texts, keyed by the form's fields."""
     errors: dict[str, str] = {}
-    for field in _NAME_FIELDS:
-        value = form.get(field, "").strip()
-        if not value:
-            if field != "middle_name":
-                errors[field] = t(f"err_required_{field}")
-        elif clean_name(value) is None:
-            errors[field] = t("err_name")
-    phone, email = form.get("phone", "").strip(), form.get("email", "").strip()
-    if not phone and not email:
-        errors["contact"] = t("err_contact_required")
-    if phone and normalize_phone(phone) is None:
-        errors["phone"] = t("err_phone")
-    if email and normalize_email(email) is None:
-        errors["email"] = t("err_email")
-    return errors
-
-
-def _service_field_errors(t: Translator, exc: ValidationFailed) -> dict[str, str]:
-    """Field errors the service found that the page's own check did not (rules drifted)."""
-    keys = {"last_name": "err_name", "first_name": "err_name", "middle_name": "err_name"}
-    keys |= {"phone": "err_phone", "email": "err_email"}
-    errors: dict[str, str] = {}
-    for error in exc.extra.get("errors", []):
-        field = str(error.get("field", ""))
-        errors.setdefault(field if field in keys else "form", t(keys.get(field, "err_invalid")))
+    for problem in problems:
+        if problem.code == "contact_required":
+            errors.setdefault("contact", t("err_contact_required"))
+        elif problem.code == "required":
+            errors.setdefault(problem.field, t(f"err_required_{problem.field}"))
+        elif problem.code == "name":
+            errors.setdefault(problem.field, t("err_name"))
+        else:
+            errors.setdefault(problem.field, t(f"err_{problem.code}"))
     return errors
 
 
@@ -200,9 +147,6 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
             status=status,
         )
 
-    errors = registration_field_errors(t, form)
-    if errors:
-        return again(errors)
     data = registration.RegistrationInput(
         last_name=values["last_name"],
         first_name=values["first_name"],
@@ -210,10 +154,11 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
         phone=values["phone"] or None,
         email=values["email"] or None,
     )
+    errors = _page_errors(t, registration.field_problems(data))
+    if errors:
+        return again(errors)
     try:
         started = await registration.start(ctx, data, locale)
-    except ValidationFailed as exc:
-        return again(_service_field_errors(t, exc))
     except TooManyAttempts as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
         response = again({}, t("err_too_many_sends", minutes=minutes), 429)
@@ -342,7 +287,7 @@ async def resend_phone(request: Request, ctx: Ctx) -> Response:
     return redirect("/register/phone?resent=1")
 
 
-# --- the e-mail link (followed on idp.web.email_link_pages) ------------------------------
+# --- the e-mail link (followed on idp.accounts.pages) ------------------------------
 
 
 @router.get("/register/email-sent")

@@ -16,40 +16,38 @@ from starlette.responses import Response
 
 from idp.accounts import verification
 from idp.accounts.errors import TooManyAttempts
-from idp.accounts.password_reset import confirm_reset, request_reset
+from idp.accounts.journey import (
+    Held,
+    interaction_locale,
+    reset_url,
+    return_interaction,
+    return_path,
+    with_return,
+)
+from idp.accounts.passwords.reset import confirm_reset, request_reset
 from idp.context import Context
 from idp.db.models import PasswordReset
 from idp.errors import NotFound, ValidationFailed
+from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
 from idp.jobs.runner import JobRunner
 from idp.security.tokens import digest, same
-from idp.web import cookies
 from idp.web.forms import (
-    Held,
     browser_id,
     checked_form,
     first_invalid,
     form_page,
-    interaction_locale,
     locale_of,
     password_errors,
     password_rules,
     redirect,
     remember_browser,
-    return_interaction,
-    return_path,
     typed_code,
-    with_return,
 )
 from idp.web.i18n import Translator
 
 router = PageRouter()
-
-
-def reset_url(interaction_id: str | None) -> str:
-    """Where the login page's "Forgot your password?" link leads."""
-    return with_return("/reset-password", interaction_id)
 
 
 async def _open(request: Request, ctx: Context) -> Held | None:

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from idp.accounts.contacts import profile
-from idp.api.auth import CurrentCaller
-from idp.api.json_route import JsonRoute
-from idp.api.problems import problems
-from idp.api.schemas_account import ContactView, Me
-from idp.db.models import Contact
+from idp.accounts.contacts.service import profile
+from idp.accounts.schemas import Me, contact_view
 from idp.http.deps import Ctx
+from idp.http.json_route import JsonRoute
+from idp.http.problems import problems
 from idp.http.routing import ApiRouter
+from idp.sessions.auth import CurrentCaller
 
 router = ApiRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
-
-
-def contact_view(contact: Contact) -> ContactView:
-    return ContactView(
-        id=str(contact.id),
-        kind="phone" if contact.kind == "phone" else "email",
-        value=contact.value,
-        confirmed=contact.confirmed_at is not None,
-        created_at=contact.created_at,
-    )
 
 
 @router.get("/me", response_model=Me, responses=problems(401, 403))

@@ -51,32 +51,52 @@ class ContactNotConfirmed(ProblemError):
     title = "Confirm a phone or an e-mail address first"
 
 
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One field the rules refuse: ``field`` and ``message`` as the REST API reports them,
+    ``code`` for a page to choose its own text (``required``, ``name``, ``phone``, ``email``,
+    ``contact_required``)."""
+
+    field: str
+    code: str
+    message: str
+
+
+_PHONE_RULE = "Give a mobile number in international format, e.g. +79991234567."
+_CONTACT_RULE = "Give a phone number or an e-mail address."
+
+
+def field_problems(data: RegistrationInput) -> list[FieldProblem]:
+    """The registration's rules, once, for the REST API and the page alike."""
+    problems: list[FieldProblem] = []
+    for field, raw in (("last_name", data.last_name), ("first_name", data.first_name)):
+        if clean_name(raw) is None:
+            code = "name" if raw.strip() else "required"
+            problems.append(FieldProblem(field, code, _NAME_RULE))
+    if data.middle_name and clean_name(data.middle_name) is None:
+        problems.append(FieldProblem("middle_name", "name", _NAME_RULE))
+    # A contact of spaces only is one not given.
+    phone, email = (data.phone or "").strip(), (data.email or "").strip()
+    if phone and normalize_phone(phone) is None:
+        problems.append(FieldProblem("phone", "phone", _PHONE_RULE))
+    if email and normalize_email(email) is None:
+        problems.append(FieldProblem("email", "email", "This is not a valid e-mail address."))
+    if not phone and not email:
+        problems.append(FieldProblem("phone", "contact_required", _CONTACT_RULE))
+    return problems
+
+
 def _validate(data: RegistrationInput) -> tuple[str, str, str | None, str | None, str | None]:
-    errors: list[dict[str, str]] = []
-    last, first = clean_name(data.last_name), clean_name(data.first_name)
-    middle = clean_name(data.middle_name) if data.middle_name else None
-    for field, value in (("last_name", last), ("first_name", first)):
-        if value is None:
-            errors.append({"field": field, "message": _NAME_RULE})
-    if data.middle_name and middle is None:
-        errors.append({"field": "middle_name", "message": _NAME_RULE})
-    phone = normalize_phone(data.phone) if data.phone else None
-    if data.phone and phone is None:
-        errors.append(
-            {
-                "field": "phone",
-                "message": "Give a mobile number in international format, e.g. +79991234567.",
-            }
-        )
-    email = normalize_email(data.email) if data.email else None
-    if data.email and email is None:
-        errors.append({"field": "email", "message": "This is not a valid e-mail address."})
-    if not data.phone and not data.email:
-        errors.append({"field": "phone", "message": "Give a phone number or an e-mail address."})
-    if errors:
+    problems = field_problems(data)
+    if problems:
+        errors = [{"field": p.field, "message": p.message} for p in problems]
         raise ValidationFailed("Some fields are invalid.", errors=errors)
+    last, first = clean_name(data.last_name), clean_name(data.first_name)
     assert last is not None
     assert first is not None
+    middle = clean_name(data.middle_name) if data.middle_name else None
+    phone = normalize_phone(data.phone) if data.phone and data.phone.strip() else None
+    email = normalize_email(data.email) if data.email and data.email.strip() else None
     return last, first, middle, phone, email
 
 

@@ -19,10 +19,10 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from idp.context import Context
 from idp.db.models import Account, Grant
 from idp.errors import CsrfFailed, ProblemError
+from idp.http import cookies
 from idp.http.deps import get_context
-from idp.oidc.access_tokens import check_access_token
+from idp.keys.access_tokens import check_access_token
 from idp.sessions.service import LiveSession, find_live_session, touch_if_stale
-from idp.web import cookies
 
 API_CSRF_PURPOSE = "api"
 STALE_AFTER = timedelta(seconds=60)  # as touch_if_stale: one write a minute at most
@@ -84,7 +84,9 @@ async def _bearer_caller(ctx: Context, header: str) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise InvalidBearerToken("Use the Bearer scheme, or the session cookie.")
-    active = await check_access_token(ctx, token)
+    active = await check_access_token(
+        token, signer=ctx.signer, db=ctx.db, issuer=ctx.settings.issuer
+    )
     if active is None:
         raise InvalidBearerToken("The access token is invalid, expired or revoked.")
     client_id = active.claims.get("client_id")

@@ -8,12 +8,9 @@ from typing import Annotated
 
 from fastapi import Header, Request, Response, status
 
-from idp.accounts.password_reset import confirm_reset, request_reset
-from idp.accounts.passwords import change_password
-from idp.api.auth import CurrentCaller
-from idp.api.json_route import JsonRoute
-from idp.api.problems import problems
-from idp.api.schemas_account import (
+from idp.accounts.passwords.change import change_password
+from idp.accounts.passwords.reset import confirm_reset, request_reset
+from idp.accounts.schemas import (
     PasswordChange,
     PasswordChanged,
     ResetConfirmation,
@@ -21,8 +18,11 @@ from idp.api.schemas_account import (
     ResetStarted,
 )
 from idp.http.deps import Ctx, client_ip
+from idp.http.json_route import JsonRoute
+from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.jobs.deps import Jobs
+from idp.sessions.auth import CurrentCaller
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)

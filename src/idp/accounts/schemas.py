@@ -1,7 +1,7 @@
 """The REST API's contract for logging in, the person's own account, passwords and contacts.
 
 Every text field refuses control characters and text that is not valid UTF-8 (see
-``idp.api.json_route``: undecodable bytes arrive as lone surrogates and are refused here, with
+``idp.http.json_route``: undecodable bytes arrive as lone surrogates and are refused here, with
 the field's name), so nothing downstream ever sees them.
 """
 
@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from idp.db.models import Contact
 
 
 def _plain_text(value: str) -> str:
@@ -136,3 +138,13 @@ class ContactCode(_Input):
 
 class Resent(BaseModel):
     resend_after: int
+
+
+def contact_view(contact: Contact) -> ContactView:
+    return ContactView(
+        id=str(contact.id),
+        kind="phone" if contact.kind == "phone" else "email",
+        value=contact.value,
+        confirmed=contact.confirmed_at is not None,
+        created_at=contact.created_at,
+    )

@@ -9,20 +9,20 @@ from __future__ import annotations
 from fastapi import Request, status
 from starlette.responses import Response
 
-from idp.accounts.login import log_in, log_out
-from idp.api.auth import API_CSRF_PURPOSE
-from idp.api.json_route import JsonRoute
-from idp.api.problems import problems
-from idp.api.schemas import CsrfToken
-from idp.api.schemas_account import AccountSummary, LoginRequest
+from idp.accounts.login.service import log_in, log_out
+from idp.accounts.schemas import AccountSummary, LoginRequest
 from idp.context import Context
 from idp.db.models import Account
 from idp.errors import CsrfFailed
+from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
+from idp.http.json_route import JsonRoute
+from idp.http.problems import problems
 from idp.http.routing import ApiRouter
+from idp.http.schemas import CsrfToken
 from idp.jobs.deps import Jobs
-from idp.web import cookies
-from idp.web.csrf import Csrf
+from idp.security.csrf import Csrf
+from idp.sessions.auth import API_CSRF_PURPOSE
 
 router = ApiRouter(prefix="/api/v1", tags=["login"], route_class=JsonRoute)
 BROWSER_COOKIE_AGE = 400 * 86400

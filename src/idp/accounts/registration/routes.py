@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import Header, Request, status
 from starlette.responses import Response
 
-from idp.accounts import registration, verification
-from idp.api.schemas import (
+from idp.accounts import verification
+from idp.accounts.registration import service as registration
+from idp.accounts.registration.schemas import (
     EmailConfirmation,
     PasswordChoice,
     PhoneCode,

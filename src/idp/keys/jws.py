@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 
 from idp.clock import Clock
-from idp.oidc.keys import KeyStore
+from idp.keys.store import KeyStore
 
 ACCEPTED_ALGS = ["ES256", "RS256", "EdDSA"]
 

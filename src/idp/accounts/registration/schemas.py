@@ -1,4 +1,4 @@
-"""The REST API's contract (pydantic models, documented in openapi.yaml)."""
+"""The registration API's contract (pydantic models, documented in openapi.yaml)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
-
-class ClientRef(BaseModel):
-    client_id: str
-    name: str
-
-
-class SessionView(BaseModel):
-    id: str = Field(description="Session identifier, for ending it")
-    current: bool = Field(description="This is the session making the request")
-    device: str | None = Field(description="The browser's User-Agent")
-    address: str | None = Field(description="The client address at login")
-    created_at: datetime
-    last_seen_at: datetime
-    auth_time: datetime
-    clients: list[ClientRef] = Field(description="Sites that received tokens in this session")
-
-
-class SessionList(BaseModel):
-    sessions: list[SessionView]
-
-
-class EndedSessions(BaseModel):
-    ended: int = Field(description="How many sessions were ended")
-
-
-class CsrfToken(BaseModel):
-    csrf_token: str = Field(description="Send as the X-CSRF-Token header on unsafe requests")
-
-
-# --- registration ---------------------------------------------------------------------------
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
