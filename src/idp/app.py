@@ -32,6 +32,7 @@ from idp.oidc.logout import end_session
 from idp.sessions import routes as session_routes
 from idp.settings import Settings
 from idp.web import dev_mailbox
+from idp.web.error_page import render_error_page
 
 
 def create_app(
@@ -88,7 +89,7 @@ def create_app(
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
-    errors.install(app)
+    errors.install(app, render_error_page)
     app.add_middleware(BodyLimit, refuse=errors.too_large)
     app.add_middleware(errors.UnexpectedErrors)  # inside the headers: its 500 gets them too
     app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413 gets the headers too

@@ -12,7 +12,6 @@ Errors of one domain live in that domain's ``errors.py`` (``idp.accounts.errors`
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, ClassVar
 
 
@@ -234,10 +233,3 @@ class CsrfFailed(ProblemError):
 class BadInput(ValueError):
     """Raised by operator-facing code (CLI) for input it refuses; nothing was written."""
 
-
-def __getattr__(name: str) -> Any:
-    # The account errors lived here; old imports keep working until every module imports
-    # them from idp.accounts.errors (remove this then).
-    if name in ("InvalidCredentials", "TooManyAttempts"):
-        return getattr(importlib.import_module("idp.accounts.errors"), name)
-    raise AttributeError(name)

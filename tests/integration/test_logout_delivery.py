@@ -18,7 +18,7 @@ import pytest
 
 from idp.context import Context
 from idp.egress.backend import AnyIOConnector, SocketOption
-from idp.oidc.logout.backchannel import DELIVERED, PENDING, REJECTED, Job
+from idp.oidc.logout.attempt import DELIVERED, PENDING, REJECTED, Job
 from idp.oidc.logout.delivery import Deliverer
 from idp.settings import LogoutSettings, Settings
 from tests.support.raw_rp import RawRP

@@ -9,6 +9,7 @@ RFC 9457 problem+json on the REST API, ``error.html`` on pages.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -25,18 +26,16 @@ from idp.errors import (
     MethodNotAllowed,
     NotFound,
     OAuthError,
-    PageError,
     ProblemError,
     UnexpectedError,
-    UntrustedRedirect,
     ValidationFailed,
 )
-from idp.http.responses import error_redirect, extra_headers, problem_json, protocol_json
+from idp.http.responses import error_redirect, problem_json, protocol_json
 from idp.http.routing import RouteKind, allowed_methods, route_kind
-from idp.web.i18n import Translator, pick_locale
-from idp.web.render import error_page
 
 log = logging.getLogger("idp")
+
+PageRenderer = Callable[[Request, IdpError], Response]
 
 
 def render(request: Request, error: IdpError) -> Response:
@@ -63,24 +62,9 @@ def _as_problem(error: IdpError) -> ProblemError:
 
 
 def _page(request: Request, error: IdpError) -> Response:
-    preferred = error.locale if isinstance(error, PageError) else None
-    locale = pick_locale(preferred, request.headers.get("accept-language"))
-    t = Translator(locale)
-    code: str | None
-    if error.status_code >= 500 or not error.expose:
-        message, code = t("error_generic"), "server_error"
-    elif isinstance(error, PageError):
-        message, code = t(error.page_key or "error_generic", **error.values), error.code
-    elif error.page_key is not None:
-        message, code = t(error.page_key), getattr(error, "type_slug", None)
-    elif isinstance(error, OAuthError):
-        message, code = error.description or t("error_generic"), error.error
-    elif isinstance(error, UntrustedRedirect):
-        message, code = error.description, error.error
-    else:
-        message = error.description or getattr(error, "title", "") or t("error_generic")
-        code = getattr(error, "type_slug", None)
-    return error_page(locale, message, code, error.status_code, extra_headers(error))
+    # Pages are rendered by ``idp.web`` (above this kit), handed in by ``install``.
+    render_page: PageRenderer = request.app.state.render_error_page
+    return render_page(request, error)
 
 
 def from_http_exception(request: Request, exc: StarletteHTTPException) -> IdpError:
@@ -107,7 +91,9 @@ def from_validation_error(request: Request, exc: RequestValidationError) -> IdpE
     return failed
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, render_page: PageRenderer) -> None:
+    app.state.render_error_page = render_page
+
     @app.exception_handler(IdpError)
     async def _idp(request: Request, exc: IdpError) -> Response:
         return render(request, exc)

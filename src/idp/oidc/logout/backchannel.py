@@ -8,35 +8,12 @@ stale gets a new ``jti``, derived from the first, with a new ``iat``.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-
 from idp.context import Context
 from idp.jobs.queue import ClaimedJob
 from idp.jobs.queue import Outcome as JobOutcome
 from idp.jobs.registry import KindPolicy, Registry
+from idp.oidc.logout.attempt import DELIVERED, REJECTED, Job
 from idp.sessions.service import BACKCHANNEL_LOGOUT
-
-PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: uuid.UUID
-    client_id: str
-    uri: str
-    sub: str
-    sid: str
-    alg: str  # the client's ID token algorithm signs its logout tokens too
-    jti: str
-    iat: int
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    job_id: uuid.UUID
-    status: str  # DELIVERED, REJECTED, or PENDING (try again)
-    error: str | None = None
 
 
 def token_claims_at(jti: str, iat: int, now: int, ttl: int) -> tuple[str, int]:

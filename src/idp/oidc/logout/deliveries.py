@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.db.models import QueuedJob
 from idp.jobs.queue import DONE, FAILED, PENDING, RUNNING
 from idp.jobs.repository import listing
-from idp.oidc.logout.backchannel import DELIVERED, REJECTED
+from idp.oidc.logout.attempt import DELIVERED, REJECTED
 from idp.sessions.service import BACKCHANNEL_LOGOUT
 
 

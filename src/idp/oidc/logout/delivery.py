@@ -18,7 +18,7 @@ from idp.context import Context
 from idp.egress.backend import Connector, Resolver
 from idp.egress.client import build_client, default_ssl_context
 from idp.egress.policy import BlockedTarget, uri_problem
-from idp.oidc.logout.backchannel import DELIVERED, PENDING, REJECTED, Job, Outcome
+from idp.oidc.logout.attempt import DELIVERED, PENDING, REJECTED, Job, Outcome
 from idp.oidc.logout.token import logout_token
 from idp.settings import LogoutSettings
 
