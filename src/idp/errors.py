@@ -232,4 +232,3 @@ class CsrfFailed(ProblemError):
 
 class BadInput(ValueError):
     """Raised by operator-facing code (CLI) for input it refuses; nothing was written."""
-

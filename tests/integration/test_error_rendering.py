@@ -16,16 +16,20 @@ import httpx
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from idp.app import create_app
 from idp.clock import OffsetClock
 from idp.db.migrate import upgrade
+from idp.errors import IdpError
 from idp.http.routing import ApiRouter, PageRouter, ProtocolRouter
 from idp.settings import Settings
 from tests.support.live import LiveServer, free_port
 
 BROKEN_TABLES = ("clients", "browser_sessions", "interactions")
+RENDER_FAILS = "/test-errors/page-whose-error-page-fails"
 
 
 class Boom(Exception):
@@ -47,6 +51,10 @@ def _test_routers() -> list[ProtocolRouter | ApiRouter | PageRouter]:
 
     @pages.get("/test-errors/page")
     async def page_boom() -> None:
+        raise Boom("secret detail")
+
+    @pages.get(RENDER_FAILS)
+    async def page_whose_error_page_fails() -> None:
         raise Boom("secret detail")
 
     @pages.get("/test-errors/count")
@@ -86,6 +94,14 @@ async def broken_server(
     app = create_app(own, clock=clock, run_jobs=False)
     for router in _test_routers():
         app.include_router(router)
+    render_page = app.state.render_error_page
+
+    def render_page_failing_on_one_path(request: Request, error: IdpError) -> Response:
+        if request.url.path == RENDER_FAILS:
+            raise Boom("the template is broken")
+        return render_page(request, error)
+
+    app.state.render_error_page = render_page_failing_on_one_path
     live = LiveServer(app, port).start()
     engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
     async with engine.connect() as connection:
@@ -211,6 +227,17 @@ def test_unexpected_exception_on_each_kind(
     for path in ("/test-errors/protocol", "/api/v1/test-errors/boom", "/test-errors/page"):
         assert _logged(caplog, path), path
     assert any(r.exc_info and r.exc_info[0] is Boom for r in caplog.records)
+
+
+def test_a_failing_error_page_still_answers_500_in_plain_text(
+    broken: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="idp"):
+        response = broken.get(RENDER_FAILS)
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert any("rendering the error answer failed" in r.getMessage() for r in caplog.records)
 
 
 def test_validation_error_on_a_page_is_the_error_page(broken: httpx.Client) -> None:

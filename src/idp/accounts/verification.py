@@ -124,6 +124,7 @@ def _issue_code(
         params=params,
         now=now,
         settings=ctx.settings.notify,
+        valid_until=None if verification.decoy else verification.expires_at,
     )
 
 
@@ -234,6 +235,7 @@ async def send_email_link(
         params=params,
         now=now,
         settings=ctx.settings.notify,
+        valid_until=None if decoy else verification.expires_at,
     )
     return verification
 
@@ -317,6 +319,7 @@ async def send_code(
             params={"code": code},
             now=now,
             settings=ctx.settings.notify,
+            valid_until=verification.expires_at,
         )
     session.add(verification)
     return verification

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp.errors import (
@@ -137,5 +137,9 @@ class UnexpectedErrors:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise  # too late for an error page: let the server cut the response
-            response = render(Request(scope, receive), UnexpectedError())
+            try:
+                response = render(Request(scope, receive), UnexpectedError())
+            except Exception:  # the error page itself failed (a template, the locale): plain text
+                log.exception("rendering the error answer failed")
+                response = PlainTextResponse("Internal Server Error", status_code=500)
             await response(scope, receive, send)

@@ -13,6 +13,24 @@ from idp.http.headers import BodyTooLarge
 MAX_FIELDS = 64
 FORM_TYPE = "application/x-www-form-urlencoded"
 
+# Parameters the protocol endpoints define. An error names only these: any other name was chosen
+# by whoever sent the request, and echoing it would put their text into our answer (and, at the
+# authorization endpoint, into the redirect to the client).
+KNOWN_PARAMETERS = frozenset(
+    {
+        "acr_values", "assertion", "claims", "client_assertion", "client_assertion_type",
+        "client_id", "client_secret", "code", "code_challenge", "code_challenge_method",
+        "code_verifier", "display", "grant_type", "id_token_hint", "login_hint", "max_age",
+        "nonce", "post_logout_redirect_uri", "prompt", "redirect_uri", "refresh_token",
+        "request", "request_uri", "resource", "response_mode", "response_type", "scope",
+        "state", "token", "token_type_hint", "ui_locales", "logout_hint", "claims_locales",
+    }
+)  # fmt: skip
+
+
+def _named(name: str) -> str:
+    return f"parameter {name!r}" if name in KNOWN_PARAMETERS else "a parameter"
+
 
 def _collect(items: Iterable[tuple[str, object]], max_length: int) -> dict[str, str]:
     params: dict[str, str] = {}
@@ -22,9 +40,9 @@ def _collect(items: Iterable[tuple[str, object]], max_length: int) -> dict[str, 
         if not isinstance(value, str):
             raise InvalidRequest("file uploads are not accepted")
         if name in params:
-            raise InvalidRequest(f"parameter {name!r} is repeated")
+            raise InvalidRequest(f"{_named(name)} is repeated")
         if len(value) > max_length:
-            raise InvalidRequest(f"parameter {name!r} is too long")
+            raise InvalidRequest(f"{_named(name)} is too long")
         if value == "":
             continue  # OAuth 2.0 §3.1: parameters sent without a value are treated as omitted
         params[name] = value

@@ -36,13 +36,20 @@ def enqueue(
     params: dict[str, str],
     now: datetime,
     settings: NotifySettings,
+    valid_until: datetime | None = None,
 ) -> uuid.UUID:
+    """Queue one message. A message carrying a code or a link gives ``valid_until``: once the
+    code is dead, sending it late helps nobody and only confuses, so the job's deadline is
+    then the code's end (never later than the retry period)."""
+    deadline_in = float(settings.retry_period)
+    if valid_until is not None:
+        deadline_in = max(0.0, min(deadline_in, (valid_until - now).total_seconds()))
     payload = {"channel": channel, "to": to, "template": template, "locale": locale}
     return enqueue_job(
         session,
         NOTIFICATION,
         {**payload, "params": params},
-        deadline_in=settings.retry_period,
+        deadline_in=deadline_in,
         keyring=keyring,
         ref=f"{channel}:{template}",
     ).id
