@@ -16,12 +16,15 @@ from sqlalchemy.ext.asyncio import (
 
 
 def make_engine(url: str, pool_size: int = 10, *, sqlite_begin: str = "IMMEDIATE") -> AsyncEngine:
+    # Bound parameters carry personal data (names, contacts, sealed values): an error message
+    # or a log line must never show them.
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _tune_sqlite(engine, sqlite_begin)
         return engine
     return create_async_engine(
         url,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # survive a database restart without serving errors forever
