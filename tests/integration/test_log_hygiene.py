@@ -92,3 +92,40 @@ async def _id_of(ctx: Context, sub: str) -> uuid.UUID:
 
     async with ctx.db.read() as session:
         return (await session.execute(select(Account.id).where(Account.sub == sub))).scalar_one()
+
+
+async def test_sessions_and_audit_keep_networks_and_browser_families(
+    ctx: Context, server: LiveServer
+) -> None:
+    from sqlalchemy import select
+
+    from idp.db.models import AuditEvent, BrowserSession
+    from tests.support.api_kit import Api
+    from tests.support.factories import make_person
+
+    person = await make_person(ctx)
+    user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    api = Api(server.url, ip="203.0.113.77")
+    api.http.headers["User-Agent"] = user_agent
+    try:
+        assert (await api.login(person.phone, "wrong password 1")).status_code == 401
+        assert (await api.login(person.phone, person.password)).status_code == 200
+    finally:
+        await api.close()
+
+    async with ctx.db.read() as session:
+        sessions = (
+            await session.scalars(
+                select(BrowserSession).where(BrowserSession.account_id == person.account.id)
+            )
+        ).all()
+        audit = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.account_id == str(person.account.id))
+            )
+        ).all()
+    assert [(s.user_agent, s.ip) for s in sessions] == [("Firefox on Linux", "203.0.113.0")]
+    # The failed and the successful login both carry the address (events the factory wrote
+    # before have none).
+    assert {event.ip for event in audit if event.ip is not None} == {"203.0.113.0"}
+    assert {event.outcome for event in audit if event.ip is not None} == {"success", "failure"}

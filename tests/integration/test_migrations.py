@@ -139,3 +139,26 @@ async def test_every_revision_steps_down_and_up_one_at_a_time(fresh_url: str) ->
 async def test_the_single_head_is_the_newest_revision() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1  # parallel branches must be merged before release
+
+
+async def test_addresses_written_before_are_reduced_to_networks(fresh_url: str) -> None:
+    await upgrade(fresh_url, "5b7e2a91c4d3")
+
+    def write(connection: Connection) -> None:
+        for ip in ("203.0.113.77", "2001:db8:abcd:12::9", "garbage"):
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (at, event, outcome, ip, details) "
+                    "VALUES (CURRENT_TIMESTAMP, 'login', 'failure', :ip, '{}')"
+                ),
+                {"ip": ip},
+            )
+        connection.commit()
+
+    await _run(fresh_url, write)
+    await upgrade(fresh_url, "3d9e6b1a7c52")
+
+    def read(connection: Connection) -> set[str | None]:
+        return {row[0] for row in connection.execute(text("SELECT ip FROM audit_events"))}
+
+    assert await _run(fresh_url, read) == {"203.0.113.0", "2001:db8:abcd::", None}

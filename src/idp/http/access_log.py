@@ -7,21 +7,11 @@ address (an IPv4 /24 or an IPv6 /48): enough to see a flood's source network, no
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
+from idp.security.network import truncated_address
+
 ACCESS_LOGGER = "uvicorn.access"
-
-
-def truncated_address(client: str) -> str:
-    host = client.rsplit(":", 1)[0] if client.count(":") == 1 else client
-    host = host.strip("[]")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return "-"
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
 class AccessLogScrubber(logging.Filter):
@@ -32,7 +22,7 @@ class AccessLogScrubber(logging.Filter):
         if isinstance(args, tuple) and len(args) == 5:
             client, method, path, version, status = args
             record.args = (
-                truncated_address(str(client)),
+                truncated_address(str(client)) or "-",
                 method,
                 str(path).split("?", 1)[0],
                 version,
