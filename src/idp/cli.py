@@ -72,9 +72,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from idp.db.migrate import upgrade
+    from idp.security.pii import PersonalDataVault
+    from idp.security.sealing import Keyring, load_or_create_kek
 
     settings = Settings()
-    asyncio.run(upgrade(settings.database_url))
+    # Revisions that seal personal data already stored need the key (the same as the server's).
+    vault = PersonalDataVault(
+        Keyring(load_or_create_kek(settings.key_encryption_key, settings.var_dir))
+    )
+    asyncio.run(upgrade(settings.database_url, vault=vault))
 
     async def keys(ctx: Any) -> dict[str, Any]:
         return {"created_keys": await ctx.keys.ensure_keys()}

@@ -32,8 +32,9 @@ class Context:
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Context:
         clock = clock or SystemClock()
-        db = Database(settings.database_url, settings.database_pool_size)
         keyring = Keyring(load_or_create_kek(settings.key_encryption_key, settings.var_dir))
+        vault = PersonalDataVault(keyring)
+        db = Database(settings.database_url, settings.database_pool_size, vault=vault)
         max_ttl = max(settings.tokens.id_token_ttl, settings.tokens.access_token_ttl) + 60
         keys = KeyStore(db, keyring, clock, cache_ttl=settings.key_cache_ttl, max_token_ttl=max_ttl)
         return cls(
@@ -45,7 +46,7 @@ class Context:
             signer=TokenSigner(keys, clock),
             clients=ClientCache(db, settings.client_cache_ttl),
             passwords=PasswordService(settings.argon2),
-            vault=PersonalDataVault(keyring),
+            vault=vault,
             csrf=Csrf(keyring),
         )
 

@@ -32,7 +32,10 @@ from idp.accounts.service import authenticate
 from idp.context import Context
 from idp.db.base import Base
 from idp.db.models import Account, Client, Contact, SigningKey
+from idp.db.sealed import attach_vault
 from idp.keys.store import generate_private_key
+from idp.security.pii import PersonalDataVault
+from idp.security.sealing import Keyring
 from idp.security.tokens import digest
 from idp.settings import Settings
 from tests.support.factories import PASSWORD, random_phone, random_snils
@@ -147,6 +150,7 @@ async def cli(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
         PYTHONWARNINGS="error",
     )
     engine = create_async_engine(url, poolclass=NullPool)
+    attach_vault(engine, PersonalDataVault(Keyring(b"c" * 32)))  # the KEK the commands get
     cli = Cli(url, env, home, engine, Result(-1, "", ""))
     cli.first_migrate = await cli.run("migrate", "--json")
     try:
@@ -414,7 +418,7 @@ async def test_accounts_create_at_each_level(cli: Cli, case: dict[str, Any]) -> 
     given = [c for c in (phone, email) if c]
     assert contacts["contacts"] == before["contacts"] + len(given)
     for value in given:
-        contact = await cli.one(Contact, account_id=account_id, value=value)
+        contact = await cli.one(Contact, account_id=account_id, value_lookup=value)
         assert contact.confirmed_at is not None  # the operator path confirms contacts
 
 

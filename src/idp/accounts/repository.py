@@ -19,7 +19,11 @@ class AccountRepository:
         stmt = (
             select(Account)
             .join(Contact, Contact.account_id == Account.id)
-            .where(Contact.kind == kind, Contact.value == value, Contact.confirmed_at.is_not(None))
+            .where(
+                Contact.kind == kind,
+                Contact.value_lookup == value,
+                Contact.confirmed_at.is_not(None),
+            )
         )
         return (await self._session.scalars(stmt)).first()
 
@@ -34,7 +38,7 @@ class AccountRepository:
 
     async def confirmed_contact_exists(self, kind: str, value: str) -> bool:
         stmt = select(Contact.id).where(
-            Contact.kind == kind, Contact.value == value, Contact.confirmed_at.is_not(None)
+            Contact.kind == kind, Contact.value_lookup == value, Contact.confirmed_at.is_not(None)
         )
         return (await self._session.scalars(stmt)).first() is not None
 

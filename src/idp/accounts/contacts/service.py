@@ -191,7 +191,7 @@ async def _pending_link(
             Verification.owner_id == account_id,
             Verification.purpose == PURPOSE,
             Verification.channel == "email",
-            Verification.target == email,
+            Verification.target_lookup == email,
         )
         .order_by(Verification.created_at.desc())
         .limit(1)

@@ -216,7 +216,9 @@ async def _add_confirmed_email(
     existing = (
         await session.scalars(
             select(Contact).where(
-                Contact.account_id == account_id, Contact.kind == "email", Contact.value == email
+                Contact.account_id == account_id,
+                Contact.kind == "email",
+                Contact.value_lookup == email,
             )
         )
     ).first()
@@ -239,7 +241,7 @@ async def _confirm_account_email(
             select(Contact).where(
                 Contact.account_id == account_id,
                 Contact.kind == "email",
-                Contact.value == email,
+                Contact.value_lookup == email,
                 Contact.confirmed_at.is_(None),
             )
         )
