@@ -154,6 +154,7 @@ async def add_contact(
                 owner_id=contact.id,
                 phone=value,
                 locale=locale,
+                sender=verification.sender_of_account(account_id),
                 decoy=taken,
             )
         else:
@@ -165,6 +166,7 @@ async def add_contact(
                 owner_id=account_id,
                 email=value,
                 locale=locale,
+                sender=verification.sender_of_account(account_id),
                 decoy=taken,
             )
         notified = _tell_others(session, ctx, contacts, "adding", contact, locale)
@@ -264,7 +266,9 @@ async def resend(ctx: Context, account_id: uuid.UUID, contact_id: uuid.UUID, *, 
             pending = await verification.latest(session, contact.id, PURPOSE, "sms")
             if pending is None:
                 raise NotFound("No code was sent for this contact.")
-            await verification.resend_sms_code(session, ctx, pending, locale)
+            await verification.resend_sms_code(
+                session, ctx, pending, locale, sender=verification.sender_of_account(account_id)
+            )
             return verification.resend_available_in(ctx, pending)
         link = await _pending_link(session, account_id, contact.value)
         if link is not None:
@@ -281,6 +285,7 @@ async def resend(ctx: Context, account_id: uuid.UUID, contact_id: uuid.UUID, *, 
             owner_id=account_id,
             email=contact.value,
             locale=locale,
+            sender=verification.sender_of_account(account_id),
             decoy=taken,
         )
         return cooldown

@@ -20,7 +20,7 @@ from idp.accounts.registration.schemas import (
     RegistrationStatus,
     ResendResult,
 )
-from idp.http.deps import Ctx
+from idp.http.deps import Ctx, client_ip
 from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
@@ -57,6 +57,7 @@ async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> Reg
             email=body.email,
         ),
         locale,
+        ip=client_ip(request),
     )
     _wake(request)
     row = started.registration
@@ -112,7 +113,7 @@ async def confirm_phone(
 async def resend_phone(
     registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken = None
 ) -> ResendResult:
-    wait = await registration.resend_phone(ctx, registration_id, token)
+    wait = await registration.resend_phone(ctx, registration_id, token, ip=client_ip(request))
     _wake(request)
     return ResendResult(resend_after=wait)
 

@@ -100,7 +100,9 @@ def _validate(data: RegistrationInput) -> tuple[str, str, str | None, str | None
     return last, first, middle, phone, email
 
 
-async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
+async def start(
+    ctx: Context, data: RegistrationInput, locale: str, *, ip: str | None = None
+) -> Started:
     last, first, middle, phone, email = _validate(data)
     now = ctx.clock.now()
     token = new_token(32)
@@ -119,6 +121,7 @@ async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
             expires_at=now + timedelta(seconds=ctx.settings.verification.registration_ttl),
         )
         session.add(registration)
+        sender = verification.sender_of_address(ip)
         if phone:
             taken = await repo.confirmed_contact_exists("phone", phone)
             await verification.send_sms_code(
@@ -128,6 +131,7 @@ async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
                 owner_id=registration.id,
                 phone=phone,
                 locale=locale,
+                sender=sender,
                 decoy=taken,
             )
         if email:
@@ -139,6 +143,7 @@ async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
                 owner_id=registration.id,
                 email=email,
                 locale=locale,
+                sender=sender,
                 decoy=taken,
             )
     return Started(registration, token)
@@ -176,13 +181,17 @@ async def confirm_phone(
     return registration
 
 
-async def resend_phone(ctx: Context, registration_id: uuid.UUID, token: str | None) -> int:
+async def resend_phone(
+    ctx: Context, registration_id: uuid.UUID, token: str | None, *, ip: str | None = None
+) -> int:
     async with ctx.db.transaction() as session:
         registration = await load(session, ctx, registration_id, token)
         pending = await verification.latest(session, registration.id, PURPOSE, "sms")
         if pending is None:
             raise NotFound("No code was sent for this registration.")
-        await verification.resend_sms_code(session, ctx, pending, registration.locale)
+        await verification.resend_sms_code(
+            session, ctx, pending, registration.locale, sender=verification.sender_of_address(ip)
+        )
         return verification.resend_available_in(ctx, pending)
 
 
