@@ -80,8 +80,11 @@ def settings(database_url: str, var_dir: Path, port: int) -> Settings:
             connect_timeout=0.5,
         ),
         # Messages land in the dev sink (a table) where tests read codes and links.
-        notify=NotifySettings(email_backend="dev", sms_backend="dev", poll_interval=0.1),
-        # Most tests send from one loopback address; the per-sender cap has its own tests.
+        # The SMS budget and the per-sender cap have their own tests (test_send_caps.py): the
+        # others send from one loopback address, many messages an hour.
+        notify=NotifySettings(
+            email_backend="dev", sms_backend="dev", poll_interval=0.1, sms_hourly_budget=100_000
+        ),
         verification=VerificationSettings(max_sends_per_sender_per_hour=100_000),
     )
 
