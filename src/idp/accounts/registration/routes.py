@@ -134,6 +134,7 @@ async def choose_password(
 
 
 @router.post("/email-confirmations", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEM)
-async def confirm_email(body: EmailConfirmation, ctx: Ctx) -> Response:
-    await registration.confirm_email(ctx, body.token)
+async def confirm_email(body: EmailConfirmation, request: Request, ctx: Ctx) -> Response:
+    locale = pick_locale(None, request.headers.get("accept-language"))
+    await registration.confirm_email(ctx, body.token, locale=locale, ip=client_ip(request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
