@@ -22,6 +22,7 @@ branch_labels = None
 depends_on = None
 
 _OPEN = "ended_at IS NULL"
+_ENDED = "ended_at IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -51,7 +52,13 @@ def upgrade() -> None:
             postgresql_where=sa.text(_OPEN),
             sqlite_where=sa.text(_OPEN),
         )
-        batch_op.create_index("ix_browser_sessions_ended_at", ["ended_at"], unique=False)
+        batch_op.create_index(
+            "ix_browser_sessions_ended_at",
+            ["ended_at"],
+            unique=False,
+            postgresql_where=sa.text(_ENDED),
+            sqlite_where=sa.text(_ENDED),
+        )
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_grants_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_grants_revoked_at"), ["revoked_at"], unique=False)

@@ -30,7 +30,12 @@ class BrowserSession(Base):
             postgresql_where=text("ended_at IS NULL"),
             sqlite_where=text("ended_at IS NULL"),
         ),
-        Index("ix_browser_sessions_ended_at", "ended_at"),
+        Index(
+            "ix_browser_sessions_ended_at",
+            "ended_at",
+            postgresql_where=text("ended_at IS NOT NULL"),
+            sqlite_where=text("ended_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
