@@ -92,13 +92,15 @@ async def reserve(
     verification = settings.verification
     taken: list[str] = []
     try:
-        key = cap_key(keyring, f"target:{purpose}", target)
-        await _take(session, key, verification.max_sends_per_hour, now)
-        taken.append(key)
+        # Always in this order (sender, target, budget), so that two transactions never wait
+        # for each other's counters in a cycle on PostgreSQL.
         if sender is not None:
             key = cap_key(keyring, "sender", sender)
             await _take(session, key, verification.max_sends_per_sender_per_hour, now)
             taken.append(key)
+        key = cap_key(keyring, f"target:{purpose}", target)
+        await _take(session, key, verification.max_sends_per_hour, now)
+        taken.append(key)
         if channel == "sms":
             limit = settings.notify.sms_hourly_budget
             if await _take(session, BUDGET_KEY, limit, now, budget=True) == limit:
