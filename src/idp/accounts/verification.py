@@ -64,7 +64,7 @@ async def _reserve(
     purpose: str,
     channel: Channel,
     target: str,
-    sender: str | None,
+    sender: str | None = None,
 ) -> None:
     """The send caps of ``idp.notify.caps``; refused, nothing is counted or written. A decoy
     counts exactly as a real send, so a refusal tells nobody which one it would have been."""
@@ -109,7 +109,7 @@ async def send_sms_code(
     owner_id: uuid.UUID,
     phone: str,
     locale: str,
-    sender: str | None,
+    sender: str | None = None,
     decoy: bool = False,
 ) -> Verification:
     now = ctx.clock.now()
@@ -166,7 +166,7 @@ async def resend_sms_code(
     verification: Verification,
     locale: str,
     *,
-    sender: str | None,
+    sender: str | None = None,
 ) -> None:
     now = ctx.clock.now()
     settings = ctx.settings.verification
@@ -242,7 +242,7 @@ async def send_email_link(
     owner_id: uuid.UUID,
     email: str,
     locale: str,
-    sender: str | None,
+    sender: str | None = None,
     decoy: bool = False,
 ) -> Verification:
     now = ctx.clock.now()
@@ -330,7 +330,7 @@ async def send_code(
     target: str | None,
     locale: str,
     template: str,
-    sender: str | None,
+    sender: str | None = None,
     failures: int = 0,
 ) -> Verification:
     """A numeric code by SMS or e-mail written with ``template`` (which takes ``{code}``).
