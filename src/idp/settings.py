@@ -87,6 +87,9 @@ class NotifySettings(BaseModel):
     backoff_base: float = Field(default=5.0, gt=0)
     backoff_max: float = Field(default=300.0, gt=0)
     batch_size: int = Field(default=100, ge=1)
+    # Paid SMS across every instance and purpose, per clock hour window (SMS pumping costs
+    # money). Codes are refused once it is spent; notices to confirmed contacts still go.
+    sms_hourly_budget: int = Field(default=1000, ge=1)
 
 
 class VerificationSettings(BaseModel):
@@ -96,7 +99,10 @@ class VerificationSettings(BaseModel):
     sms_code_length: int = Field(default=6, ge=6, le=10)
     max_attempts: int = Field(default=5, ge=1, le=20)  # wrong codes per code, resends included
     resend_cooldown: int = Field(default=60, ge=10)
-    max_sends_per_hour: int = Field(default=5, ge=1)  # per phone or address
+    max_sends_per_hour: int = Field(default=5, ge=1)  # per purpose and phone or address
+    # Code and link messages one sender may cause per hour, whatever the targets: a client
+    # address for unauthenticated sends (registration, reset), the account for its contacts.
+    max_sends_per_sender_per_hour: int = Field(default=30, ge=1)
     email_link_ttl: int = Field(default=3 * 86400, ge=600)  # the portal's 3 days
     registration_ttl: int = Field(default=86400, ge=600)
     email_code_ttl: int = Field(default=900, ge=60, le=86400)  # a code sent by e-mail (reset)
@@ -112,6 +118,15 @@ class ThrottleSettings(BaseModel):
     max_delay: float = Field(default=900.0, ge=0)
     window: int = Field(default=3600, ge=60)
     per_address_free_failures: int = Field(default=30, ge=1)
+
+
+class HousekeepingSettings(BaseModel):
+    """Deleting what has run out: grants, refresh tokens and browser sessions are kept
+    ``retention`` seconds after they ended (audit questions, refresh-token replay still answered
+    as reuse), then deleted ``batch_size`` rows per statement."""
+
+    retention: int = Field(default=86400, ge=0)
+    batch_size: int = Field(default=1000, ge=1)
 
 
 class Argon2Settings(BaseModel):
@@ -143,6 +158,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     verification: VerificationSettings = VerificationSettings()
     argon2: Argon2Settings = Argon2Settings()
+    housekeeping: HousekeepingSettings = HousekeepingSettings()
     client_cache_ttl: float = 30.0
     key_cache_ttl: float = 30.0
     max_param_length: int = 2048

@@ -119,8 +119,10 @@ async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None
         expires_at=now + timedelta(seconds=ctx.settings.verification.password_reset_ttl),
     )
     async with ctx.db.transaction() as session:
-        # The same cap for every login, known or not, so a 429 tells nothing either.
-        await verification.count_request(session, ctx, "password-reset:" + digest(label))
+        # The same caps for every login, known or not, counted before anyone is looked up, so
+        # a 429 tells nothing either: per login asked for and per client address.
+        await verification.count_request(session, ctx, "password-reset", label)
+        await verification.count_sender(session, ctx, verification.sender_of_address(ip))
         account = await find_by_login(session, ctx, login)
         contacts = await AccountRepository(session).contacts(account.id) if account else []
         destination = _destination(label, account, contacts)
@@ -145,11 +147,12 @@ async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None
                 target=target,
                 locale=locale,
                 template=TEMPLATE,
+                sender=None,  # counted above, for every request alike
                 failures=failures,
             )
         except TooManyAttempts:
-            # The contact's own hourly cap (it may have had other codes): answer the same way,
-            # send nothing.
+            # The contact's reset codes this hour, or the SMS budget, are spent: answer the
+            # same way as when a code goes out (only known logins get this far), send nothing.
             await verification.send_code(
                 session,
                 ctx,
@@ -159,6 +162,7 @@ async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None
                 target=None,
                 locale=locale,
                 template=TEMPLATE,
+                sender=None,
                 failures=failures,
             )
         record(

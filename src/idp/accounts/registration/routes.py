@@ -20,7 +20,7 @@ from idp.accounts.registration.schemas import (
     RegistrationStatus,
     ResendResult,
 )
-from idp.http.deps import Ctx
+from idp.http.deps import Ctx, client_ip
 from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
@@ -57,6 +57,7 @@ async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> Reg
             email=body.email,
         ),
         locale,
+        ip=client_ip(request),
     )
     _wake(request)
     row = started.registration
@@ -112,7 +113,7 @@ async def confirm_phone(
 async def resend_phone(
     registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken = None
 ) -> ResendResult:
-    wait = await registration.resend_phone(ctx, registration_id, token)
+    wait = await registration.resend_phone(ctx, registration_id, token, ip=client_ip(request))
     _wake(request)
     return ResendResult(resend_after=wait)
 
@@ -133,6 +134,7 @@ async def choose_password(
 
 
 @router.post("/email-confirmations", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEM)
-async def confirm_email(body: EmailConfirmation, ctx: Ctx) -> Response:
-    await registration.confirm_email(ctx, body.token)
+async def confirm_email(body: EmailConfirmation, request: Request, ctx: Ctx) -> Response:
+    locale = pick_locale(None, request.headers.get("accept-language"))
+    await registration.confirm_email(ctx, body.token, locale=locale, ip=client_ip(request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
