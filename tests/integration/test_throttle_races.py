@@ -42,6 +42,15 @@ NEW = "Fresh-Meadow-58"
 PARALLEL = 40
 
 
+@pytest.fixture(scope="module")
+def slow_server(settings: Settings, clock: OffsetClock) -> AsyncIterator[LiveServer]:
+    """Blocks that outlast a busy machine: the first block is a minute, not a second."""
+    throttle = settings.throttle.model_copy(update={"base_delay": 60.0})
+    live = serve_variant(settings, clock, throttle=throttle)
+    yield live  # type: ignore[misc]
+    live.stop()
+
+
 async def _login(http: httpx.AsyncClient, csrf: str, login: str, password: str) -> int:
     response = await http.post(
         "/api/v1/login",
@@ -52,9 +61,9 @@ async def _login(http: httpx.AsyncClient, csrf: str, login: str, password: str) 
 
 
 async def test_parallel_wrong_passwords_get_at_most_the_free_failures(
-    server: LiveServer, ctx: Context, person: Person
+    slow_server: LiveServer, ctx: Context, person: Person
 ) -> None:
-    api = Api(server.url)
+    api = Api(slow_server.url)
     try:
         csrf = await api.csrf()
         statuses = Counter(
@@ -70,9 +79,9 @@ async def test_parallel_wrong_passwords_get_at_most_the_free_failures(
 
 
 async def test_parallel_wrong_old_passwords_get_at_most_the_free_failures(
-    server: LiveServer, ctx: Context, person: Person
+    slow_server: LiveServer, ctx: Context, person: Person
 ) -> None:
-    api = Api(server.url)
+    api = Api(slow_server.url)
     try:
         assert (await api.login(person.phone, person.password)).status_code == 200
         await api.csrf()
