@@ -86,17 +86,17 @@ async def verify_login(
         matched = _distinct(
             account for _, account in await find_by_candidates(session, ctx, candidates)
         )
-        known = [a for a in matched if device and ctx.devices.knows(device, a.id)]
+        # The device's own counter only when it knows every account the login names (a login
+        # read two ways may name two accounts; the rare mixed case is judged as a stranger).
+        known = bool(matched) and all(ctx.devices.knows(device, a.id) for a in matched)
         if known and device:
-            to_check = known
-            counters = attempts.for_device(ctx, device, known)
+            counters = attempts.for_device(ctx, device, matched)
         else:
-            to_check = matched
             counters = attempts.for_stranger(ctx, labels, ip, matched)
         reservation = await throttle.reserve(session, counters, now, ctx.settings.throttle)
     try:
         # As many hashes as readings of the login, matched or not: the time does not tell.
-        account = await _verify_any(ctx, to_check, password, tries=max(len(candidates), 1))
+        account = await _verify_any(ctx, matched, password, tries=max(len(candidates), 1))
     except BaseException:
         async with ctx.db.transaction() as session:
             await throttle.release(session, reservation)
