@@ -17,7 +17,7 @@ import asyncio
 import secrets
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -43,11 +43,11 @@ PARALLEL = 40
 
 
 @pytest.fixture(scope="module")
-def slow_server(settings: Settings, clock: OffsetClock) -> AsyncIterator[LiveServer]:
+def slow_server(settings: Settings, clock: OffsetClock) -> Iterator[LiveServer]:
     """Blocks that outlast a busy machine: the first block is a minute, not a second."""
     throttle = settings.throttle.model_copy(update={"base_delay": 60.0})
     live = serve_variant(settings, clock, throttle=throttle)
-    yield live  # type: ignore[misc]
+    yield live
     live.stop()
 
 
@@ -132,10 +132,10 @@ class HeldPasswords(PasswordService):
 
 
 @pytest.fixture(scope="module")
-def busy_server(settings: Settings, clock: OffsetClock) -> AsyncIterator[LiveServer]:
+def busy_server(settings: Settings, clock: OffsetClock) -> Iterator[LiveServer]:
     argon2 = settings.argon2.model_copy(update={"pool_size": 1, "max_waiting": 0})
     live = serve_variant(settings, clock, argon2=argon2)
-    yield live  # type: ignore[misc]
+    yield live
     live.stop()
 
 
@@ -229,7 +229,8 @@ async def _sessions_of(ctx: Context, person: Person) -> list[BrowserSession]:
 async def _hash_of(ctx: Context, person: Person) -> str:
     async with ctx.db.read() as session:
         account = await session.get(Account, person.account.id)
-        assert account is not None and account.password_hash is not None
+        assert account is not None
+        assert account.password_hash is not None
         return account.password_hash
 
 
