@@ -57,8 +57,10 @@ async def log_in(
             ctx, verified, password, ip, user_agent, old_cookie, device, via, client_id, then
         )
     except InvalidCredentials:
-        raise  # the attempt stays counted as a failure
+        raise  # the password changed meanwhile: the attempt stays counted as a failure
     except BaseException:
+        # Nothing was started (the interaction expired, the request was cancelled): give the
+        # attempt back rather than count a right password as a failure.
         async with ctx.db.transaction() as session:
             await throttle.release(session, verified.reservation)
         raise
