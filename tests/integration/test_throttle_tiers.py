@@ -34,7 +34,9 @@ from tests.support.api_kit import (
     random_ip,
     serve_variant,
 )
-from tests.support.factories import PASSWORD, Person, random_phone, random_snils
+from tests.support.browser import Browser
+from tests.support.factories import PASSWORD, Person, make_rp, random_phone, random_snils
+from tests.support.flows import auth_params, login_page
 from tests.support.live import LiveServer
 
 WRONG = "Wrong-Password-1"
@@ -112,6 +114,30 @@ async def test_the_owners_browser_logs_in_while_a_stranger_is_blocked(
         keys = (await session.scalars(select(ThrottleCounter.key))).all()
     nonce = device.split(".")[0]
     assert not any(nonce in key for key in keys)
+
+
+async def test_the_login_page_remembers_the_device_too(
+    tiers: LiveServer, apis: list[Api], ctx: Context, person: Person
+) -> None:
+    rp = await make_rp(ctx, require_consent=False)
+    owner = Browser(tiers.url)
+    try:
+        owner.http.headers["X-Forwarded-For"] = random_ip()
+        page = await login_page(owner, auth_params(rp)[0])
+        done = await owner.submit(page, {"login": person.email, "password": person.password})
+        assert done.status_code == 303, done.text[:300]
+        assert owner.http.cookies.get("idp_device")
+
+        stranger = browser_of(tiers, apis)
+        await fail(stranger, person.email, ctx.settings.throttle.free_failures)
+        assert (await stranger.login(person.email, person.password)).status_code == 429
+
+        page = await login_page(owner, auth_params(rp, prompt="login")[0])
+        again = await owner.submit(page, {"login": person.email, "password": person.password})
+        assert again.status_code == 303, again.text[:300]
+        assert again.headers["location"].startswith(rp.redirect_uri)
+    finally:
+        await owner.close()
 
 
 async def test_a_blocked_identifier_tells_nothing_about_the_account_behind_it(
