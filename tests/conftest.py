@@ -65,7 +65,7 @@ def settings(database_url: str, var_dir: Path, port: int) -> Settings:
         database_url=database_url,
         var_dir=var_dir,
         key_encryption_key=TEST_KEK,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1/32", "::1/128"],  # the test client is the proxy
         client_cache_ttl=0.5,
         key_cache_ttl=0.5,
         # Relying parties in tests listen on loopback; retries are fast so tests stay short.

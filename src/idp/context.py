@@ -10,6 +10,7 @@ from idp.db.engine import Database
 from idp.keys.jws import TokenSigner
 from idp.keys.store import KeyStore
 from idp.security.csrf import Csrf
+from idp.security.devices import DeviceCookies
 from idp.security.passwords import PasswordService
 from idp.security.pii import PersonalDataVault
 from idp.security.sealing import Keyring, load_or_create_kek
@@ -28,6 +29,7 @@ class Context:
     passwords: PasswordService
     vault: PersonalDataVault
     csrf: Csrf
+    devices: DeviceCookies
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Context:
@@ -48,6 +50,7 @@ class Context:
             passwords=PasswordService(settings.argon2),
             vault=vault,
             csrf=Csrf(keyring),
+            devices=DeviceCookies(keyring),
         )
 
     async def close(self) -> None:

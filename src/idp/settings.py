@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PasswordPolicyName = Literal["portal", "nist"]
@@ -118,6 +118,10 @@ class ThrottleSettings(BaseModel):
     max_delay: float = Field(default=900.0, ge=0)
     window: int = Field(default=3600, ge=60)
     per_address_free_failures: int = Field(default=30, ge=1)
+    # Strangers' failures against one account, whichever identifier they typed: generous, so a
+    # stranger cannot keep the owner out for long (NIST 800-63B-4 §3.2.2: at most 100).
+    per_account_free_failures: int = Field(default=100, ge=1, le=100)
+    device_cookie_ttl: int = Field(default=400 * 86400, ge=86400)  # RFC 6265bis caps at 400 days
 
 
 class HousekeepingSettings(BaseModel):
@@ -136,6 +140,10 @@ class Argon2Settings(BaseModel):
     memory_cost_kib: int = Field(default=19456, ge=8)
     parallelism: int = Field(default=1, ge=1)
     pool_size: int = Field(default=0, ge=0)  # 0: one worker per core
+    # Hashes allowed to wait for a worker; beyond that the request is refused at once (503)
+    # instead of queueing without limit.
+    max_waiting: int = Field(default=32, ge=0)
+    busy_retry_after: int = Field(default=2, ge=1)  # seconds, the 503's Retry-After
 
 
 class Settings(BaseSettings):
@@ -162,7 +170,9 @@ class Settings(BaseSettings):
     client_cache_ttl: float = 30.0
     key_cache_ttl: float = 30.0
     max_param_length: int = 2048
-    trust_forwarded_for: bool = False
+    # Reverse proxies (CIDRs) whose X-Forwarded-For entries are believed; empty: the peer
+    # address is the client's (idp.http.client_address).
+    trusted_proxies: list[IPvAnyNetwork] = []
     # Front-end origins allowed to call /api/ from a browser (CORS, with credentials).
     cors_origins: list[str] = []
     # Clients whose Bearer access tokens may call the person's own /api/v1/me endpoints.

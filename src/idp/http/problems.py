@@ -36,6 +36,7 @@ _DESCRIPTIONS = {
     415: "The body is not JSON",
     422: "Invalid fields, listed in errors[]",
     429: "Too many attempts: wait Retry-After seconds",
+    503: "The server is busy (password hashing is saturated): retry after Retry-After seconds",
 }
 
 
@@ -47,7 +48,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
             "description": _DESCRIPTIONS.get(code, "Problem details (RFC 9457)"),
             "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
         }
-        if code == 429:
+        if code in (429, 503):
             entry["headers"] = {
                 "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
             }

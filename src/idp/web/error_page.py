@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.errors import IdpError, OAuthError, PageError, UntrustedRedirect
+from idp.errors import IdpError, OAuthError, PageError, ServerBusy, UntrustedRedirect
 from idp.http.responses import extra_headers
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import error_page
@@ -17,7 +17,9 @@ def render_error_page(request: Request, error: IdpError) -> Response:
     locale = pick_locale(preferred, request.headers.get("accept-language"))
     t = Translator(locale)
     code: str | None
-    if error.status_code >= 500 or not error.expose:
+    if isinstance(error, ServerBusy):
+        message, code = t("error_server_busy"), error.error
+    elif error.status_code >= 500 or not error.expose:
         message, code = t("error_generic"), "server_error"
     elif isinstance(error, PageError):
         message, code = t(error.page_key or "error_generic", **error.values), error.code

@@ -21,6 +21,7 @@ from idp.accounts.registration.schemas import (
     ResendResult,
 )
 from idp.http.deps import Ctx, client_ip
+from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
@@ -122,7 +123,7 @@ async def resend_phone(
     "/registrations/{registration_id}/password",
     status_code=status.HTTP_201_CREATED,
     response_model=RegisteredAccount,
-    responses=PROBLEM,
+    responses={**PROBLEM, **problems(503)},  # 503: password hashing is saturated
 )
 async def choose_password(
     registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken = None

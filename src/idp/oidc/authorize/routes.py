@@ -260,6 +260,7 @@ async def _login(
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
             old_cookie=cookies.read(request, cookies.SESSION, ctx.settings),
+            device=cookies.read(request, cookies.DEVICE, ctx.settings),
             via="page",
             client_id=client.client_id,
             then=continue_authorization,
@@ -301,6 +302,13 @@ async def _login(
         logged_in.cookie,
         ctx.settings,
         max_age=ctx.settings.sessions.absolute_ttl,
+    )
+    cookies.write(
+        response,
+        cookies.DEVICE,
+        logged_in.device,
+        ctx.settings,
+        ctx.settings.throttle.device_cookie_ttl,
     )
     dispatcher: JobRunner = request.app.state.jobs
     await dispatcher.run_now(logged_in.replaced.jobs, wait=0)
