@@ -86,9 +86,25 @@ async def test_unregistered_redirect_uri_shows_a_page(
     assert_error_page(await browser.authorize(params))
 
 
+async def make_native(ctx: Context) -> RP:
+    return await make_rp(
+        ctx, redirect_uri="http://127.0.0.1:5000/cb", auth_method="none", require_consent=False
+    )
+
+
 async def test_loopback_redirect_accepts_another_port(ctx: Context, browser: Browser) -> None:
-    native = await make_rp(ctx, redirect_uri="http://127.0.0.1:5000/cb", require_consent=False)
+    native = await make_native(ctx)
     params, _ = auth_params(native, redirect_uri="http://127.0.0.1:61234/cb")
+    assert goes_to_login(await browser.authorize(params))
+
+
+async def test_a_web_client_on_loopback_keeps_its_port(ctx: Context, browser: Browser) -> None:
+    # RFC 9700 §4.1.1, RFC 8252 §7.3: only native apps (public clients) get the port exception;
+    # another port on the web client's host may be another program's.
+    web = await make_rp(ctx, redirect_uri="http://127.0.0.1:47100/cb", require_consent=False)
+    params, _ = auth_params(web, redirect_uri="http://127.0.0.1:48101/cb")
+    assert_error_page(await browser.authorize(params))
+    params, _ = auth_params(web)
     assert goes_to_login(await browser.authorize(params))
 
 
@@ -106,7 +122,7 @@ async def test_loopback_redirect_accepts_another_port(ctx: Context, browser: Bro
 async def test_loopback_redirect_still_matches_the_rest(
     ctx: Context, browser: Browser, redirect_uri: str
 ) -> None:
-    native = await make_rp(ctx, redirect_uri="http://127.0.0.1:5000/cb", require_consent=False)
+    native = await make_native(ctx)
     params, _ = auth_params(native, redirect_uri=redirect_uri)
     assert_error_page(await browser.authorize(params))
 

@@ -85,7 +85,7 @@ async def trust_redirect_uri(draft: Draft, _clients: ClientCache) -> None:
     # OIDC Core §3.1.2.1: redirect_uri is REQUIRED, and must match a registered one exactly.
     if not uri:
         raise UntrustedRedirect("invalid_request", "The request has no redirect_uri.")
-    if not matches_registered(uri, draft.client.redirect_uris):
+    if not matches_registered(uri, draft.client.redirect_uris, native=draft.client.is_public):
         raise UntrustedRedirect(
             "invalid_request", "The redirect_uri is not registered for this application."
         )
