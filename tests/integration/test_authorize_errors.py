@@ -342,3 +342,38 @@ async def test_cancel_on_the_login_page_returns_access_denied(
     page = await browser.get(first.headers["location"])
     response = await browser.submit(page, {"decision": "deny"})
     assert redirected_error(response, rp, params, server.url) == "access_denied"
+
+
+CONTROL_CHARACTERS = ["\x00", "\x01", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["state", "nonce", "login_hint", "ui_locales", "acr_values", "prompt", "display", "max_age",
+     "scope", "response_mode", "claims_locales", "vendor_extension"],
+)  # fmt: skip
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+async def test_control_characters_are_invalid_request(
+    server: LiveServer, browser: Browser, rp: RP, name: str, char: str
+) -> None:
+    # PostgreSQL's text and jsonb refuse NUL; no parameter value carries control characters.
+    params, _ = auth_params(rp)
+    params[name] = f"{params.get(name, 'x')}{char}y"
+    response = await browser.authorize(params)
+    assert response.status_code == 303, (response.status_code, response.text[:300])
+    answer = query(response.headers["location"])
+    assert response.headers["location"].startswith(rp.redirect_uri + "?")
+    assert answer["error"] == "invalid_request"
+    assert "code" not in answer
+    assert answer["iss"] == server.url
+    # A state that cannot be a state is not echoed back.
+    assert answer.get("state") == (None if name == "state" else params["state"])
+
+
+async def test_control_characters_in_a_posted_request_are_invalid_request(
+    browser: Browser, rp: RP
+) -> None:
+    params, _ = auth_params(rp, login_hint="a\x00b")
+    response = await browser.http.post("/authorize", data=params)
+    assert response.status_code == 303
+    assert query(response.headers["location"])["error"] == "invalid_request"

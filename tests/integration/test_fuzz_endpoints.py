@@ -95,6 +95,10 @@ ODD_TEXT = st.one_of(
     st.text(min_size=2049, max_size=2100),  # over the parameter limit
     st.integers().map(str),
 )
+CONTROLS = st.characters(min_codepoint=0, max_codepoint=0x9F).filter(
+    lambda c: c < " " or c >= "\x7f"
+)
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # The REST API, as documented: every operation and every field name its schemas know.
 OPENAPI = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
 OPERATIONS = sorted(
@@ -341,6 +345,53 @@ def test_authorize(
     else:
         body, content_type = data.draw(bodies(values))
         send(http, "POST", "/authorize", body=body, content_type=content_type)
+
+
+def valid_authorization_request(world: World) -> dict[str, str]:
+    rp = world.confidential
+    return {
+        "response_type": "code",
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "scope": "openid profile",
+        "state": "fuzz-state",
+        "nonce": "fuzz-nonce",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+        "login_hint": "+79990000000",
+        "ui_locales": "ru en",
+        "acr_values": "standard",
+        "prompt": "login",
+        "max_age": "600",
+        "display": "page",
+    }
+
+
+@FUZZ
+@given(data=st.data())
+def test_authorize_with_one_parameter_changed(
+    http: httpx.Client, server: LiveServer, world: World, data: st.DataObject
+) -> None:
+    # A valid request gets past the client and redirect checks, so a changed value reaches the
+    # steps behind them and the interaction stored in the database.
+    params = valid_authorization_request(world)
+    name = data.draw(st.sampled_from([*params, "claims_locales", "response_mode", "vendor"]))
+    value = data.draw(
+        ODD_TEXT | st.builds(lambda c, s: f"{params.get(name, '')}{c}{s}", CONTROLS, st.text())
+    )
+    params[name] = value
+    http.cookies.clear()
+    if data.draw(st.booleans()):
+        response = send(http, "GET", "/authorize", query=list(params.items()))
+    else:
+        body = str(httpx.QueryParams(params)).encode()
+        response = send(
+            http, "POST", "/authorize", body=body, content_type=b"application/x-www-form-urlencoded"
+        )
+    if CONTROL.search(value) and name not in ("client_id", "redirect_uri") and len(value) <= 2048:
+        location = response.headers.get("location", "")
+        assert location.startswith(REDIRECT + "?"), (response.status_code, location)
+        assert "error=invalid_request" in location
 
 
 @FUZZ
