@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -269,7 +269,32 @@ def send(
         f"{method} {response.request.url} headers={all_headers!r} body={(body or b'')[:300]!r}"
         f" -> {response.status_code} {response.text[:300]}"
     )
+    for description in descriptions(response):
+        assert DESCRIPTION.fullmatch(description), (method, response.request.url, description)
     return response
+
+
+# RFC 6749 §4.1.2.1, §5.2: whatever the request held, an error's description keeps to this.
+DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
+def descriptions(response: httpx.Response) -> list[str]:
+    """Every error description an answer carries: JSON body, redirect and bearer challenge."""
+    found = []
+    if response.headers.get("content-type", "").startswith(
+        ("application/json", "application/problem+json")
+    ):
+        body = response.json()
+        if isinstance(body, dict):
+            found += [str(body[k]) for k in ("error_description", "detail") if k in body]
+    location = parse_qs(urlsplit(response.headers.get("location", "")).query)
+    found += location.get("error_description", [])
+    challenge = re.search(
+        r'error_description="([^"]*)"', response.headers.get("www-authenticate", "")
+    )
+    if challenge:
+        found.append(challenge.group(1))
+    return found
 
 
 def basic(client_id: str, secret: str) -> bytes:

@@ -87,8 +87,8 @@ AUTHORIZATION_FIELDS: dict[str, Schema] = {
     "response_type": _str("Only the authorization code flow.", enum=["code"]),
     "client_id": _str("The registered client."),
     "redirect_uri": _str(
-        "Exactly one of the client's registered redirect URIs (a loopback URI may change its "
-        "port, RFC 8252 §7.3).",
+        "Exactly one of the client's registered redirect URIs (a public client's loopback URI "
+        "may change its port, RFC 8252 §7.3).",
         format="uri",
     ),
     "scope": _str("Space-separated; must include `openid` for an ID token.", examples=["openid"]),

@@ -130,7 +130,7 @@ async def check_scope(draft: Draft, _clients: ClientCache) -> None:
         raise InvalidScope("scope is required.")
     unknown = [s for s in requested if s not in draft.client.scopes]
     if unknown:
-        raise InvalidScope(f"Scope not allowed for this client: {' '.join(unknown)}.")
+        raise InvalidScope("A requested scope is not allowed for this client.")
     # Keep order, drop repeats.
     draft.request.scope = list(dict.fromkeys(requested))
 
