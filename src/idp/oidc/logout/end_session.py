@@ -38,6 +38,7 @@ from idp.sessions.service import (
 )
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
+from idp.web.repost import same_site_repost
 
 router = PageRouter()
 CONFIRM_PURPOSE = "logout"
@@ -103,6 +104,8 @@ def _locale(request: Request, ui_locales: str | None) -> str:
 async def end_session(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     params = await read_params(request, ctx.settings.max_param_length)
     logout = await _parse(ctx, params)
+    if repost := same_site_repost(request, params, ctx.settings, targets=[logout.redirect_uri]):
+        return repost  # a cross-site POST came without the SSO cookie: fetch it (web/repost.py)
     cookie = cookies.read(request, cookies.SESSION, ctx.settings)
     async with ctx.db.read() as session:
         live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
