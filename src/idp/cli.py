@@ -143,12 +143,13 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    if args.activate_in < 0:
+    if args.activate_in is not None and args.activate_in < 0:
         raise BadInput("--activate-in must not be negative")
 
     async def rotate(ctx: Any) -> dict[str, Any]:
-        kids = await ctx.keys.rotate(activate_in=args.activate_in)
-        return {"new_keys": kids, "activate_in": args.activate_in}
+        delay = ctx.settings.key_activation_delay if args.activate_in is None else args.activate_in
+        kids = await ctx.keys.rotate(activate_in=delay)
+        return {"new_keys": kids, "activate_in": delay}
 
     _emit(asyncio.run(_with_context(rotate)), args.json)
     return 0
@@ -370,8 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--activate-in",
         type=int,
-        default=60,
-        help="seconds the new keys are published before they sign (default 60)",
+        default=None,
+        help="seconds the new keys are published before they sign (default: "
+        "IDP_KEY_ACTIVATION_DELAY, 120); shorter than the JWKS max-age plus the key cache, "
+        "relying parties may meet tokens signed with a key they have not seen",
     )
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_keys_rotate)

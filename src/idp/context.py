@@ -31,11 +31,19 @@ class Context:
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Context:
+        settings.check()
         clock = clock or SystemClock()
         db = Database(settings.database_url, settings.database_pool_size)
         keyring = Keyring(load_or_create_kek(settings.key_encryption_key, settings.var_dir))
         max_ttl = max(settings.tokens.id_token_ttl, settings.tokens.access_token_ttl) + 60
-        keys = KeyStore(db, keyring, clock, cache_ttl=settings.key_cache_ttl, max_token_ttl=max_ttl)
+        keys = KeyStore(
+            db,
+            keyring,
+            clock,
+            cache_ttl=settings.key_cache_ttl,
+            max_token_ttl=max_ttl,
+            activation_delay=settings.key_activation_delay,
+        )
         return cls(
             settings=settings,
             clock=clock,
