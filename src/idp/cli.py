@@ -49,6 +49,7 @@ async def _with_context(action: Callable[[Any], Awaitable[dict[str, Any]]]) -> d
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from idp.context import check_settings
     from idp.notify.registry import check_notifiers
 
     settings = Settings()
@@ -56,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("idp: several workers need PostgreSQL (IDP_DATABASE_URL)", file=sys.stderr)
         return EXIT_BAD_INPUT
     check_notifiers(settings)  # an unknown plug-in name: one line now, not a worker's traceback
+    check_settings(settings)  # a missing key-encryption key, key delays that disagree: the same
     uvicorn.run(
         "idp.app:create_app",
         factory=True,
