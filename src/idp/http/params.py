@@ -43,13 +43,15 @@ def has_control_characters(value: str) -> bool:
     return CONTROL_CHARACTERS.search(value) is not None
 
 
-def refuse_control_characters(params: Mapping[str, str]) -> None:
-    """``invalid_request`` when any value holds a control character. Endpoints call it where the
-    error can be answered properly: at the authorization endpoint, once the redirect URI is
-    trusted, so the client hears about it."""
+def refuse_control_characters(
+    params: Mapping[str, str], error: type[InvalidRequest] = InvalidRequest
+) -> None:
+    """``invalid_request`` (or the endpoint's subclass of it) when any value holds a control
+    character. Endpoints call it where the error can be answered properly: at the authorization
+    endpoint, once the redirect URI is trusted, so the client hears about it."""
     for name, value in params.items():
         if has_control_characters(value):
-            raise InvalidRequest(f"{_named(name)} contains control characters")
+            raise error(f"{_named(name)} contains control characters")
 
 
 def _collect(items: Iterable[tuple[str, object]], max_length: int) -> dict[str, str]:

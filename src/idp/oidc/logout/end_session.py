@@ -22,7 +22,7 @@ from idp.context import Context
 from idp.errors import InvalidRequest, PageError
 from idp.http import cookies
 from idp.http.deps import Ctx
-from idp.http.params import read_params
+from idp.http.params import read_params, refuse_control_characters
 from idp.http.routing import PageRouter
 from idp.jobs.deps import Jobs
 from idp.jobs.runner import JobRunner
@@ -58,6 +58,7 @@ class LogoutRequest:
 
 
 async def _parse(ctx: Context, params: dict[str, str]) -> LogoutRequest:
+    refuse_control_characters(params, BadLogoutRequest)  # state is echoed to the client
     hint = None
     client: ClientInfo | None = None
     raw_hint = params.get("id_token_hint")
