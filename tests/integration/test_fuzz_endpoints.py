@@ -281,10 +281,9 @@ DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 def descriptions(response: httpx.Response) -> list[str]:
     """Every error description an answer carries: JSON body, redirect and bearer challenge."""
     found = []
-    if response.headers.get("content-type", "").startswith(
-        ("application/json", "application/problem+json")
-    ):
-        body = response.json()
+    json_types = ("application/json", "application/problem+json")
+    if response.content and response.headers.get("content-type", "").startswith(json_types):
+        body = response.json()  # an answer that says JSON is JSON (HEAD has no body)
         if isinstance(body, dict):
             found += [str(body[k]) for k in ("error_description", "detail") if k in body]
     location = parse_qs(urlsplit(response.headers.get("location", "")).query)
