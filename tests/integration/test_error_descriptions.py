@@ -77,9 +77,7 @@ async def test_an_unknown_parameter_name_is_not_echoed(
 
 @pytest.mark.parametrize("value", HOSTILE)
 async def test_a_bearer_challenge_is_clean(http: httpx.AsyncClient, value: str) -> None:
-    response = await http.get(
-        "/userinfo", headers={"Authorization": f"Bearer {value}".encode()}
-    )
+    response = await http.get("/userinfo", headers={"Authorization": f"Bearer {value}".encode()})
     assert response.status_code in (400, 401)  # HTTP/1.1 itself refuses control characters
     challenge = response.headers.get("www-authenticate", "")
     described = re.search(r'error_description="([^"]*)"', challenge)
