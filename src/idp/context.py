@@ -17,6 +17,22 @@ from idp.security.sealing import Keyring, load_or_create_kek
 from idp.settings import Settings
 
 
+def key_encryption_key(settings: Settings) -> bytes:
+    # Generated into var/ only where one process owns the data (SQLite) or in development.
+    return load_or_create_kek(
+        settings.key_encryption_key,
+        settings.var_dir,
+        may_generate=settings.dev_mode or settings.is_sqlite,
+    )
+
+
+def check_settings(settings: Settings) -> None:
+    """What stops start-up with one line (``ConfigurationError``): settings that cannot work
+    together, a missing or unusable key-encryption key."""
+    settings.check()
+    key_encryption_key(settings)
+
+
 @dataclass(slots=True)
 class Context:
     settings: Settings
@@ -33,12 +49,20 @@ class Context:
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Context:
+        settings.check()
         clock = clock or SystemClock()
-        keyring = Keyring(load_or_create_kek(settings.key_encryption_key, settings.var_dir))
+        keyring = Keyring(key_encryption_key(settings))
         vault = PersonalDataVault(keyring)
         db = Database(settings.database_url, settings.database_pool_size, vault=vault)
         max_ttl = max(settings.tokens.id_token_ttl, settings.tokens.access_token_ttl) + 60
-        keys = KeyStore(db, keyring, clock, cache_ttl=settings.key_cache_ttl, max_token_ttl=max_ttl)
+        keys = KeyStore(
+            db,
+            keyring,
+            clock,
+            cache_ttl=settings.key_cache_ttl,
+            max_token_ttl=max_ttl,
+            activation_delay=settings.key_activation_delay,
+        )
         return cls(
             settings=settings,
             clock=clock,

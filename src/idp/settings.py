@@ -110,6 +110,10 @@ class VerificationSettings(BaseModel):
     max_contacts: int = Field(default=10, ge=2, le=50)  # phones and e-mails per account
 
 
+class ConfigurationError(ValueError):
+    """Settings idp cannot run with; start-up stops with this one line."""
+
+
 class ThrottleSettings(BaseModel):
     """Failed logins: a growing delay per account and per client address, never a hard lock."""
 
@@ -168,7 +172,12 @@ class Settings(BaseSettings):
     argon2: Argon2Settings = Argon2Settings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
     client_cache_ttl: float = 30.0
-    key_cache_ttl: float = 30.0
+    # Signing keys: how long a process keeps the key set, how long relying parties may cache the
+    # JWKS (its Cache-Control max-age), and how long a rotated-in key is published before it
+    # signs. The delay must outlast both caches (``check``).
+    key_cache_ttl: float = Field(default=30.0, gt=0)
+    jwks_max_age: int = Field(default=60, ge=0)
+    key_activation_delay: int = Field(default=120, ge=0)
     max_param_length: int = 2048
     # Reverse proxies (CIDRs) whose X-Forwarded-For entries are believed; empty: the peer
     # address is the client's (idp.http.client_address).
@@ -194,6 +203,17 @@ class Settings(BaseSettings):
             if parts.scheme not in ("https", "http") or not parts.netloc or parts.path:
                 raise ValueError(f"not an exact origin (scheme://host[:port]): {origin!r}")
         return cleaned
+
+    def check(self) -> None:
+        """Settings that validate one by one but cannot work together: raised at start-up."""
+        if self.key_activation_delay <= self.jwks_max_age + self.key_cache_ttl:
+            # A JWKS served from a process's cache just before a rotation is kept by relying
+            # parties for max-age more: a key that signs sooner is one they cannot yet see.
+            raise ConfigurationError(
+                f"IDP_KEY_ACTIVATION_DELAY ({self.key_activation_delay} s) must exceed "
+                f"IDP_JWKS_MAX_AGE ({self.jwks_max_age} s) plus IDP_KEY_CACHE_TTL "
+                f"({self.key_cache_ttl:g} s)"
+            )
 
     @property
     def secure_cookies(self) -> bool:

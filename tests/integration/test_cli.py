@@ -504,15 +504,15 @@ async def test_keys_rotate_adds_keys_that_sign_later(cli: Cli) -> None:
     started = datetime.now(UTC)
     out = (await cli.run("keys", "rotate", "--json")).json()
     assert set(out) == {"new_keys", "activate_in"}
-    assert out["activate_in"] == 60
+    assert out["activate_in"] == 120  # IDP_KEY_ACTIVATION_DELAY: past the JWKS max-age + cache
     assert len(out["new_keys"]) == 3
     after = await cli.rows()
     assert after["signing_keys"] == before["signing_keys"] + 3
     for kid in out["new_keys"]:
         row = await cli.one(SigningKey, kid=kid)
         assert row.deactivated_at is None
-        assert started + timedelta(seconds=55) < row.activates_at
-        assert row.activates_at < datetime.now(UTC) + timedelta(seconds=65)
+        assert started + timedelta(seconds=115) < row.activates_at
+        assert row.activates_at < datetime.now(UTC) + timedelta(seconds=125)
         assert b"PRIVATE KEY" not in row.private_enc
     async with cli.engine.connect() as connection:
         keys = (await connection.execute(select(SigningKey))).all()

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.errors import IdpError, OAuthError, PageError, ServerBusy, UntrustedRedirect
-from idp.http.responses import extra_headers
+from idp.http.responses import description_text, extra_headers
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import error_page
 
@@ -26,10 +26,11 @@ def render_error_page(request: Request, error: IdpError) -> Response:
     elif error.page_key is not None:
         message, code = t(error.page_key), getattr(error, "type_slug", None)
     elif isinstance(error, OAuthError):
-        message, code = error.description or t("error_generic"), error.error
+        message, code = description_text(error.description) or t("error_generic"), error.error
     elif isinstance(error, UntrustedRedirect):
-        message, code = error.description, error.error
+        message, code = description_text(error.description), error.error
     else:
-        message = error.description or getattr(error, "title", "") or t("error_generic")
+        described = description_text(error.description or getattr(error, "title", ""))
+        message = described or t("error_generic")
         code = getattr(error, "type_slug", None)
     return error_page(locale, message, code, error.status_code, extra_headers(error))
