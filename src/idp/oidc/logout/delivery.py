@@ -1,6 +1,7 @@
 """POSTing logout tokens to relying parties (Back-Channel Logout 1.0 §2.5-2.8).
 
-Redirects are never followed, 200 and 204 are success, 400 is the RP's final "no", anything
+Redirects are never followed: a 3xx answer is rejected. 200 and 204 are success, 400 is the RP's
+final "no", anything
 else (timeouts, refused connections, TLS and protocol errors, 5xx) may be temporary and is
 retried later. A target the egress policy refuses (``idp.egress.policy``) is rejected for good.
 Every failure of one delivery becomes that job's ``Outcome``; none escapes past it into the batch.
@@ -123,6 +124,9 @@ class Deliverer:
             return _outcome(job, PENDING, f"malformed response: a {len(reason)}-byte status line")
         if response.status_code in (200, 204):
             return _outcome(job, DELIVERED)
+        if 300 <= response.status_code < 400:
+            # Never followed (the target could be anywhere) and never success: a final "no".
+            return _outcome(job, REJECTED, f"HTTP {response.status_code}: redirects are not followed")
         if response.status_code == 400:
             return _outcome(job, REJECTED, f"HTTP 400: {body[:200].decode(errors='replace')}")
         return _outcome(job, PENDING, f"HTTP {response.status_code}")
