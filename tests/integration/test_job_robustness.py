@@ -26,8 +26,15 @@ from idp.jobs.runner import JobRunner
 from idp.oidc.logout.backchannel import BackchannelHandler
 from idp.sessions.service import BACKCHANNEL_LOGOUT
 from idp.settings import Settings
-from tests.support.job_kit import Endpoint, Recorder, job_row, job_rows, new_kind, policy
-from tests.support.job_kit import runner_for
+from tests.support.job_kit import (
+    Endpoint,
+    Recorder,
+    job_row,
+    job_rows,
+    new_kind,
+    policy,
+    runner_for,
+)
 from tests.support.logout_kit import idp_env, run_idp, wait_until
 
 
@@ -379,9 +386,7 @@ async def test_the_deadline_sweep_skips_rows_another_instance_holds(
             return
         async with other.transaction() as holder:
             # Another instance's sweep (or claim) holds one row and has not committed yet.
-            await holder.execute(
-                select(QueuedJob.id).where(QueuedJob.id == held).with_for_update()
-            )
+            await holder.execute(select(QueuedJob.id).where(QueuedJob.id == held).with_for_update())
 
             async def sweep() -> list[repository.Settled]:
                 async with ctx.db.transaction() as session:

@@ -25,7 +25,6 @@ from tests.support.logout_kit import (
     wait_until,
 )
 
-
 LEASE = 60.0
 
 

@@ -1,10 +1,12 @@
 """The pooled httpx client for outbound calls to relying parties.
 
 Direct connections go through ``PinnedBackend`` (one pool for https, one for plain http, each
-judging addresses by its own scheme). When the environment names a proxy for a URL
-(``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``), the request goes through
-that proxy instead: the proxy resolves the name and connects, so it is the proxy that must do
-the egress filtering; the IdP still applies the URI rules (scheme, literal addresses) first.
+judging addresses by its own scheme). A proxy is used only when the operator names one
+(``proxy``) or asks for the environment's (``trust_env_proxy``: ``HTTPS_PROXY``, ``HTTP_PROXY``,
+``ALL_PROXY``, minus ``NO_PROXY``): a variable set for other programs must not silently route
+around the address checks. Through a proxy, the proxy resolves the name and connects, so it is
+the proxy that must do the egress filtering; the IdP still applies the URI rules (scheme,
+literal addresses) first.
 """
 
 from __future__ import annotations
@@ -39,9 +41,19 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+def proxies_from(proxy: str | None, *, trust_env: bool) -> dict[str, str]:
+    """The proxies by scheme (``all`` for every one) that outbound calls use: the one the
+    operator names, else the environment's when trusted, else none."""
+    if proxy:
+        return {"all": proxy}
+    if trust_env:
+        return urllib.request.getproxies_environment()
+    return {}
+
+
 class EgressTransport(httpx.AsyncBaseTransport):
-    """Sends each request directly on the pinned pool of its scheme, or through the proxy the
-    environment names for it."""
+    """Sends each request directly on the pinned pool of its scheme, or through the proxy
+    named for it (``proxies_from``)."""
 
     def __init__(
         self,
@@ -49,12 +61,12 @@ class EgressTransport(httpx.AsyncBaseTransport):
         *,
         ssl_context: ssl.SSLContext,
         limits: httpx.Limits,
-        proxies: dict[str, str] | None = None,
+        proxies: dict[str, str],
     ) -> None:
         self._direct = direct
         self._ssl_context = ssl_context
         self._limits = limits
-        self._proxies = urllib.request.getproxies_environment() if proxies is None else proxies
+        self._proxies = proxies
         self._via: dict[str, httpx.AsyncBaseTransport] = {}
 
     def proxy_for(self, url: httpx.URL) -> str | None:
@@ -118,7 +130,7 @@ def build_client(
         {"https": pool(True), "http": pool(False)},
         ssl_context=ssl_context,
         limits=limits,
-        proxies=proxies,
+        proxies=proxies or {},
     )
     return httpx.AsyncClient(
         transport=transport,

@@ -5,7 +5,6 @@ its claim still holds the lease."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -84,7 +83,9 @@ class JobRunner:
         for kind in self._kinds.values():
             if kind.worker is not None:
                 await kind.worker.stop()
-        running = {task: job for kind in self._kinds.values() for task, job in kind.inflight.items()}
+        running = {
+            task: job for kind in self._kinds.values() for task, job in kind.inflight.items()
+        }
         unfinished: list[ClaimedJob] = []
         if running:
             grace = self._stop_grace if grace is None else grace
@@ -197,7 +198,9 @@ class JobRunner:
     async def _try(self, kind: _Kind, job: ClaimedJob) -> Outcome:
         """One try of the job, as an outcome: nothing it raises reaches the batch."""
         if job.payload is None:
-            return Outcome.failed(job.payload_error or "the payload could not be opened", UNREADABLE)
+            return Outcome.failed(
+                job.payload_error or "the payload could not be opened", UNREADABLE
+            )
         limit = kind.registration.policy.time_limit
         scope = asyncio.timeout(limit)
         try:
@@ -277,7 +280,9 @@ def _raised(job: ClaimedJob, exc: Exception) -> Outcome:
     return Outcome.retry(f"{type(exc).__name__}: {exc}")
 
 
-def _log_unwritten(kind: _Kind, batch: list[tuple[ClaimedJob, Outcome, asyncio.Future[None]]]) -> None:
+def _log_unwritten(
+    kind: _Kind, batch: list[tuple[ClaimedJob, Outcome, asyncio.Future[None]]]
+) -> None:
     # The job's lease runs out and it is tried again.
     log.exception(
         "recording the result of %s job %s failed", kind.registration.kind, batch[0][0].id

@@ -38,10 +38,14 @@ class BackchannelHandler:
     async def run(self, job: ClaimedJob) -> JobOutcome:
         # A field missing or of the wrong kind fails this job alone (JobPayloadError).
         first_jti, first_iat = str(job.value("jti")), _integer(job.value("iat"))
-        target = [str(job.value(key)) for key in ("client_id", "uri", "sub", "sid", "alg")]
+        client_id, uri, sub, sid, alg = (
+            str(job.value(key)) for key in ("client_id", "uri", "sub", "sid", "alg")
+        )
         now = int(self._ctx.clock.now().timestamp())
         jti, iat = token_claims_at(first_jti, first_iat, now, self._ctx.settings.logout.token_ttl)
-        outcome = await self._deliverer.deliver(Job(job.id, *target, jti, iat))
+        outcome = await self._deliverer.deliver(
+            Job(job.id, client_id, uri, sub, sid, alg, jti, iat)
+        )
         if outcome.status == DELIVERED:
             return JobOutcome.done(DELIVERED)
         if outcome.status == REJECTED:

@@ -17,7 +17,7 @@ import httpx
 
 from idp.context import Context
 from idp.egress.backend import Connector, Resolver
-from idp.egress.client import build_client, default_ssl_context
+from idp.egress.client import build_client, default_ssl_context, proxies_from
 from idp.egress.policy import BlockedTarget, uri_problem
 from idp.oidc.logout.attempt import DELIVERED, PENDING, REJECTED, Job, Outcome
 from idp.oidc.logout.token import logout_token
@@ -34,7 +34,8 @@ class Deliverer:
     """One pooled HTTP client per process, created at the first delivery, closed by ``close``.
 
     ``resolver``, ``connector`` and ``ssl_context`` replace the system's name lookup, TCP connect
-    and trust store (tests); ``settings`` replaces ``ctx.settings.logout``.
+    and trust store (tests); ``proxies`` the proxies the settings name (``proxy``,
+    ``trust_env_proxy``); ``settings`` replaces ``ctx.settings.logout``.
     """
 
     def __init__(
@@ -68,7 +69,11 @@ class Deliverer:
                 ssl_context=self._ssl_context or default_ssl_context(settings.ca_file),
                 resolver=self._resolver,
                 connector=self._connector,
-                proxies=self._proxies,
+                proxies=(
+                    self._proxies
+                    if self._proxies is not None
+                    else proxies_from(settings.proxy, trust_env=settings.trust_env_proxy)
+                ),
                 user_agent="idp-backchannel-logout",
             )
         return self._client
@@ -126,7 +131,9 @@ class Deliverer:
             return _outcome(job, DELIVERED)
         if 300 <= response.status_code < 400:
             # Never followed (the target could be anywhere) and never success: a final "no".
-            return _outcome(job, REJECTED, f"HTTP {response.status_code}: redirects are not followed")
+            return _outcome(
+                job, REJECTED, f"HTTP {response.status_code}: redirects are not followed"
+            )
         if response.status_code == 400:
             return _outcome(job, REJECTED, f"HTTP 400: {body[:200].decode(errors='replace')}")
         return _outcome(job, PENDING, f"HTTP {response.status_code}")
