@@ -18,7 +18,8 @@ import httpcore
 import pytest
 
 from idp.context import Context
-from idp.egress.backend import AnyIOConnector, SocketOption, SystemResolver
+from idp.egress.backend import SocketOption, SystemResolver
+from idp.egress.streams import AsyncioConnector
 from idp.oidc.logout.attempt import DELIVERED, PENDING, REJECTED, Job
 from idp.oidc.logout.delivery import Deliverer
 from idp.settings import LogoutSettings, Settings
@@ -62,7 +63,7 @@ class RecordingConnector:
 
     def __init__(self) -> None:
         self.attempts: list[tuple[str, int]] = []
-        self._real = AnyIOConnector()
+        self._real = AsyncioConnector()  # the default connector
 
     async def connect(
         self,

@@ -23,6 +23,7 @@ import httpx
 
 from idp.egress.backend import Connector, PinnedBackend, Resolver
 from idp.egress.policy import address_problem
+from idp.egress.streams import AsyncioConnector
 
 
 class PinnedTransport(httpx.AsyncHTTPTransport):
@@ -122,7 +123,10 @@ def build_client(
     def pool(secure: bool) -> PinnedTransport:
         policy = partial(address_problem, secure=secure, allow_private=allow_private)
         backend = PinnedBackend(
-            policy, resolve_timeout=resolve_timeout, resolver=resolver, connector=connector
+            policy,
+            resolve_timeout=resolve_timeout,
+            resolver=resolver,
+            connector=connector or AsyncioConnector(),
         )
         return PinnedTransport(backend, ssl_context, limits)
 
