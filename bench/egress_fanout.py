@@ -11,7 +11,6 @@ IdP spends and, unlike wall time, hardly moves when other processes load the mac
 from __future__ import annotations
 
 import argparse
-import asyncio
 import subprocess
 import sys
 import tempfile
@@ -25,12 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support.tls_ca when run as bench/egress_fanout.py
 
 from bench.fanout import free_port_block  # noqa: E402
+from tests.support.tls_ca import LocalCA  # noqa: E402
+
 from idp.context import Context  # noqa: E402
 from idp.db.migrate import upgrade  # noqa: E402
 from idp.oidc.logout.attempt import Job  # noqa: E402
 from idp.oidc.logout.delivery import Deliverer  # noqa: E402
 from idp.settings import LogoutSettings, Settings  # noqa: E402
-from tests.support.tls_ca import LocalCA  # noqa: E402
 
 
 async def run(n: int, rounds: int, first_port: int, var: Path, ca: LocalCA) -> None:
