@@ -19,6 +19,7 @@ import pytest
 
 from idp.context import Context
 from idp.egress.backend import SocketOption, SystemResolver
+from idp.egress.client import EgressTransport, build_client, default_ssl_context
 from idp.egress.streams import AsyncioConnector
 from idp.oidc.logout.attempt import DELIVERED, PENDING, REJECTED, Job
 from idp.oidc.logout.delivery import Deliverer
@@ -423,3 +424,29 @@ async def test_an_invalid_url_is_an_outcome_not_an_exception(ctx: Context, uri: 
     assert status == REJECTED
     assert error
     assert connector.attempts == []
+
+
+async def test_each_origin_has_its_own_pool_and_idle_pools_make_room(raw: list[RawRP]) -> None:
+    rps = [await serve(raw, RawRP()) for _ in range(3)]
+    client = build_client(
+        allow_private=True,
+        connect_timeout=1.0,
+        request_timeout=3.0,
+        resolve_timeout=1.0,
+        max_connections=4,
+        ssl_context=default_ssl_context(),
+    )
+    transport = client._transport
+    assert isinstance(transport, EgressTransport)
+    transport._max_origins = 2
+    try:
+        for rp in rps:
+            response = await client.post(f"http://127.0.0.1:{rp.port}/bc", data={"a": "b"})
+            assert response.status_code == 200
+        again = await client.post(f"http://127.0.0.1:{rps[2].port}/bc", data={"a": "b"})
+        assert again.status_code == 200
+        # The first origin's idle pool was closed to make room; the last one was reused.
+        assert [origin[2] for origin in transport._origins] == [rps[1].port, rps[2].port]
+        assert [len(rp.arrivals) for rp in rps] == [1, 1, 2]
+    finally:
+        await client.aclose()
