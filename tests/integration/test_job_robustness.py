@@ -284,7 +284,9 @@ async def test_immediate_runs_are_capped_by_the_kinds_concurrency(ctx: Context) 
         await runner.run_now(refs, wait=0)
         assert len(handler.calls) == 2
         rows = await job_rows(ctx.db, kind)
-        assert sorted(r.status for r in rows) == [PENDING] * 3 + [RUNNING] * 2
+        assert (
+            sorted((r.status, r.attempts) for r in rows) == [(PENDING, 0)] * 3 + [(RUNNING, 1)] * 2
+        )
         gate.set()  # the two finish; the workers take the three handed back
         runner.start()
 
@@ -296,6 +298,7 @@ async def test_immediate_runs_are_capped_by_the_kinds_concurrency(ctx: Context) 
         gate.set()
         await runner.stop()
     assert sorted(n for _, n in handler.calls) == [0, 1, 2, 3, 4]
+    assert [r.attempts for r in await job_rows(ctx.db, kind)] == [1] * 5
 
 
 # --- payloads ----------------------------------------------------------------------------------

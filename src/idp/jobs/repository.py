@@ -206,17 +206,25 @@ def _still_ours(job: ClaimedJob, now: ColumnElement[datetime]) -> tuple[ColumnEl
     )
 
 
-async def release(session: AsyncSession, jobs: Sequence[ClaimedJob]) -> int:
-    """Hand back claimed jobs this worker will not finish (it is stopping): due again at once
-    for any instance, instead of when their leases run out. Jobs whose lease already ran out are
-    left alone (someone else may hold them now). Returns how many were handed back."""
+async def release(
+    session: AsyncSession, jobs: Sequence[ClaimedJob], *, started: bool = True
+) -> int:
+    """Hand back claimed jobs this worker will not finish (it is stopping, or has no free slot):
+    due again at once for any instance, instead of when their leases run out. ``started``:
+    whether their tries began (else they do not count as tries). Jobs whose lease already ran
+    out are left alone (someone else may hold them now). Returns how many were handed back."""
     released = 0
     now = now_sql(dialect_of(session))
     for job in jobs:
         result = await session.execute(
             update(QueuedJob)
             .where(*_still_ours(job, now))
-            .values(status=PENDING, claim_token=None, next_attempt_at=now)
+            .values(
+                status=PENDING,
+                claim_token=None,
+                next_attempt_at=now,
+                attempts=QueuedJob.attempts - (0 if started else 1),
+            )
         )
         released += result.rowcount  # type: ignore[attr-defined]
     return released

@@ -102,10 +102,10 @@ class JobRunner:
         for kind in self._kinds.values():
             await kind.registration.handler.close()
 
-    async def _release(self, jobs: list[ClaimedJob]) -> None:
+    async def _release(self, jobs: list[ClaimedJob], *, started: bool = True) -> None:
         try:
             async with self._db.transaction() as session:
-                await repository.release(session, jobs)
+                await repository.release(session, jobs, started=started)
         except Exception:  # their leases run out and they are claimed then
             log.exception("handing back %d unfinished jobs failed", len(jobs))
 
@@ -168,7 +168,7 @@ class JobRunner:
             tasks.append(self._spawn(kind, job))
             waits.append(kind.registration.policy.inline_wait)
         if overflow:
-            await self._release([job for jobs in overflow.values() for job in jobs])
+            await self._release([job for jobs in overflow.values() for job in jobs], started=False)
             for name in overflow:
                 self._kinds[name].more_due = True
                 self.wake(name)
