@@ -105,7 +105,13 @@ async def test_oidcc_backchannel_rp_initiated_logout(
         assert got.claims["aud"] == live.client_id
         assert got.claims["iss"] == settings.issuer
         assert 0 < got.claims["exp"] - got.claims["iat"] <= 120
-        assert await status(ctx, live) == ["delivered"]
+
+    # The result is written after the RP answered, and the page waits for it at most
+    # inline_wait: on a loaded machine the browser may be back first. Wait for the row.
+    async def delivered() -> bool:
+        return all([await status(ctx, live) == ["delivered"] for live in (tax, pension)])
+
+    await wait_until(delivered, "both deliveries to be recorded")
     assert not await logged_in(browser, tax.rp)
     assert not await logged_in(browser, pension.rp)
 
