@@ -10,13 +10,18 @@ from collections import Counter
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from idp.context import Context
-from idp.db.models import AuthorizationCode
+from idp.db.models import AuthorizationCode, BrowserSession, Consent
+from idp.oidc.authorize.decide import remember_consent
+from idp.oidc.authorize.request import AuthorizationRequest
+from idp.sessions.service import LiveSession
 from tests.support.api_kit import count
 from tests.support.browser import Browser, form_fields, query
 from tests.support.factories import RP, Person, make_rp
 from tests.support.flows import auth_params, log_in, redeem
+from tests.support.logout_kit import wait_until
 
 SUBMITS = 30
 
@@ -36,9 +41,7 @@ async def submit_many(
 ) -> list[httpx.Response]:
     action, token = form_fields(page.text)
     data = {"csrf_token": token, "decision": decision}
-    return list(
-        await asyncio.gather(*(browser.http.post(action, data=data) for _ in range(times)))
-    )
+    return list(await asyncio.gather(*(browser.http.post(action, data=data) for _ in range(times))))
 
 
 def one_answer(responses: list[httpx.Response], rp: RP) -> str:
@@ -97,13 +100,55 @@ async def test_a_late_second_submit_repeats_the_answer_until_the_code_is_used(
     assert await codes_of(ctx, asking) == 1
 
 
+async def waiting_on_a_lock(ctx: Context) -> bool:
+    async with ctx.db.read() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+        return bool(waiting)
+
+
+async def test_two_first_consents_at_once_do_not_collide(
+    ctx: Context, person: Person, asking: RP
+) -> None:
+    # The race held open: the first consent is written but not committed when the second
+    # one starts; the second waits for the first and then adds to it, never a duplicate key.
+    request = AuthorizationRequest(
+        client_id=asking.client_id, redirect_uri=asking.redirect_uri, scope=["openid", "email"]
+    )
+    other = AuthorizationRequest(
+        client_id=asking.client_id, redirect_uri=asking.redirect_uri, scope=["openid", "phone"]
+    )
+    live = LiveSession(BrowserSession(), person.account)
+
+    async def second() -> None:
+        async with ctx.db.transaction() as session:
+            await remember_consent(session, ctx, other, live)
+            await session.flush()
+
+    async with ctx.db.transaction() as session:
+        await remember_consent(session, ctx, request, live)
+        await session.flush()
+        racing = asyncio.create_task(second())
+        if ctx.db.dialect == "postgresql":
+            await wait_until(lambda: waiting_on_a_lock(ctx), "the second consent to wait")
+        # (SQLite: the second transaction waits at BEGIN IMMEDIATE until this one commits.)
+        assert not racing.done()
+    await racing
+    async with ctx.db.read() as session:
+        consent = await session.get(Consent, (person.account.id, asking.client_id))
+        assert consent is not None
+        assert consent.scopes == ["email", "openid", "phone"]
+
+
 async def test_first_consents_in_two_tabs_at_once_both_succeed(
     ctx: Context, browser: Browser, asking: RP
 ) -> None:
     pages = [await consent_page(browser, asking) for _ in range(8)]
-    responses = await asyncio.gather(
-        *(submit_many(browser, page, "allow", 1) for page, _ in pages)
-    )
+    responses = await asyncio.gather(*(submit_many(browser, page, "allow", 1) for page, _ in pages))
     locations = [one_answer(answer, asking) for answer in responses]
     assert len(set(locations)) == len(pages)
     assert await codes_of(ctx, asking) == len(pages)
