@@ -21,9 +21,7 @@ async def tokens_for(browser: Browser, rp: RP, person: Person) -> dict[str, Any]
     return body
 
 
-async def test_code_exchange_checks_the_level_as_it_is_now(
-    ctx: Context, browser: Browser
-) -> None:
+async def test_code_exchange_checks_the_level_as_it_is_now(ctx: Context, browser: Browser) -> None:
     person = await make_person(ctx, level="standard")
     rp = await make_rp(ctx, min_level="standard", require_consent=False)
     callback, verifier, _ = await log_in(browser, rp, person)

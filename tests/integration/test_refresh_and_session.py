@@ -104,9 +104,7 @@ async def test_offline_access_outlives_the_session(
 async def test_offline_access_without_prompt_consent_is_ignored(
     ctx: Context, browser: Browser, person: Person
 ) -> None:
-    rp = await make_rp(
-        ctx, require_consent=False, scopes=["openid", "profile", "offline_access"]
-    )
+    rp = await make_rp(ctx, require_consent=False, scopes=["openid", "profile", "offline_access"])
     tokens = await tokens_for(browser, rp, person, scope=OFFLINE)
     assert tokens["scope"].split() == ["openid"]
     await log_out(browser)
