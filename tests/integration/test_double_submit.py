@@ -20,7 +20,7 @@ from idp.sessions.service import LiveSession
 from tests.support.api_kit import count
 from tests.support.browser import Browser, form_fields, query
 from tests.support.factories import RP, Person, make_rp
-from tests.support.flows import auth_params, log_in, redeem
+from tests.support.flows import auth_params, log_in, login_page, redeem
 from tests.support.logout_kit import wait_until
 
 SUBMITS = 30
@@ -84,6 +84,21 @@ async def test_concurrent_denials_give_one_answer(
 
     assert query(location)["error"] == "access_denied"
     assert await codes_of(ctx, asking) == 0
+
+
+async def test_concurrent_logins_on_one_form_give_one_code_and_one_answer(
+    ctx: Context, browser: Browser, rp: RP, person: Person
+) -> None:
+    params, verifier = auth_params(rp)
+    page = await login_page(browser, params)
+    action, token = form_fields(page.text)
+    data = {"csrf_token": token, "login": person.phone, "password": person.password}
+    responses = await asyncio.gather(*(browser.http.post(action, data=data) for _ in range(5)))
+    location = one_answer(list(responses), rp)
+
+    assert await codes_of(ctx, rp) == 1
+    response = await redeem(browser.http, rp, query(location)["code"], verifier)
+    assert response.status_code == 200, response.text
 
 
 async def test_a_late_second_submit_repeats_the_answer_until_the_code_is_used(
