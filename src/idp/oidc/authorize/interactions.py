@@ -16,10 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.context import Context
 from idp.db.models import AuthorizationCode, Interaction
+from idp.oidc.authorize.decide import issue_code
 from idp.oidc.authorize.request import AuthorizationRequest
 from idp.security.tokens import digest, new_token
+from idp.sessions.service import LiveSession
 
 _SEAL_PURPOSE = "interaction-outcome"
+
+
+class AlreadyFinished(Exception):
+    """Another submit of this interaction finished it first: repeat its ``outcome``."""
 
 
 def start(
@@ -67,6 +73,24 @@ async def seal_outcome(
         .values(outcome=sealed, code_hash=code_hash)
         .execution_options(synchronize_session=False)
     )
+
+
+async def finish_with_code(
+    session: AsyncSession,
+    ctx: Context,
+    interaction_id: str,
+    request: AuthorizationRequest,
+    live: LiveSession,
+    *,
+    held: bool = False,
+) -> str:
+    """Claim the interaction (unless the caller ``held`` it), issue its one code, keep the
+    answer for a second submit, and return it (the redirect to the client)."""
+    if not held and not await hold(session, ctx, interaction_id):
+        raise AlreadyFinished
+    issued = await issue_code(session, ctx, request, live)
+    await seal_outcome(session, ctx, interaction_id, issued.location, code_hash=issued.code_hash)
+    return issued.location
 
 
 async def outcome(session: AsyncSession, ctx: Context, interaction_id: str) -> str | None:

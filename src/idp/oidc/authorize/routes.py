@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,14 +139,7 @@ def _render_stage(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Loaded:
-    browser_id: str
-    auth_request: AuthorizationRequest
-    client: ClientInfo
-    live: LiveSession | None
-    logged_in_here: uuid.UUID | None
-    finished: bool
+_Loaded = tuple[str, AuthorizationRequest, ClientInfo, LiveSession | None, uuid.UUID | None, bool]
 
 
 async def _load(request: Request, ctx: Context, interaction_id: str) -> _Loaded | None:
@@ -166,31 +158,7 @@ async def _load(request: Request, ctx: Context, interaction_id: str) -> _Loaded 
     client = await ctx.clients.get(auth_request.client_id)
     if client is None or browser_id is None:
         return None
-    return _Loaded(browser_id, auth_request, client, live, logged_in_here, finished)
-
-
-class _AlreadyFinished(Exception):
-    """Another submit of this interaction finished it first."""
-
-
-async def _finish_with_code(
-    session: AsyncSession,
-    ctx: Context,
-    interaction_id: str,
-    auth_request: AuthorizationRequest,
-    live: LiveSession,
-    *,
-    held: bool = False,
-) -> Response:
-    """Claim the interaction (unless the caller ``held`` it), issue its one code, and keep the
-    answer for a second submit."""
-    if not held and not await interactions.hold(session, ctx, interaction_id):
-        raise _AlreadyFinished
-    issued = await issue_code(session, ctx, auth_request, live)
-    await interactions.seal_outcome(
-        session, ctx, interaction_id, issued.location, code_hash=issued.code_hash
-    )
-    return _redirect(issued.location)
+    return browser_id, auth_request, client, live, logged_in_here, finished
 
 
 async def _repeat_outcome(
@@ -212,14 +180,9 @@ def _just_authenticated(live: LiveSession | None, logged_in_here: uuid.UUID | No
 @router.get("/interaction/{interaction_id}")
 async def show_interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
     loaded = await _load(request, ctx, interaction_id)
-    if loaded is None or loaded.finished:
+    if loaded is None or loaded[-1]:
         raise PageError("error_expired", "expired")
-    browser_id, auth_request, client, live = (
-        loaded.browser_id,
-        loaded.auth_request,
-        loaded.client,
-        loaded.live,
-    )
+    browser_id, auth_request, client, live, logged_in_here, _ = loaded
     try:
         async with ctx.db.transaction() as session:
             decision = await decide(
@@ -228,14 +191,16 @@ async def show_interaction(interaction_id: str, request: Request, ctx: Ctx) -> R
                 client,
                 auth_request,
                 live,
-                just_authenticated=_just_authenticated(live, loaded.logged_in_here),
+                just_authenticated=_just_authenticated(live, logged_in_here),
             )
             if isinstance(decision, Ready):
                 # Logged in meanwhile (another tab): nothing left to ask.
-                return await _finish_with_code(
-                    session, ctx, interaction_id, auth_request, decision.live
+                return _redirect(
+                    await interactions.finish_with_code(
+                        session, ctx, interaction_id, auth_request, decision.live
+                    )
                 )
-    except _AlreadyFinished:
+    except interactions.AlreadyFinished:
         return await _repeat_outcome(ctx, interaction_id, auth_request)
     return _render_stage(request, ctx, interaction_id, browser_id, client, auth_request, decision)
 
@@ -245,21 +210,16 @@ async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) ->
     loaded = await _load(request, ctx, interaction_id)
     if loaded is None:
         raise PageError("error_expired", "expired")
-    browser_id, auth_request, client, live = (
-        loaded.browser_id,
-        loaded.auth_request,
-        loaded.client,
-        loaded.live,
-    )
+    browser_id, auth_request, client, live, logged_in_here, finished = loaded
     form = await read_form(request, 2048)
     purpose = f"interaction:{interaction_id}"
     if not ctx.csrf.check(browser_id, purpose, form.get("csrf_token")):
         raise PageError("csrf_failed", "csrf", 403, locale=auth_request.ui_locales)
     try:
-        if loaded.finished:
-            raise _AlreadyFinished
+        if finished:
+            raise interactions.AlreadyFinished
         decision_value = form.get("decision")
-        just = _just_authenticated(live, loaded.logged_in_here)
+        just = _just_authenticated(live, logged_in_here)
         if decision_value == "deny":
             return await _deny(ctx, interaction_id, auth_request, client, live, just)
         if "password" in form or "login" in form:
@@ -268,7 +228,7 @@ async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) ->
             )
         if decision_value == "allow":
             return await _consent(request, ctx, interaction_id, client, auth_request, live, just)
-    except _AlreadyFinished:
+    except interactions.AlreadyFinished:
         # A double submit: the same answer as the first, never a second code.
         return await _repeat_outcome(ctx, interaction_id, auth_request)
     raise InvalidRequest("The form is incomplete.")
@@ -285,7 +245,7 @@ async def _deny(
     error: OAuthError = AccessDenied("The person declined.")
     async with ctx.db.transaction() as session:
         if not await interactions.hold(session, ctx, interaction_id):
-            raise _AlreadyFinished
+            raise interactions.AlreadyFinished
         decision = await decide(session, ctx, client, auth_request, live, just_authenticated=just)
         if isinstance(decision, ShowUnmet):
             error = UnmetAuthenticationRequirements(
@@ -325,7 +285,8 @@ async def _login(
         if row is None:
             raise _InteractionGone
         if row.finished_at is not None:
-            raise _AlreadyFinished  # the login rolls back: the first submit's answer stands
+            # Another submit finished it: this login rolls back and that answer stands.
+            raise interactions.AlreadyFinished
         row.session_id = live.record.id
         row.account_id = live.account.id
         responses.append(
@@ -421,8 +382,10 @@ async def _continue(
         consent_given=consent_given,
     )
     if isinstance(decision, Ready):
-        return await _finish_with_code(
-            session, ctx, interaction_id, auth_request, decision.live, held=held
+        return _redirect(
+            await interactions.finish_with_code(
+                session, ctx, interaction_id, auth_request, decision.live, held=held
+            )
         )
     return _redirect(f"/interaction/{interaction_id}")
 
@@ -444,7 +407,7 @@ async def _consent(
         assert live is not None
         # Claimed before anything is written: a second submit waits here, then repeats ours.
         if not await interactions.hold(session, ctx, interaction_id):
-            raise _AlreadyFinished
+            raise interactions.AlreadyFinished
         await remember_consent(session, ctx, auth_request, live)
         record(
             session,
