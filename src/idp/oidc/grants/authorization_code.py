@@ -67,11 +67,6 @@ async def exchange(
             .execution_options(populate_existing=True)
         )
         raise GrantCompromised(winner, "The code was already used.")
-    # The code is as good as the session that issued it: logged out, replaced or ended by a
-    # password change means no grant. The session's row stays held until we commit, so a
-    # logout racing us either comes first (we refuse) or sees the grant and revokes it.
-    if not await hold_live(session, row.session_id, now, ctx.settings.sessions):
-        raise InvalidGrant("The session that issued the code has ended.")
     account = usable_account(await session.get(Account, row.account_id), client)
     session.add(
         Grant(
@@ -83,6 +78,16 @@ async def exchange(
             created_at=now,
         )
     )
+    # Written before the session is held: the grant's row takes its share lock on the account
+    # first, in the order a password change takes its locks (account, then sessions), so the
+    # two wait for each other instead of deadlocking.
+    await session.flush()
+    # The code is as good as the session that issued it: logged out, replaced or ended by a
+    # password change means no grant. The session's row stays held until we commit, so a
+    # logout racing us either comes first (we refuse, the grant rolls back) or sees the grant
+    # and revokes it.
+    if not await hold_live(session, row.session_id, now, ctx.settings.sessions):
+        raise InvalidGrant("The session that issued the code has ended.")
     scopes = row.scope.split()
     refresh = None
     if "refresh_token" in client.grant_types:
