@@ -5,6 +5,11 @@ Whoever ends a session (the person, an RP, an operator, a timeout) goes through
 issued in it are revoked, and one ``backchannel_logout`` job per RP with a back-channel URI is
 enqueued. The job's handler (``idp.oidc.logout.backchannel``) builds and posts the logout token
 after the commit, so a crash can delay a logout but never lose it.
+
+A login starts a session with ``begin_session``: the same account logging in again in the same
+browser (re-authentication) keeps its session with a new cookie and ``auth_time``; another
+account's login ends the browser's session first. Codes and session-bound refresh tokens are
+redeemed under ``hold_live``, so a logout racing them is never missed.
 """
 
 from __future__ import annotations
