@@ -10,7 +10,6 @@ from collections import Counter
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from idp.context import Context
 from idp.db.models import AuthorizationCode, BrowserSession, Consent
@@ -22,6 +21,7 @@ from tests.support.browser import Browser, form_fields, query
 from tests.support.factories import RP, Person, make_rp
 from tests.support.flows import auth_params, log_in, login_page, redeem
 from tests.support.logout_kit import wait_until
+from tests.support.token_kit import waiting_on_a_lock
 
 SUBMITS = 30
 
@@ -113,17 +113,6 @@ async def test_a_late_second_submit_repeats_the_answer_until_the_code_is_used(
     late = (await submit_many(browser, page, "allow", 1))[0]
     assert late.status_code == 400, late.text[:300]
     assert await codes_of(ctx, asking) == 1
-
-
-async def waiting_on_a_lock(ctx: Context) -> bool:
-    async with ctx.db.read() as session:
-        waiting = await session.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        )
-        return bool(waiting)
 
 
 async def test_two_first_consents_at_once_do_not_collide(

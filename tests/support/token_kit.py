@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from idp.context import Context
 from idp.db.models import Account
@@ -99,3 +99,15 @@ async def introspect(http: httpx.AsyncClient, rp: RP, token: str) -> dict[str, A
 def assert_invalid_grant(response: httpx.Response) -> None:
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_grant", response.text
+
+
+async def waiting_on_a_lock(ctx: Context) -> bool:
+    """Whether some transaction of the test database waits for a row lock (PostgreSQL)."""
+    async with ctx.db.read() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+        return bool(waiting)
