@@ -9,6 +9,7 @@ tabs) finds it held and gets that same answer (``outcome``), never a second code
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -61,16 +62,23 @@ async def seal_outcome(
     session: AsyncSession,
     ctx: Context,
     interaction_id: str,
+    request: AuthorizationRequest,
     location: str,
     *,
     code_hash: str | None = None,
 ) -> None:
-    """Keep the answer of a held interaction (sealed: it may carry a code)."""
+    """Keep the answer of a held interaction (sealed: it may carry a code). The row now outlives
+    the login until it expires, so the request it keeps loses the ``login_hint`` (a phone or an
+    e-mail, personal data nothing needs any more)."""
     sealed = ctx.keyring.seal(_SEAL_PURPOSE, location.encode(), interaction_id)
     await session.execute(
         update(Interaction)
         .where(Interaction.id == interaction_id)
-        .values(outcome=sealed, code_hash=code_hash)
+        .values(
+            outcome=sealed,
+            code_hash=code_hash,
+            request=replace(request, login_hint=None).to_json(),
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -89,7 +97,9 @@ async def finish_with_code(
     if not held and not await hold(session, ctx, interaction_id):
         raise AlreadyFinished
     issued = await issue_code(session, ctx, request, live)
-    await seal_outcome(session, ctx, interaction_id, issued.location, code_hash=issued.code_hash)
+    await seal_outcome(
+        session, ctx, interaction_id, request, issued.location, code_hash=issued.code_hash
+    )
     return issued.location
 
 

@@ -255,7 +255,9 @@ async def _deny(
         response = error_redirect(
             auth_request.redirect_uri, error, auth_request.state, ctx.settings.issuer
         )
-        await interactions.seal_outcome(session, ctx, interaction_id, response.headers["location"])
+        await interactions.seal_outcome(
+            session, ctx, interaction_id, auth_request, response.headers["location"]
+        )
     return response
 
 
