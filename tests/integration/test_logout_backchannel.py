@@ -290,7 +290,9 @@ async def test_logout_revokes_the_sessions_refresh_tokens_but_not_offline_access
     online = await farm.add(name="Online", backchannel=False)
     offline = await farm.add(name="Offline", backchannel=False, scopes=["openid", "offline_access"])
     online_tokens = await sign_in(browser, online.rp, person, scope="openid")
-    offline_tokens = await sign_in(browser, offline.rp, person, scope="openid offline_access")
+    offline_tokens = await sign_in(
+        browser, offline.rp, person, scope="openid offline_access", prompt="consent"
+    )
     assert "offline_access" in offline_tokens["scope"].split()
 
     # Both work before the logout (and rotate: keep the new ones).
