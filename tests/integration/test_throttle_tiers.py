@@ -277,3 +277,33 @@ async def test_a_reset_for_an_eleven_digit_login_sends_the_code_to_the_phone_typ
         assert await messages_to(ctx, two_ways.by_snils.phone, mark) == []
     finally:
         await api.close()
+
+
+@pytest.fixture(scope="module")
+def account_tier(settings: Settings, clock: OffsetClock) -> Iterator[LiveServer]:
+    throttle = settings.throttle.model_copy(
+        update={"base_delay": 60.0, "per_account_free_failures": 3}
+    )
+    live = serve_variant(settings, clock, throttle=throttle)
+    yield live
+    live.stop()
+
+
+async def test_a_blocked_account_never_links_its_identifiers_and_lets_its_devices_in(
+    account_tier: LiveServer, apis: list[Api], ctx: Context, person: Person
+) -> None:
+    owner = browser_of(account_tier, apis)
+    assert (await owner.login(person.phone, person.password)).status_code == 200
+    for _ in range(3):  # three strangers from three addresses block the account's counter
+        await fail(browser_of(account_tier, apis), person.phone, 1)
+
+    # The account's e-mail, never tried, answers exactly as an e-mail nobody has.
+    other = await browser_of(account_tier, apis).login(person.email, WRONG)
+    nobody = await browser_of(account_tier, apis).login(random_email(), WRONG)
+    assert other.status_code == 401, other.text
+    assert shape(other) == shape(nobody)
+    # Even the right password gets no stranger in while the account is blocked ...
+    withheld = await browser_of(account_tier, apis).login(person.email, person.password)
+    assert shape(withheld) == shape(nobody)
+    # ... but the owner's own browser does.
+    assert (await owner.login(person.email, person.password)).status_code == 200

@@ -5,7 +5,9 @@
 - Any other attempt is charged per identifier typed (each reading of it, whether or not it
   belongs to an account, so a blocked phone and a blocked e-mail answer alike), per client
   address, and per account it matched, with a generous allowance for the account
-  (``per_account_free_failures``) so a stranger cannot keep its owner out for long.
+  (``per_account_free_failures``). A blocked account counter never answers 429 (that would
+  link the account's identifiers): the attempt fails like a wrong password until the block
+  ends, a password reset clears it, or the owner comes back on a known device.
 
 Keys hold keyed hashes, never the identifier or the address itself.
 """
@@ -50,7 +52,10 @@ def for_stranger(
     return [
         *(Counter(identifier_key(ctx, label), settings.free_failures) for label in labels),
         Counter(address_key(ctx, ip), settings.per_address_free_failures, False),
-        *(Counter(account_key(a.id), settings.per_account_free_failures) for a in accounts),
+        *(
+            Counter(account_key(a.id), settings.per_account_free_failures, refuses=False)
+            for a in accounts
+        ),
     ]
 
 

@@ -97,6 +97,8 @@ async def verify_login(
     try:
         # As many hashes as readings of the login, matched or not: the time does not tell.
         account = await _verify_any(ctx, matched, password, tries=max(len(candidates), 1))
+        if reservation.withheld:
+            account = None  # strangers blocked the account: no stranger gets in for now
     except BaseException:
         async with ctx.db.transaction() as session:
             await throttle.release(session, reservation)

@@ -41,6 +41,11 @@ class Counter:
     key: str
     free: int
     cleared_by_success: bool = True
+    # A blocked counter that does not refuse withholds success instead: the attempt runs and
+    # fails like a wrong password. For the per-account counter, a fast 429 would tell which
+    # identifiers belong to one account (the first try of its e-mail refused, of any other
+    # e-mail not).
+    refuses: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class Reservation:
     counters: list[Counter]
     at: datetime
     before: list[_Before] = field(default_factory=list)
+    withheld: bool = False  # a blocked non-refusing counter: this attempt cannot succeed
 
 
 def delay_for(failures: int, free: int, settings: ThrottleSettings) -> float:
@@ -97,14 +103,16 @@ async def reserve(
     (raise inside the caller's transaction, which then rolls back)."""
     rows = await _locked_rows(session, [c.key for c in counters], now)
     window = timedelta(seconds=settings.window)
-    waits = [
-        (row.blocked_until - now).total_seconds()
-        for row in rows.values()
+    blocked = {
+        key: (row.blocked_until - now).total_seconds()
+        for key, row in rows.items()
         if row.blocked_until is not None and row.blocked_until > now
-    ]
+    }
+    waits = [blocked[c.key] for c in counters if c.refuses and c.key in blocked]
     if waits:
         raise TooManyAttempts(retry_after=max(1, math.ceil(max(waits))))
     reservation = Reservation(counters, now)
+    reservation.withheld = any(c.key in blocked for c in counters if not c.refuses)
     for counter in counters:
         row = rows[counter.key]
         reservation.before.append(
