@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -126,6 +127,21 @@ async def test_one_address_cannot_send_to_many_numbers(
         assert (await _reset(http, random_phone(), ip=address)).status_code == 429
         # Another address is not held back.
         assert (await _register(http, ip=random_ip(), phone=random_phone())).status_code == 201
+
+
+async def test_one_ipv6_customer_cannot_send_from_many_of_its_addresses(variant: Any) -> None:
+    server = variant(max_sends_per_sender_per_hour=3)
+    customer = f"2001:db8:{secrets.randbits(16):x}"  # a /48, as a provider hands out
+
+    def address(n: int) -> str:
+        return f"{customer}:{n:x}::{n + 1:x}"
+
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for n in range(3):
+            ok = await _register(http, ip=address(n), phone=random_phone())
+            assert ok.status_code == 201
+        refused = await _register(http, ip=address(0xFFF), phone=random_phone())
+        assert refused.status_code == 429
 
 
 async def test_concurrent_registrations_to_one_phone_stop_at_the_cap(

@@ -209,6 +209,25 @@ async def test_a_spoofed_forwarded_for_does_not_escape_the_address_counter(
     assert (await attempt(random_email())).status_code == 429
 
 
+async def test_every_address_of_one_ipv6_customer_counts_as_one(
+    tiers: LiveServer, apis: list[Api]
+) -> None:
+    attacker = browser_of(tiers, apis)
+    await attacker.csrf()
+    network = f"2001:db8:{secrets.randbits(16):x}:{secrets.randbits(16):x}"
+
+    async def attempt(host: int) -> httpx.Response:
+        return await attacker.post(
+            "/api/v1/login",
+            {"login": random_email(), "password": WRONG},
+            headers={"X-Forwarded-For": f"{network}::{host:x}"},
+        )
+
+    for host in range(1, PER_ADDRESS + 1):
+        assert (await attempt(host)).status_code == 401
+    assert (await attempt(0xBEEF)).status_code == 429
+
+
 # --- item 14: a login read two ways ------------------------------------------------------------
 
 

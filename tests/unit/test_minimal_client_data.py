@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from idp.security.network import truncated_address
+from idp.security.network import rate_limit_key, truncated_address
 from idp.sessions.device_label import device_label
 
 
@@ -55,3 +55,18 @@ def test_an_address_is_kept_as_its_network(client: str | None, kept: str | None)
 )
 def test_a_browser_is_kept_as_family_and_system(user_agent: str | None, label: str | None) -> None:
     assert device_label(user_agent) == label
+
+
+@pytest.mark.parametrize(
+    ("client", "prefix", "key"),
+    [
+        ("203.0.113.77", 64, "203.0.113.77"),
+        ("2001:db8:abcd:12:34::9", 64, "2001:db8:abcd:12::/64"),
+        ("2001:db8:abcd:12:ffff::1", 64, "2001:db8:abcd:12::/64"),
+        ("2001:db8:abcd:12:34::9", 48, "2001:db8:abcd::/48"),
+        ("::ffff:198.51.100.9", 48, "198.51.100.9"),
+        ("garbage", 64, None),
+    ],
+)
+def test_one_ipv6_customer_counts_as_one_client(client: str, prefix: int, key: str | None) -> None:
+    assert rate_limit_key(client, ipv6_prefix=prefix) == key

@@ -20,6 +20,7 @@ from idp.accounts.identifiers import IdentifierKind
 from idp.accounts.throttle import Counter
 from idp.context import Context
 from idp.db.models import Account, Contact
+from idp.security.network import rate_limit_key
 
 
 def identifier_label(ctx: Context, kind: IdentifierKind | str, value: str) -> str:
@@ -34,7 +35,8 @@ def identifier_key(ctx: Context, label: str) -> str:
 
 
 def address_key(ctx: Context, ip: str | None) -> str:
-    return "ip:" + ctx.vault.blind_index("throttle", f"ip:{ip or 'unknown'}")[:48]
+    client = rate_limit_key(ip, ipv6_prefix=64) or "unknown"
+    return "ip:" + ctx.vault.blind_index("throttle", f"ip:{client}")[:48]
 
 
 def account_key(account_id: uuid.UUID) -> str:

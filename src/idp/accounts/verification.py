@@ -25,6 +25,7 @@ from idp.db.models import Verification
 from idp.errors import ProblemError
 from idp.notify import caps, outbox
 from idp.notify.protocol import Channel
+from idp.security.network import rate_limit_key
 from idp.security.tokens import digest, new_token
 
 
@@ -49,8 +50,10 @@ def _new_code(length: int) -> str:
 
 
 def sender_of_address(ip: str | None) -> str | None:
-    """The sender of an unauthenticated send: its client address."""
-    return f"address:{ip}" if ip else None
+    """The sender of an unauthenticated send: its client address (for IPv6 its /48, all one
+    customer may hold: one attacker must not send from 2^64 "addresses")."""
+    client = rate_limit_key(ip, ipv6_prefix=48)
+    return f"address:{client}" if client else None
 
 
 def sender_of_account(account_id: uuid.UUID) -> str:

@@ -35,3 +35,15 @@ def truncated_address(client: str | None) -> str | None:
         return None
     prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def rate_limit_key(client: str | None, *, ipv6_prefix: int) -> str | None:
+    """What counts as one client for a rate limit: an IPv4 address, or the IPv6 network of
+    ``ipv6_prefix`` bits (a customer gets at least a /64, often a /56 or /48, and may use every
+    address in it, so counting single IPv6 addresses would count nothing)."""
+    address = parse_address(client) if client else None
+    if address is None:
+        return None
+    if address.version == 4:
+        return str(address)
+    return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False))
