@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Header, Request, Response, status
 
+from idp.accounts.passwords import reset
 from idp.accounts.passwords.change import change_password
-from idp.accounts.passwords.reset import confirm_reset, request_reset
 from idp.accounts.schemas import (
     PasswordChange,
     PasswordChanged,
@@ -77,7 +77,10 @@ async def start_reset(
 ) -> ResetStarted:
     """Ask for a code to reset the password. The answer is the same whether or not the login
     exists; the code goes to the account's confirmed contact (by SMS or e-mail)."""
-    started = await request_reset(ctx, body.login, locale=_locale(request), ip=client_ip(request))
+    async with ctx.db.transaction() as session:
+        started = await reset.request_reset(
+            session, ctx, body.login, locale=_locale(request), ip=client_ip(request)
+        )
     request.app.state.notifications.wake()
     response.headers["Cache-Control"] = "no-store"
     return ResetStarted(id=str(started.id), token=started.token, expires_at=started.expires_at)
@@ -98,16 +101,25 @@ async def finish_reset(
 ) -> Response:
     """Set the new password with the code. Every session of the person ends; nobody is
     logged in by this."""
-    ended = await confirm_reset(
-        ctx,
-        reset_id,
-        token,
-        code=body.code,
-        new_password=body.new_password,
-        new_password_repeat=body.new_password_repeat,
-        locale=_locale(request),
-        ip=client_ip(request),
-    )
+    reset.refuse_new_password(ctx, body.new_password, body.new_password_repeat)
+    async with ctx.db.read() as session:
+        await reset.check_code_usable(session, ctx, reset_id, token)
+    new_hash = await ctx.passwords.hash(body.new_password)  # outside any transaction
+    async with ctx.db.transaction() as session:
+        checked = await reset.confirm_reset(
+            session,
+            ctx,
+            reset_id,
+            token,
+            code=body.code,
+            new_password=body.new_password,
+            new_hash=new_hash,
+            locale=_locale(request),
+            ip=client_ip(request),
+        )
+    if checked.problem is not None:
+        raise checked.problem  # after the commit: the wrong attempt stays counted
+    ended = checked.ended
     request.app.state.notifications.wake()
     await dispatcher.run_now(ended.jobs)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
