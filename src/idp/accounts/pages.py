@@ -56,7 +56,11 @@ async def submit_confirm_email(request: Request, ctx: Ctx) -> Response:
         if not TOKEN.fullmatch(token):
             raise verification.CodeInvalid("The link is not valid.")
         # Proves the address; no session.
-        await registration.confirm_email(ctx, token, locale=locale, ip=client_ip(request))
+        with registration.contact_taken(registration.EMAIL_TAKEN):
+            async with ctx.db.transaction() as session:
+                await registration.confirm_email(
+                    session, ctx, token, locale=locale, ip=client_ip(request)
+                )
     except verification.CodeInvalid:
         raise PageError("err_link_invalid", "invalid_link", locale=locale) from None
     except Conflict:  # confirmed on another account at the same moment

@@ -18,7 +18,8 @@ router = ApiRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
 @router.get("/me", response_model=Me, responses=problems(401, 403))
 async def me(ctx: Ctx, caller: CurrentCaller, response: Response) -> Me:
     """The account behind the session cookie or the first-party token. The SNILS is masked."""
-    found = await profile(ctx, caller.account.id)
+    async with ctx.db.read() as session:
+        found = await profile(session, ctx, caller.account.id)
     account = found.account
     response.headers["Cache-Control"] = "no-store"  # personal data (ASVS 5.0 14.3.2)
     return Me(

@@ -41,14 +41,16 @@ def _locale(request: Request) -> str:
 )
 async def add(body: ContactAdd, request: Request, ctx: Ctx, caller: CurrentCaller) -> ContactAdded:
     """Add a phone (a code is sent by SMS) or an e-mail address (a link is sent to it)."""
-    contact = await contacts.add_contact(
-        ctx,
-        caller.account.id,
-        body.kind,
-        body.value,
-        locale=_locale(request),
-        ip=client_ip(request),
-    )
+    async with ctx.db.transaction() as session:
+        contact = await contacts.add_contact(
+            session,
+            ctx,
+            caller.account.id,
+            body.kind,
+            body.value,
+            locale=_locale(request),
+            ip=client_ip(request),
+        )
     request.app.state.notifications.wake()
     return ContactAdded(
         **contact_view(contact).model_dump(),
@@ -65,14 +67,19 @@ async def confirm(
     contact_id: uuid.UUID, body: ContactCode, request: Request, ctx: Ctx, caller: CurrentCaller
 ) -> ContactView:
     """Confirm a phone with the code sent to it."""
-    contact = await contacts.confirm_phone(
-        ctx,
-        caller.account.id,
-        contact_id,
-        body.code,
-        locale=_locale(request),
-        ip=client_ip(request),
-    )
+    async with ctx.db.transaction() as session:
+        checked = await contacts.confirm_phone(
+            session,
+            ctx,
+            caller.account.id,
+            contact_id,
+            body.code,
+            locale=_locale(request),
+            ip=client_ip(request),
+        )
+    if checked.problem is not None:
+        raise checked.problem  # after the commit: the wrong attempt stays counted
+    contact = checked.contact
     request.app.state.notifications.wake()
     return contact_view(contact)
 
@@ -86,7 +93,10 @@ async def resend(
     contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: CurrentCaller
 ) -> Resent:
     """Send a new code (the old one stops working; wrong tries stay counted) or a new link."""
-    wait = await contacts.resend(ctx, caller.account.id, contact_id, locale=_locale(request))
+    async with ctx.db.transaction() as session:
+        wait = await contacts.resend(
+            session, ctx, caller.account.id, contact_id, locale=_locale(request)
+        )
     request.app.state.notifications.wake()
     return Resent(resend_after=wait)
 
@@ -100,8 +110,14 @@ async def remove(
     contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: CurrentCaller
 ) -> Response:
     """Remove a contact. The last confirmed one cannot be removed."""
-    await contacts.remove_contact(
-        ctx, caller.account.id, contact_id, locale=_locale(request), ip=client_ip(request)
-    )
+    async with ctx.db.transaction() as session:
+        await contacts.remove_contact(
+            session,
+            ctx,
+            caller.account.id,
+            contact_id,
+            locale=_locale(request),
+            ip=client_ip(request),
+        )
     request.app.state.notifications.wake()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,5 +1,8 @@
 """A person's phones and e-mail addresses: add, confirm, send again, remove.
 
+The routes open the transactions (see "The unit of work" in docs/architecture.md); these
+functions take the session.
+
 A phone is confirmed with an SMS code, an e-mail address with a link (the same link and the
 same ``/api/v1/email-confirmations`` endpoint as registration). Changing a contact is adding the
 new one, confirming it and removing the old one. The last confirmed contact cannot be removed.
@@ -65,13 +68,12 @@ class Profile:
     masked_snils: str | None
 
 
-async def profile(ctx: Context, account_id: uuid.UUID) -> Profile:
-    async with ctx.db.read() as session:
-        repo = AccountRepository(session)
-        account = await repo.get(account_id)
-        if account is None:
-            raise NotFound("No such account.")
-        contacts = sorted(await repo.contacts(account_id), key=lambda c: (c.created_at, c.value))
+async def profile(session: AsyncSession, ctx: Context, account_id: uuid.UUID) -> Profile:
+    repo = AccountRepository(session)
+    account = await repo.get(account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    contacts = sorted(await repo.contacts(account_id), key=lambda c: (c.created_at, c.value))
     masked = None
     if account.snils_enc is not None:
         digits = ctx.vault.decrypt("snils", account.snils_enc, str(account.id))
@@ -129,58 +131,64 @@ def _tell_others(
 
 
 async def add_contact(
-    ctx: Context, account_id: uuid.UUID, kind: str, raw_value: str, *, locale: str, ip: str | None
+    session: AsyncSession,
+    ctx: Context,
+    account_id: uuid.UUID,
+    kind: str,
+    raw_value: str,
+    *,
+    locale: str,
+    ip: str | None,
 ) -> Contact:
     """Add an unconfirmed contact and send it a code (phone) or a link (e-mail)."""
     value = _normalize(kind, raw_value)
     now = ctx.clock.now()
-    async with ctx.db.transaction() as session:
-        repo = await _locked(session, account_id)
-        contacts = await repo.contacts(account_id)
-        if any(c.kind == kind and c.value == value for c in contacts):
-            raise ContactExists("This contact is already on the account; send the code again.")
-        if len(contacts) >= ctx.settings.verification.max_contacts:
-            raise TooManyContacts("Remove a contact first.")
-        taken = await repo.confirmed_contact_exists(kind, value)  # by someone else
-        contact = Contact(
-            id=uuid.uuid4(), account_id=account_id, kind=kind, value=value, created_at=now
-        )
-        repo.add(contact)
-        if kind == "phone":
-            await verification.send_sms_code(
-                session,
-                ctx,
-                purpose=PURPOSE,
-                owner_id=contact.id,
-                phone=value,
-                locale=locale,
-                sender=verification.sender_of_account(account_id),
-                decoy=taken,
-            )
-        else:
-            # registration.confirm_email finds the contact by account and address.
-            await verification.send_email_link(
-                session,
-                ctx,
-                purpose=PURPOSE,
-                owner_id=account_id,
-                email=value,
-                locale=locale,
-                sender=verification.sender_of_account(account_id),
-                decoy=taken,
-            )
-        notified = _tell_others(session, ctx, contacts, "adding", contact, locale)
-        record(
+    repo = await _locked(session, account_id)
+    contacts = await repo.contacts(account_id)
+    if any(c.kind == kind and c.value == value for c in contacts):
+        raise ContactExists("This contact is already on the account; send the code again.")
+    if len(contacts) >= ctx.settings.verification.max_contacts:
+        raise TooManyContacts("Remove a contact first.")
+    taken = await repo.confirmed_contact_exists(kind, value)  # by someone else
+    contact = Contact(
+        id=uuid.uuid4(), account_id=account_id, kind=kind, value=value, created_at=now
+    )
+    repo.add(contact)
+    if kind == "phone":
+        await verification.send_sms_code(
             session,
-            "contact.add",
-            at=now,
-            actor="person",
-            account_id=account_id,
-            ip=ip,
-            kind=kind,
-            contact_id=str(contact.id),
-            notified=notified,
+            ctx,
+            purpose=PURPOSE,
+            owner_id=contact.id,
+            phone=value,
+            locale=locale,
+            sender=verification.sender_of_account(account_id),
+            decoy=taken,
         )
+    else:
+        # registration.confirm_email finds the contact by account and address.
+        await verification.send_email_link(
+            session,
+            ctx,
+            purpose=PURPOSE,
+            owner_id=account_id,
+            email=value,
+            locale=locale,
+            sender=verification.sender_of_account(account_id),
+            decoy=taken,
+        )
+    notified = _tell_others(session, ctx, contacts, "adding", contact, locale)
+    record(
+        session,
+        "contact.add",
+        at=now,
+        actor="person",
+        account_id=account_id,
+        ip=ip,
+        kind=kind,
+        contact_id=str(contact.id),
+        notified=notified,
+    )
     return contact
 
 
@@ -209,7 +217,14 @@ def _unconfirmed(contacts: list[Contact], contact_id: uuid.UUID) -> Contact:
     return contact
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneChecked:
+    contact: Contact
+    problem: verification.CodeInvalid | None  # raise it after the commit
+
+
 async def confirm_phone(
+    session: AsyncSession,
     ctx: Context,
     account_id: uuid.UUID,
     contact_id: uuid.UUID,
@@ -217,23 +232,21 @@ async def confirm_phone(
     *,
     locale: str,
     ip: str | None,
-) -> Contact:
-    problem: verification.CodeInvalid | None = None
-    async with ctx.db.transaction() as session:
-        repo = await _locked(session, account_id)
-        contacts = await repo.contacts(account_id)
-        contact = _unconfirmed(contacts, contact_id)
-        if contact.kind != "phone":
-            raise ConfirmByLink("Open the link sent to the address.")
-        pending = await verification.latest(session, contact.id, PURPOSE, "sms")
-        if pending is None:
-            raise NotFound("No code was sent for this contact.")
-        problem = await verification.check_sms_code(session, ctx, pending, code)
-        if problem is None:
-            await confirm_contact(session, ctx, repo, contacts, contact, locale=locale, ip=ip)
-    if problem is not None:
-        raise problem  # after the commit: the wrong attempt stays counted
-    return contact
+) -> PhoneChecked:
+    """Check the code. A wrong one is counted in this transaction: the caller commits, then
+    raises ``problem``, so the wrong attempt stays counted."""
+    repo = await _locked(session, account_id)
+    contacts = await repo.contacts(account_id)
+    contact = _unconfirmed(contacts, contact_id)
+    if contact.kind != "phone":
+        raise ConfirmByLink("Open the link sent to the address.")
+    pending = await verification.latest(session, contact.id, PURPOSE, "sms")
+    if pending is None:
+        raise NotFound("No code was sent for this contact.")
+    problem = await verification.check_sms_code(session, ctx, pending, code)
+    if problem is None:
+        await confirm_contact(session, ctx, repo, contacts, contact, locale=locale, ip=ip)
+    return PhoneChecked(contact, problem)
 
 
 async def confirm_contact(
@@ -306,70 +319,81 @@ async def confirm_email_on_account(
     await confirm_contact(session, ctx, repo, contacts, contact, locale=locale, ip=ip)
 
 
-async def resend(ctx: Context, account_id: uuid.UUID, contact_id: uuid.UUID, *, locale: str) -> int:
+async def resend(
+    session: AsyncSession,
+    ctx: Context,
+    account_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    *,
+    locale: str,
+) -> int:
     """Send a new code (the old one dies, wrong tries stay counted) or a new link (the old one
     dies); returns the seconds until the next resend."""
     now = ctx.clock.now()
     cooldown = ctx.settings.verification.resend_cooldown
-    async with ctx.db.transaction() as session:
-        repo = await _locked(session, account_id)
-        contact = _unconfirmed(await repo.contacts(account_id), contact_id)
-        if contact.kind == "phone":
-            pending = await verification.latest(session, contact.id, PURPOSE, "sms")
-            if pending is None:
-                raise NotFound("No code was sent for this contact.")
-            await verification.resend_sms_code(
-                session, ctx, pending, locale, sender=verification.sender_of_account(account_id)
-            )
-            return verification.resend_available_in(ctx, pending)
-        link = await _pending_link(session, account_id, contact.value)
-        if link is not None:
-            ready_at = link.last_sent_at + timedelta(seconds=cooldown)
-            if now < ready_at:
-                wait = max(1, math.ceil((ready_at - now).total_seconds()))
-                raise verification.ResendTooSoon(retry_after=wait)
-            link.expires_at = min(link.expires_at, now)
-        taken = await repo.confirmed_contact_exists("email", contact.value)
-        await verification.send_email_link(
-            session,
-            ctx,
-            purpose=PURPOSE,
-            owner_id=account_id,
-            email=contact.value,
-            locale=locale,
-            sender=verification.sender_of_account(account_id),
-            decoy=taken,
+    repo = await _locked(session, account_id)
+    contact = _unconfirmed(await repo.contacts(account_id), contact_id)
+    if contact.kind == "phone":
+        pending = await verification.latest(session, contact.id, PURPOSE, "sms")
+        if pending is None:
+            raise NotFound("No code was sent for this contact.")
+        await verification.resend_sms_code(
+            session, ctx, pending, locale, sender=verification.sender_of_account(account_id)
         )
-        return cooldown
+        return verification.resend_available_in(ctx, pending)
+    link = await _pending_link(session, account_id, contact.value)
+    if link is not None:
+        ready_at = link.last_sent_at + timedelta(seconds=cooldown)
+        if now < ready_at:
+            wait = max(1, math.ceil((ready_at - now).total_seconds()))
+            raise verification.ResendTooSoon(retry_after=wait)
+        link.expires_at = min(link.expires_at, now)
+    taken = await repo.confirmed_contact_exists("email", contact.value)
+    await verification.send_email_link(
+        session,
+        ctx,
+        purpose=PURPOSE,
+        owner_id=account_id,
+        email=contact.value,
+        locale=locale,
+        sender=verification.sender_of_account(account_id),
+        decoy=taken,
+    )
+    return cooldown
 
 
 async def remove_contact(
-    ctx: Context, account_id: uuid.UUID, contact_id: uuid.UUID, *, locale: str, ip: str | None
+    session: AsyncSession,
+    ctx: Context,
+    account_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    *,
+    locale: str,
+    ip: str | None,
 ) -> None:
     now = ctx.clock.now()
-    async with ctx.db.transaction() as session:
-        repo = await _locked(session, account_id)
-        contacts = await repo.contacts(account_id)
-        contact = _own(contacts, contact_id)
-        confirmed = [c for c in contacts if c.confirmed_at is not None]
-        if contact.confirmed_at is not None and len(confirmed) == 1:
-            raise LastContact("Add and confirm another contact first.")
-        await session.delete(contact)
-        notified = 0
-        if contact.confirmed_at is not None:
-            # The others, and the removed one itself: it was the person's until now.
-            params = {"change": describe_change("removed", contact.kind, contact.value, locale)}
-            notified = notify_contacts(
-                session, ctx, confirmed, template="contact_changed", locale=locale, params=params
-            )
-        record(
-            session,
-            "contact.remove",
-            at=now,
-            actor="person",
-            account_id=account_id,
-            ip=ip,
-            kind=contact.kind,
-            contact_id=str(contact.id),
-            notified=notified,
+    repo = await _locked(session, account_id)
+    contacts = await repo.contacts(account_id)
+    contact = _own(contacts, contact_id)
+    confirmed = [c for c in contacts if c.confirmed_at is not None]
+    if contact.confirmed_at is not None and len(confirmed) == 1:
+        raise LastContact("Add and confirm another contact first.")
+    await session.delete(contact)
+    notified = 0
+    if contact.confirmed_at is not None:
+        # The others, and the removed one itself: it was the person's until now.
+        params = {"change": describe_change("removed", contact.kind, contact.value, locale)}
+        notified = notify_contacts(
+            session, ctx, confirmed, template="contact_changed", locale=locale, params=params
         )
+    record(
+        session,
+        "contact.remove",
+        at=now,
+        actor="person",
+        account_id=account_id,
+        ip=ip,
+        kind=contact.kind,
+        contact_id=str(contact.id),
+        notified=notified,
+    )

@@ -24,7 +24,7 @@ from idp.accounts.journey import (
     return_path,
     with_return,
 )
-from idp.accounts.passwords.reset import confirm_reset, request_reset
+from idp.accounts.passwords import reset
 from idp.context import Context
 from idp.db.models import PasswordReset
 from idp.errors import NotFound, ValidationFailed
@@ -144,7 +144,10 @@ async def submit_reset(request: Request, ctx: Ctx) -> Response:
     if not login:
         return again({"login": t("err_login_required")})
     try:
-        started = await request_reset(ctx, login, locale=locale, ip=client_ip(request))
+        async with ctx.db.transaction() as session:
+            started = await reset.request_reset(
+                session, ctx, login, locale=locale, ip=client_ip(request)
+            )
     except ValidationFailed:
         return again({"login": t("err_login_format")})
     except TooManyAttempts as exc:
@@ -220,16 +223,25 @@ async def submit_code(request: Request, ctx: Ctx) -> Response:
     if errors or code is None:
         return await _code_page(request, ctx, held, errors=errors, status=400)
     try:
-        ended = await confirm_reset(
-            ctx,
-            held.id,
-            held.token,
-            code=code,
-            new_password=password,
-            new_password_repeat=repeat,
-            locale=locale,
-            ip=client_ip(request),
-        )
+        reset.refuse_new_password(ctx, password, repeat)
+        async with ctx.db.read() as session:
+            await reset.check_code_usable(session, ctx, held.id, held.token)
+        new_hash = await ctx.passwords.hash(password)  # outside any transaction
+        async with ctx.db.transaction() as session:
+            checked = await reset.confirm_reset(
+                session,
+                ctx,
+                held.id,
+                held.token,
+                code=code,
+                new_password=password,
+                new_hash=new_hash,
+                locale=locale,
+                ip=client_ip(request),
+            )
+        if checked.problem is not None:
+            raise checked.problem  # after the commit: the wrong attempt stays counted
+        ended = checked.ended
     except NotFound:
         return await _expired(request, ctx)
     except ValidationFailed as exc:

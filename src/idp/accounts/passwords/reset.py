@@ -7,6 +7,9 @@ e-mail), valid 5 minutes by SMS and 15 minutes by e-mail, with the usual attempt
 reset for the same account keeps the wrong tries of the previous one (NIST SP 800-63B-4
 §3.1.3.3). Resets asked per login are capped per hour, the same for known and unknown logins.
 A reset sets the password and ends every session; it never logs anyone in.
+
+The routes and pages open the transactions (see "The unit of work" in docs/architecture.md);
+these functions take the session.
 """
 
 from __future__ import annotations
@@ -125,7 +128,9 @@ async def _pick(
     return None, None
 
 
-async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None) -> ResetStarted:
+async def request_reset(
+    session: AsyncSession, ctx: Context, login: str, *, locale: str, ip: str | None
+) -> ResetStarted:
     readings = _login_readings(login)
     now = ctx.clock.now()
     token = new_token(32)
@@ -136,62 +141,61 @@ async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None
         created_at=now,
         expires_at=now + timedelta(seconds=ctx.settings.verification.password_reset_ttl),
     )
-    async with ctx.db.transaction() as session:
-        # The same caps for every login, known or not, counted before anyone is looked up, so
-        # a 429 tells nothing either: per login asked for (a login read two ways counts under
-        # both readings, as the login page counts it) and per client address.
-        for kind, value in readings:
-            await verification.count_request(session, ctx, "password-reset", f"{kind}:{value}")
-        await verification.count_sender(session, ctx, verification.sender_of_address(ip))
-        account, destination = await _pick(session, ctx, readings)
-        failures = 0
-        if account is not None and destination is not None:
-            reset.account_id = account.id
-            for earlier in await _open_resets(session, account.id, now):
-                code = await _latest_code(session, earlier.id)
-                if code is not None and code.consumed_at is None:
-                    failures = max(failures, code.failures)
-                earlier.expires_at = now  # only the newest reset is open
-        session.add(reset)
-        channel: Channel = destination[0] if destination else "sms"
-        target = destination[1] if destination else None
-        try:
-            await verification.send_code(
-                session,
-                ctx,
-                purpose=PURPOSE,
-                owner_id=reset.id,
-                channel=channel,
-                target=target,
-                locale=locale,
-                template=TEMPLATE,
-                sender=None,  # counted above, for every request alike
-                failures=failures,
-            )
-        except TooManyAttempts:
-            # The contact's reset codes this hour, or the SMS budget, are spent: answer the
-            # same way as when a code goes out (only known logins get this far), send nothing.
-            await verification.send_code(
-                session,
-                ctx,
-                purpose=PURPOSE,
-                owner_id=reset.id,
-                channel=channel,
-                target=None,
-                locale=locale,
-                template=TEMPLATE,
-                sender=None,
-                failures=failures,
-            )
-        record(
+    # The same caps for every login, known or not, counted before anyone is looked up, so
+    # a 429 tells nothing either: per login asked for (a login read two ways counts under
+    # both readings, as the login page counts it) and per client address.
+    for kind, value in readings:
+        await verification.count_request(session, ctx, "password-reset", f"{kind}:{value}")
+    await verification.count_sender(session, ctx, verification.sender_of_address(ip))
+    account, destination = await _pick(session, ctx, readings)
+    failures = 0
+    if account is not None and destination is not None:
+        reset.account_id = account.id
+        for earlier in await _open_resets(session, account.id, now):
+            code = await _latest_code(session, earlier.id)
+            if code is not None and code.consumed_at is None:
+                failures = max(failures, code.failures)
+            earlier.expires_at = now  # only the newest reset is open
+    session.add(reset)
+    channel: Channel = destination[0] if destination else "sms"
+    target = destination[1] if destination else None
+    try:
+        await verification.send_code(
             session,
-            "password.reset_requested",
-            at=now,
-            outcome="success" if reset.account_id else "unknown_login",
-            account_id=reset.account_id,
-            ip=ip,
-            channel=channel if reset.account_id else None,
+            ctx,
+            purpose=PURPOSE,
+            owner_id=reset.id,
+            channel=channel,
+            target=target,
+            locale=locale,
+            template=TEMPLATE,
+            sender=None,  # counted above, for every request alike
+            failures=failures,
         )
+    except TooManyAttempts:
+        # The contact's reset codes this hour, or the SMS budget, are spent: answer the
+        # same way as when a code goes out (only known logins get this far), send nothing.
+        await verification.send_code(
+            session,
+            ctx,
+            purpose=PURPOSE,
+            owner_id=reset.id,
+            channel=channel,
+            target=None,
+            locale=locale,
+            template=TEMPLATE,
+            sender=None,
+            failures=failures,
+        )
+    record(
+        session,
+        "password.reset_requested",
+        at=now,
+        outcome="success" if reset.account_id else "unknown_login",
+        account_id=reset.account_id,
+        ip=ip,
+        channel=channel if reset.account_id else None,
+    )
     return ResetStarted(reset.id, token, reset.expires_at)
 
 
@@ -210,47 +214,62 @@ async def _load(
     return row
 
 
+def refuse_new_password(ctx: Context, new_password: str, repeat: str) -> None:
+    """The rules that do not depend on the person; checked before anything is read or
+    written, and before the code, so they tell nobody anything."""
+    refuse_bad_password(ctx, new_password, repeat, [])
+
+
+async def check_code_usable(
+    session: AsyncSession, ctx: Context, reset_id: uuid.UUID, token: str | None
+) -> None:
+    """Before hashing the new password (outside any transaction): the reset is open and its
+    code can still be entered, so a dead reset costs no hash."""
+    await _load(session, ctx, reset_id, token)
+    pending = await _latest_code(session, reset_id)
+    if pending is None:
+        raise NotFound("No code was sent for this reset.")
+    if pending.consumed_at is not None or pending.expires_at <= ctx.clock.now():
+        raise verification.CodeInvalid("The code has expired; ask for a new one.")
+    if pending.failures >= ctx.settings.verification.max_attempts:
+        raise verification.CodeInvalid("Too many wrong codes; start again.", attempts_left=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ResetChecked:
+    ended: Ended
+    problem: verification.CodeInvalid | None  # raise it after the commit
+
+
 async def confirm_reset(
+    session: AsyncSession,
     ctx: Context,
     reset_id: uuid.UUID,
     token: str | None,
     *,
     code: str,
     new_password: str,
-    new_password_repeat: str,
+    new_hash: str,
     locale: str,
     ip: str | None,
-) -> Ended:
+) -> ResetChecked:
     """Check the code and set the new password; every session of the account ends.
 
-    The code is checked before the rules that depend on the person (their names and contacts),
-    so only the code's holder learns anything from them. Wrong codes stay counted.
+    The caller first checks ``refuse_new_password``, then ``check_code_usable`` in a read,
+    hashes the password outside any transaction, and calls this in a new transaction. The
+    code is checked before the rules that depend on the person (their names and contacts),
+    so only the code's holder learns anything from them. A wrong code is counted in this
+    transaction: the caller commits, then raises ``problem``.
     """
-    # Rules that do not depend on the person: nothing is read or written if they fail.
-    refuse_bad_password(ctx, new_password, new_password_repeat, [])
-    async with ctx.db.read() as session:
-        await _load(session, ctx, reset_id, token)
-        pending = await _latest_code(session, reset_id)
-        if pending is None:
-            raise NotFound("No code was sent for this reset.")
-        if pending.consumed_at is not None or pending.expires_at <= ctx.clock.now():
-            raise verification.CodeInvalid("The code has expired; ask for a new one.")
-        if pending.failures >= ctx.settings.verification.max_attempts:
-            raise verification.CodeInvalid("Too many wrong codes; start again.", attempts_left=0)
-    new_hash = await ctx.passwords.hash(new_password)  # outside any transaction
-    problem: verification.CodeInvalid | None = None
+    reset = await _load(session, ctx, reset_id, token)
+    pending = await _latest_code(session, reset_id)
+    if pending is None:
+        raise NotFound("No code was sent for this reset.")
+    problem = await verification.check_sms_code(session, ctx, pending, code)
     ended = Ended()
-    async with ctx.db.transaction() as session:
-        reset = await _load(session, ctx, reset_id, token)
-        pending = await _latest_code(session, reset_id)
-        if pending is None:
-            raise NotFound("No code was sent for this reset.")
-        problem = await verification.check_sms_code(session, ctx, pending, code)
-        if problem is None:
-            ended = await _set_password(session, ctx, reset, new_password, new_hash, locale, ip)
-    if problem is not None:
-        raise problem  # after the commit: the wrong attempt stays counted
-    return ended
+    if problem is None:
+        ended = await _set_password(session, ctx, reset, new_password, new_hash, locale, ip)
+    return ResetChecked(ended, problem)
 
 
 async def _set_password(

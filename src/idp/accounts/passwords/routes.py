@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import Header, Request, Response, status
 
-from idp.accounts.passwords.change import change_password
-from idp.accounts.passwords.reset import confirm_reset, request_reset
+from idp.accounts import throttle
+from idp.accounts.passwords import change as password_change
+from idp.accounts.passwords import reset
 from idp.accounts.schemas import (
     PasswordChange,
     PasswordChanged,
@@ -17,12 +18,14 @@ from idp.accounts.schemas import (
     ResetRequest,
     ResetStarted,
 )
+from idp.context import Context
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.jobs.deps import Jobs
 from idp.sessions.auth import CurrentCaller
+from idp.sessions.service import Ended
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
@@ -66,6 +69,62 @@ async def change(
     return PasswordChanged(ended_sessions=len(ended.session_ids))
 
 
+async def change_password(
+    ctx: Context,
+    account_id: uuid.UUID,
+    *,
+    old_password: str,
+    new_password: str,
+    new_password_repeat: str,
+    keep_session: uuid.UUID | None,
+    locale: str,
+    ip: str | None,
+    client_id: str | None,
+) -> Ended:
+    """The transactions of a password change, in their order (``idp.accounts.passwords.change``
+    says why there are several)."""
+    now = ctx.clock.now()
+    async with ctx.db.read() as session:
+        verified_hash = await password_change.check_new_password(
+            session, ctx, account_id, new_password, new_password_repeat
+        )
+    async with ctx.db.transaction() as session:
+        reservation = await password_change.reserve_attempt(session, ctx, account_id, now)
+    try:  # outside any transaction: no writer lock held while argon2 runs
+        verified = await password_change.verify_and_hash(
+            ctx, verified_hash, old_password, new_password
+        )
+    except BaseException:
+        async with ctx.db.transaction() as session:
+            await throttle.release(session, reservation)
+        raise
+    if not verified.right:
+        async with ctx.db.transaction() as session:  # the failure is recorded on its own
+            wrong = password_change.record_wrong_password(
+                session, now, account_id, client_id=client_id, ip=ip
+            )
+        raise wrong
+    if verified.new_hash is None:
+        async with ctx.db.transaction() as session:
+            await throttle.settle(session, reservation, succeeded=True)
+        raise password_change.same_password()
+    async with ctx.db.transaction() as session:
+        ended = await password_change.set_password(
+            session,
+            ctx,
+            account_id,
+            verified_hash=verified_hash,
+            new_hash=verified.new_hash,
+            reservation=reservation,
+            now=now,
+            keep_session=keep_session,
+            locale=locale,
+            ip=ip,
+            client_id=client_id,
+        )
+    return ended
+
+
 @router.post(
     "/password-resets",
     status_code=status.HTTP_202_ACCEPTED,
@@ -77,7 +136,10 @@ async def start_reset(
 ) -> ResetStarted:
     """Ask for a code to reset the password. The answer is the same whether or not the login
     exists; the code goes to the account's confirmed contact (by SMS or e-mail)."""
-    started = await request_reset(ctx, body.login, locale=_locale(request), ip=client_ip(request))
+    async with ctx.db.transaction() as session:
+        started = await reset.request_reset(
+            session, ctx, body.login, locale=_locale(request), ip=client_ip(request)
+        )
     request.app.state.notifications.wake()
     response.headers["Cache-Control"] = "no-store"
     return ResetStarted(id=str(started.id), token=started.token, expires_at=started.expires_at)
@@ -98,16 +160,25 @@ async def finish_reset(
 ) -> Response:
     """Set the new password with the code. Every session of the person ends; nobody is
     logged in by this."""
-    ended = await confirm_reset(
-        ctx,
-        reset_id,
-        token,
-        code=body.code,
-        new_password=body.new_password,
-        new_password_repeat=body.new_password_repeat,
-        locale=_locale(request),
-        ip=client_ip(request),
-    )
+    reset.refuse_new_password(ctx, body.new_password, body.new_password_repeat)
+    async with ctx.db.read() as session:
+        await reset.check_code_usable(session, ctx, reset_id, token)
+    new_hash = await ctx.passwords.hash(body.new_password)  # outside any transaction
+    async with ctx.db.transaction() as session:
+        checked = await reset.confirm_reset(
+            session,
+            ctx,
+            reset_id,
+            token,
+            code=body.code,
+            new_password=body.new_password,
+            new_hash=new_hash,
+            locale=_locale(request),
+            ip=client_ip(request),
+        )
+    if checked.problem is not None:
+        raise checked.problem  # after the commit: the wrong attempt stays counted
+    ended = checked.ended
     request.app.state.notifications.wake()
     await dispatcher.run_now(ended.jobs)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

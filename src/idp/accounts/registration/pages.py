@@ -158,7 +158,8 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     if errors:
         return again(errors)
     try:
-        started = await registration.start(ctx, data, locale, ip=client_ip(request))
+        async with ctx.db.transaction() as session:
+            started = await registration.start(session, ctx, data, locale, ip=client_ip(request))
     except TooManyAttempts as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
         response = again({}, t("err_too_many_sends", minutes=minutes), 429)
@@ -233,7 +234,11 @@ async def submit_phone(request: Request, ctx: Ctx) -> Response:
         return _phone_page(request, ctx, current, errors={"code": t("err_code_format")}, status=400)
     held = current.held
     try:
-        row = await registration.confirm_phone(ctx, held.id, held.token, code)
+        async with ctx.db.transaction() as session:
+            checked = await registration.confirm_phone(session, ctx, held.id, held.token, code)
+        if checked.problem is not None:
+            raise checked.problem  # after the commit: the wrong attempt stays counted
+        row = checked.registration
     except NotFound:
         return _expired(request, ctx)
     except verification.CodeInvalid as exc:
@@ -261,7 +266,10 @@ async def resend_phone(request: Request, ctx: Ctx) -> Response:
     t = Translator(locale)
     held = current.held
     try:
-        await registration.resend_phone(ctx, held.id, held.token, ip=client_ip(request))
+        async with ctx.db.transaction() as session:
+            await registration.resend_phone(
+                session, ctx, held.id, held.token, ip=client_ip(request)
+            )
     except NotFound:
         return _expired(request, ctx)
     except verification.ResendTooSoon as exc:
@@ -368,7 +376,13 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
         return _password_page(request, ctx, current, errors=missing, status=400)
     held = current.held
     try:
-        await registration.complete(ctx, held.id, held.token, password, repeat)
+        async with ctx.db.read() as session:
+            row = await registration.load(session, ctx, held.id, held.token)
+        registration.check_password_choice(ctx, row, password, repeat)
+        password_hash = await ctx.passwords.hash(password)  # outside any transaction
+        with registration.contact_taken(registration.CONTACT_TAKEN):
+            async with ctx.db.transaction() as session:
+                await registration.complete(session, ctx, held.id, held.token, password_hash)
     except NotFound:
         return _expired(request, ctx)
     except registration.ContactNotConfirmed:

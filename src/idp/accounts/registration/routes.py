@@ -48,18 +48,15 @@ def _wake(request: Request) -> None:
 )
 async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> RegistrationCreated:
     locale = pick_locale(None, request.headers.get("accept-language"))
-    started = await registration.start(
-        ctx,
-        registration.RegistrationInput(
-            last_name=body.last_name,
-            first_name=body.first_name,
-            middle_name=body.middle_name,
-            phone=body.phone,
-            email=body.email,
-        ),
-        locale,
-        ip=client_ip(request),
+    data = registration.RegistrationInput(
+        last_name=body.last_name,
+        first_name=body.first_name,
+        middle_name=body.middle_name,
+        phone=body.phone,
+        email=body.email,
     )
+    async with ctx.db.transaction() as session:
+        started = await registration.start(session, ctx, data, locale, ip=client_ip(request))
     _wake(request)
     row = started.registration
     return RegistrationCreated(
@@ -98,7 +95,11 @@ async def registration_status(
 async def confirm_phone(
     registration_id: uuid.UUID, body: PhoneCode, ctx: Ctx, token: RegistrationToken = None
 ) -> RegistrationStatus:
-    row = await registration.confirm_phone(ctx, registration_id, token, body.code)
+    async with ctx.db.transaction() as session:
+        checked = await registration.confirm_phone(session, ctx, registration_id, token, body.code)
+    if checked.problem is not None:
+        raise checked.problem  # after the commit: the wrong attempt stays counted
+    row = checked.registration
     return RegistrationStatus(
         id=str(row.id),
         phone_confirmed=True,
@@ -114,7 +115,10 @@ async def confirm_phone(
 async def resend_phone(
     registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken = None
 ) -> ResendResult:
-    wait = await registration.resend_phone(ctx, registration_id, token, ip=client_ip(request))
+    async with ctx.db.transaction() as session:
+        wait = await registration.resend_phone(
+            session, ctx, registration_id, token, ip=client_ip(request)
+        )
     _wake(request)
     return ResendResult(resend_after=wait)
 
@@ -128,14 +132,24 @@ async def resend_phone(
 async def choose_password(
     registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken = None
 ) -> RegisteredAccount:
-    account = await registration.complete(
-        ctx, registration_id, token, body.password, body.password_repeat
-    )
+    async with ctx.db.read() as session:
+        row = await registration.load(session, ctx, registration_id, token)
+    registration.check_password_choice(ctx, row, body.password, body.password_repeat)
+    password_hash = await ctx.passwords.hash(body.password)  # outside any transaction
+    with registration.contact_taken(registration.CONTACT_TAKEN):
+        async with ctx.db.transaction() as session:
+            account = await registration.complete(
+                session, ctx, registration_id, token, password_hash
+            )
     return RegisteredAccount(sub=account.sub, level=account.level)
 
 
 @router.post("/email-confirmations", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEM)
 async def confirm_email(body: EmailConfirmation, request: Request, ctx: Ctx) -> Response:
     locale = pick_locale(None, request.headers.get("accept-language"))
-    await registration.confirm_email(ctx, body.token, locale=locale, ip=client_ip(request))
+    with registration.contact_taken(registration.EMAIL_TAKEN):
+        async with ctx.db.transaction() as session:
+            await registration.confirm_email(
+                session, ctx, body.token, locale=locale, ip=client_ip(request)
+            )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

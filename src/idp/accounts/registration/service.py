@@ -1,5 +1,8 @@
 """Self-registration: names and a phone and/or e-mail, confirmed, then a password.
 
+The routes and pages open the transactions (see "The unit of work" in docs/architecture.md);
+these functions take the session.
+
 The result is a simplified-level account whose confirmed contacts log in. A contact that
 already belongs to another account is not refused openly (that would tell a stranger who has an
 account): its owner is warned instead of receiving a code, and the registration cannot finish.
@@ -8,6 +11,8 @@ account): its owner is warned instead of receiving a code, and the registration 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -102,51 +107,55 @@ def _validate(data: RegistrationInput) -> tuple[str, str, str | None, str | None
 
 
 async def start(
-    ctx: Context, data: RegistrationInput, locale: str, *, ip: str | None = None
+    session: AsyncSession,
+    ctx: Context,
+    data: RegistrationInput,
+    locale: str,
+    *,
+    ip: str | None = None,
 ) -> Started:
     last, first, middle, phone, email = _validate(data)
     now = ctx.clock.now()
     token = new_token(32)
-    async with ctx.db.transaction() as session:
-        repo = AccountRepository(session)
-        registration = Registration(
-            id=uuid.uuid4(),
-            token_hash=digest(token),
-            first_name=first,
-            last_name=last,
-            middle_name=middle,
+    repo = AccountRepository(session)
+    registration = Registration(
+        id=uuid.uuid4(),
+        token_hash=digest(token),
+        first_name=first,
+        last_name=last,
+        middle_name=middle,
+        phone=phone,
+        email=email,
+        locale=locale,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ctx.settings.verification.registration_ttl),
+    )
+    session.add(registration)
+    sender = verification.sender_of_address(ip)
+    if phone:
+        taken = await repo.confirmed_contact_exists("phone", phone)
+        await verification.send_sms_code(
+            session,
+            ctx,
+            purpose=PURPOSE,
+            owner_id=registration.id,
             phone=phone,
+            locale=locale,
+            sender=sender,
+            decoy=taken,
+        )
+    if email:
+        taken = await repo.confirmed_contact_exists("email", email)
+        await verification.send_email_link(
+            session,
+            ctx,
+            purpose=PURPOSE,
+            owner_id=registration.id,
             email=email,
             locale=locale,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ctx.settings.verification.registration_ttl),
+            sender=sender,
+            decoy=taken,
         )
-        session.add(registration)
-        sender = verification.sender_of_address(ip)
-        if phone:
-            taken = await repo.confirmed_contact_exists("phone", phone)
-            await verification.send_sms_code(
-                session,
-                ctx,
-                purpose=PURPOSE,
-                owner_id=registration.id,
-                phone=phone,
-                locale=locale,
-                sender=sender,
-                decoy=taken,
-            )
-        if email:
-            taken = await repo.confirmed_contact_exists("email", email)
-            await verification.send_email_link(
-                session,
-                ctx,
-                purpose=PURPOSE,
-                owner_id=registration.id,
-                email=email,
-                locale=locale,
-                sender=sender,
-                decoy=taken,
-            )
     return Started(registration, token)
 
 
@@ -166,68 +175,89 @@ async def load(
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneChecked:
+    registration: Registration
+    problem: verification.CodeInvalid | None  # raise it after the commit
+
+
 async def confirm_phone(
-    ctx: Context, registration_id: uuid.UUID, token: str | None, code: str
-) -> Registration:
-    async with ctx.db.transaction() as session:
-        registration = await load(session, ctx, registration_id, token)
-        pending = await verification.latest(session, registration.id, PURPOSE, "sms")
-        if pending is None:
-            raise NotFound("No code was sent for this registration.")
-        problem = await verification.check_sms_code(session, ctx, pending, code)
-        if problem is None:
-            registration.phone_confirmed_at = ctx.clock.now()
-    if problem is not None:
-        raise problem  # after the commit: the wrong attempt stays counted
-    return registration
+    session: AsyncSession, ctx: Context, registration_id: uuid.UUID, token: str | None, code: str
+) -> PhoneChecked:
+    """Check the code. A wrong one is counted in this transaction: the caller commits, then
+    raises ``problem``, so the wrong attempt stays counted."""
+    registration = await load(session, ctx, registration_id, token)
+    pending = await verification.latest(session, registration.id, PURPOSE, "sms")
+    if pending is None:
+        raise NotFound("No code was sent for this registration.")
+    problem = await verification.check_sms_code(session, ctx, pending, code)
+    if problem is None:
+        registration.phone_confirmed_at = ctx.clock.now()
+    return PhoneChecked(registration, problem)
 
 
 async def resend_phone(
-    ctx: Context, registration_id: uuid.UUID, token: str | None, *, ip: str | None = None
+    session: AsyncSession,
+    ctx: Context,
+    registration_id: uuid.UUID,
+    token: str | None,
+    *,
+    ip: str | None = None,
 ) -> int:
-    async with ctx.db.transaction() as session:
-        registration = await load(session, ctx, registration_id, token)
-        pending = await verification.latest(session, registration.id, PURPOSE, "sms")
-        if pending is None:
-            raise NotFound("No code was sent for this registration.")
-        await verification.resend_sms_code(
-            session, ctx, pending, registration.locale, sender=verification.sender_of_address(ip)
-        )
-        return verification.resend_available_in(ctx, pending)
+    registration = await load(session, ctx, registration_id, token)
+    pending = await verification.latest(session, registration.id, PURPOSE, "sms")
+    if pending is None:
+        raise NotFound("No code was sent for this registration.")
+    await verification.resend_sms_code(
+        session, ctx, pending, registration.locale, sender=verification.sender_of_address(ip)
+    )
+    return verification.resend_available_in(ctx, pending)
+
+
+@contextmanager
+def contact_taken(message: str) -> Iterator[None]:
+    """Wrap the transaction (its commit included): a contact confirmed on another account at
+    the same moment trips the unique index, and is answered as a conflict."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(message) from exc
+
+
+EMAIL_TAKEN = "This address already belongs to an account."
+CONTACT_TAKEN = "This contact already belongs to an account."
 
 
 async def confirm_email(
-    ctx: Context, link_token: str, *, locale: str = "ru", ip: str | None = None
+    session: AsyncSession,
+    ctx: Context,
+    link_token: str,
+    *,
+    locale: str = "ru",
+    ip: str | None = None,
 ) -> None:
-    """Follow an e-mail link: it proves the address, and nothing more (no session)."""
-    try:
-        await _confirm_email(ctx, link_token, locale, ip)
-    except IntegrityError as exc:
-        # The address was confirmed on another account at the same moment (unique index).
-        raise Conflict("This address already belongs to an account.") from exc
+    """Follow an e-mail link: it proves the address, and nothing more (no session).
 
-
-async def _confirm_email(ctx: Context, link_token: str, locale: str, ip: str | None) -> None:
-    async with ctx.db.transaction() as session:
-        row = await verification.consume_email_link(session, ctx, link_token)
-        if row.purpose == PURPOSE:
-            confirmed = await _mark_email_confirmed(session, ctx, row.owner_id, row.target)
-            if confirmed is not None and confirmed.account_id is not None:
-                # The password was set before the link was opened: the address still becomes
-                # a confirmed contact of the new account, as a confirmed phone would.
-                await confirm_email_on_account(
-                    session,
-                    ctx,
-                    confirmed.account_id,
-                    row.target,
-                    locale=locale,
-                    ip=ip,
-                    add_missing=True,
-                )
-        else:
+    Run it inside ``contact_taken(EMAIL_TAKEN)``."""
+    row = await verification.consume_email_link(session, ctx, link_token)
+    if row.purpose == PURPOSE:
+        confirmed = await _mark_email_confirmed(session, ctx, row.owner_id, row.target)
+        if confirmed is not None and confirmed.account_id is not None:
+            # The password was set before the link was opened: the address still becomes
+            # a confirmed contact of the new account, as a confirmed phone would.
             await confirm_email_on_account(
-                session, ctx, row.owner_id, row.target, locale=locale, ip=ip, add_missing=False
+                session,
+                ctx,
+                confirmed.account_id,
+                row.target,
+                locale=locale,
+                ip=ip,
+                add_missing=True,
             )
+    else:
+        await confirm_email_on_account(
+            session, ctx, row.owner_id, row.target, locale=locale, ip=ip, add_missing=False
+        )
 
 
 @dataclass(frozen=True)
@@ -263,12 +293,10 @@ async def _mark_email_confirmed(
     return EmailConfirmed(locked.account_id)
 
 
-async def complete(
-    ctx: Context, registration_id: uuid.UUID, token: str | None, password: str, repeat: str
-) -> Account:
-    """Set the password and create the simplified account with the confirmed contacts."""
-    async with ctx.db.read() as session:
-        registration = await load(session, ctx, registration_id, token)
+def check_password_choice(
+    ctx: Context, registration: Registration, password: str, repeat: str
+) -> None:
+    """The checks before hashing: a confirmed contact, the same password twice, the rules."""
     if registration.phone_confirmed_at is None and registration.email_confirmed_at is None:
         raise ContactNotConfirmed("Confirm the phone or the e-mail address first.")
     if password != repeat:
@@ -284,44 +312,53 @@ async def complete(
             "The password does not fit the rules.",
             errors=[{"field": "password", "message": f"The password {p}."} for p in problems],
         )
-    password_hash = await ctx.passwords.hash(password)  # outside any transaction
+
+
+async def complete(
+    session: AsyncSession,
+    ctx: Context,
+    registration_id: uuid.UUID,
+    token: str | None,
+    password_hash: str,
+) -> Account:
+    """Create the simplified account with the confirmed contacts.
+
+    The caller reads the registration (``load``), checks the choice
+    (``check_password_choice``) and hashes the password outside any transaction, then calls
+    this in a new one wrapped in ``contact_taken(CONTACT_TAKEN)``: the registration is loaded
+    again under its row lock, so what was checked is still what is written."""
     now = ctx.clock.now()
     account_id = uuid.uuid4()
-    try:
-        async with ctx.db.transaction() as session:
-            registration = await load(session, ctx, registration_id, token)
-            account = Account(
-                id=account_id,
-                sub=str(uuid.uuid4()),
-                first_name=registration.first_name,
-                last_name=registration.last_name,
-                middle_name=registration.middle_name,
-                level="simplified",
-                confirmation_method=None,
-                password_hash=password_hash,
-                status="active",
-                created_at=now,
-                updated_at=now,
+    registration = await load(session, ctx, registration_id, token)
+    account = Account(
+        id=account_id,
+        sub=str(uuid.uuid4()),
+        first_name=registration.first_name,
+        last_name=registration.last_name,
+        middle_name=registration.middle_name,
+        level="simplified",
+        confirmation_method=None,
+        password_hash=password_hash,
+        status="active",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(account)
+    await session.flush()
+    for kind, value, confirmed in (
+        ("phone", registration.phone, registration.phone_confirmed_at),
+        ("email", registration.email, registration.email_confirmed_at),
+    ):
+        if value and confirmed:
+            session.add(
+                Contact(
+                    account_id=account_id,
+                    kind=kind,
+                    value=value,
+                    confirmed_at=now,
+                    created_at=now,
+                )
             )
-            session.add(account)
-            await session.flush()
-            for kind, value, confirmed in (
-                ("phone", registration.phone, registration.phone_confirmed_at),
-                ("email", registration.email, registration.email_confirmed_at),
-            ):
-                if value and confirmed:
-                    session.add(
-                        Contact(
-                            account_id=account_id,
-                            kind=kind,
-                            value=value,
-                            confirmed_at=now,
-                            created_at=now,
-                        )
-                    )
-            registration.account_id = account_id
-            record(session, "account.registered", at=now, account_id=account_id, level="simplified")
-    except IntegrityError as exc:
-        # A contact was confirmed by another account meanwhile (the unique index said so).
-        raise Conflict("This contact already belongs to an account.") from exc
+    registration.account_id = account_id
+    record(session, "account.registered", at=now, account_id=account_id, level="simplified")
     return account
