@@ -32,7 +32,7 @@ from tests.support.api_kit import (
 )
 from tests.support.browser import Browser
 from tests.support.factories import RP, Person, make_person, random_phone
-from tests.support.flows import log_in, redeem
+from tests.support.flows import auth_params, log_in, login_page, redeem
 from tests.support.live import LiveServer
 
 OUTSIDE_EDGE = {"dev_messages"}  # the stand-in for the SMS gateway and the mailbox
@@ -152,3 +152,19 @@ def _context(found: dict[str, str], looked_for: dict[str, Any], dump: str) -> st
         hits = [line[:160] for line in dump.splitlines() if value in line][:3]
         lines.append(f"{name} in {where}: {hits}")
     return "\n".join(lines)
+
+
+async def test_a_login_left_waiting_keeps_its_hint_sealed(
+    ctx: Context, server: LiveServer, rp: RP
+) -> None:
+    phone = random_phone()
+    browser = Browser(server.url)
+    try:
+        params, _verifier = auth_params(rp, login_hint=phone)
+        page = await login_page(browser, params)
+        assert f'value="{phone}"' in page.text  # the hint still fills the login field
+        dump = await _dump(ctx)
+    finally:
+        await browser.close()
+    assert phone not in dump
+    assert phone.lstrip("+") not in dump

@@ -9,8 +9,10 @@ tabs) finds it held and gets that same answer (``outcome``), never a second code
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +25,29 @@ from idp.security.tokens import digest, new_token
 from idp.sessions.service import LiveSession
 
 _SEAL_PURPOSE = "interaction-outcome"
+_HINT_PURPOSE = "interaction-login-hint"
+
+
+def stored_request(
+    ctx: Context, interaction_id: str, request: AuthorizationRequest
+) -> dict[str, Any]:
+    """The request as the interaction keeps it: the ``login_hint`` (a phone, an e-mail or a
+    SNILS) sealed, bound to this interaction, the rest as it came."""
+    data = request.to_json()
+    hint = data.pop("login_hint", None)
+    if hint:
+        sealed = ctx.keyring.seal(_HINT_PURPOSE, hint.encode(), interaction_id)
+        data["login_hint_sealed"] = base64.urlsafe_b64encode(sealed).decode()
+    return data
+
+
+def loaded_request(ctx: Context, row: Interaction) -> AuthorizationRequest:
+    data = dict(row.request)
+    sealed = data.pop("login_hint_sealed", None)
+    if sealed:
+        raw = ctx.keyring.open(_HINT_PURPOSE, base64.urlsafe_b64decode(sealed), row.id)
+        data["login_hint"] = raw.decode()
+    return AuthorizationRequest.from_json(data)
 
 
 class AlreadyFinished(Exception):
@@ -38,7 +63,7 @@ def start(
         Interaction(
             id=interaction_id,
             client_id=request.client_id,
-            request=request.to_json(),
+            request=stored_request(ctx, interaction_id, request),
             browser_hash=digest(browser_id),
             created_at=now,
             expires_at=now + timedelta(seconds=ctx.settings.sessions.interaction_ttl),
@@ -77,7 +102,7 @@ async def seal_outcome(
         .values(
             outcome=sealed,
             code_hash=code_hash,
-            request=replace(request, login_hint=None).to_json(),
+            request=stored_request(ctx, interaction_id, replace(request, login_hint=None)),
         )
         .execution_options(synchronize_session=False)
     )

@@ -152,7 +152,7 @@ async def _load(request: Request, ctx: Context, interaction_id: str) -> _Loaded 
             return None
         cookie = cookies.read(request, cookies.SESSION, ctx.settings)
         live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
-        auth_request = AuthorizationRequest.from_json(row.request)
+        auth_request = interactions.loaded_request(ctx, row)
         logged_in_here = row.session_id
         finished = row.finished_at is not None
     client = await ctx.clients.get(auth_request.client_id)
