@@ -53,6 +53,21 @@ def _oauth_error(description: str, *, challenge: str | None = None) -> dict[str,
     return response
 
 
+def _bearer_refusal(description: str, challenge: str) -> dict[str, Any]:
+    """A protected resource's refusal (RFC 6750 §3): the challenge says it all, no body."""
+    return {
+        "description": description,
+        "headers": {
+            **NO_STORE,
+            "WWW-Authenticate": {
+                "description": challenge,
+                "required": True,
+                "schema": {"type": "string", "pattern": "^Bearer realm=\"idp\""},
+            },
+        },
+    }
+
+
 def _form(schema: str, description: str) -> dict[str, Any]:
     return {
         "required": True,
@@ -420,13 +435,15 @@ def _userinfo_operation(method: str) -> dict[str, Any]:
         "responses": {
             "200": {**_json("UserInfo", "The claims."), "headers": dict(NO_STORE)},
             "400": _oauth_error("Malformed request, or the token sent twice."),
-            "401": _oauth_error(
-                "No token, or an invalid, expired or revoked one.",
-                challenge='`Bearer realm="idp"` with `error` when a token was sent (RFC 6750 §3).',
+            "401": _bearer_refusal(
+                "No token, or an invalid, expired or revoked one. No body: the challenge "
+                "carries the error (RFC 6750 §3).",
+                '`Bearer realm="idp"` alone when no token was sent (RFC 6750 §3.1); with '
+                '`error="invalid_token"` and `error_description` when one was.',
             ),
-            "403": _oauth_error(
-                "The token was not issued for the `openid` scope (`insufficient_scope`).",
-                challenge='`Bearer realm="idp", error="insufficient_scope"`.',
+            "403": _bearer_refusal(
+                "The token was not issued for the `openid` scope. No body.",
+                '`Bearer realm="idp", error="insufficient_scope", error_description="…"`.',
             ),
         },
     }

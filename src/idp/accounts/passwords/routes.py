@@ -19,6 +19,7 @@ from idp.accounts.schemas import (
 )
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
+from idp.http.openapi import CALLER_WITH_CSRF, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.jobs.deps import Jobs
@@ -26,9 +27,9 @@ from idp.sessions.auth import CurrentCaller
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
+# Required: without it nothing about a reset is told or changed (422 names the header).
 ResetToken = Annotated[
-    str | None,
-    Header(alias="X-Reset-Token", description="The token returned when the reset was asked"),
+    str, Header(alias="X-Reset-Token", description="The token returned when the reset was asked")
 ]
 
 
@@ -40,6 +41,7 @@ def _locale(request: Request) -> str:
     "/me/password",
     response_model=PasswordChanged,
     responses=problems(401, 403, 409, 415, 422, 429),
+    openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def change(
     body: PasswordChange,
@@ -94,7 +96,7 @@ async def finish_reset(
     request: Request,
     ctx: Ctx,
     dispatcher: Jobs,
-    token: ResetToken = None,
+    token: ResetToken,
 ) -> Response:
     """Set the new password with the code. Every session of the person ends; nobody is
     logged in by this."""

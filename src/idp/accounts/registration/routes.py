@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, Request, status
 from starlette.responses import Response
@@ -21,17 +21,15 @@ from idp.accounts.registration.schemas import (
     ResendResult,
 )
 from idp.http.deps import Ctx
+from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["registration"])
-PROBLEM: dict[int | str, dict[str, Any]] = {
-    code: {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
-    for code in (400, 404, 409, 422, 429)
-}
+PROBLEM = problems(400, 404, 409, 415, 422, 429)
+# Required: without it nothing about a registration is told or changed (422 names the header).
 RegistrationToken = Annotated[
-    str | None,
-    Header(alias="X-Registration-Token", description="The token returned at registration"),
+    str, Header(alias="X-Registration-Token", description="The token returned at registration")
 ]
 
 
@@ -74,7 +72,7 @@ async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> Reg
     "/registrations/{registration_id}", response_model=RegistrationStatus, responses=PROBLEM
 )
 async def registration_status(
-    registration_id: uuid.UUID, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, ctx: Ctx, token: RegistrationToken
 ) -> RegistrationStatus:
     async with ctx.db.read() as session:
         row = await registration.load(session, ctx, registration_id, token)
@@ -94,7 +92,7 @@ async def registration_status(
     responses=PROBLEM,
 )
 async def confirm_phone(
-    registration_id: uuid.UUID, body: PhoneCode, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, body: PhoneCode, ctx: Ctx, token: RegistrationToken
 ) -> RegistrationStatus:
     row = await registration.confirm_phone(ctx, registration_id, token, body.code)
     return RegistrationStatus(
@@ -110,7 +108,7 @@ async def confirm_phone(
     "/registrations/{registration_id}/phone/resend", response_model=ResendResult, responses=PROBLEM
 )
 async def resend_phone(
-    registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken
 ) -> ResendResult:
     wait = await registration.resend_phone(ctx, registration_id, token)
     _wake(request)
@@ -124,7 +122,7 @@ async def resend_phone(
     responses=PROBLEM,
 )
 async def choose_password(
-    registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken
 ) -> RegisteredAccount:
     account = await registration.complete(
         ctx, registration_id, token, body.password, body.password_repeat
