@@ -99,9 +99,7 @@ def create_app(
     )
     errors.install(app, render_error_page)
     # The served document is the one `make openapi` writes, protocol endpoints included.
-    openapi.install(
-        app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS)
-    )
+    openapi.install(app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS))
     app.add_middleware(BodyLimit, refuse=errors.too_large)
     app.add_middleware(errors.UnexpectedErrors)  # inside the headers: its 500 gets them too
     app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413 gets the headers too

@@ -145,4 +145,3 @@ async def test_the_server_answers_as_openapi_yaml_says(
         await ctx.close()
         live.stop()
         await drop_scratch_database(database_url)
-

@@ -16,9 +16,7 @@ from idp.sessions.auth import CurrentCaller
 router = ApiRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
 
 
-@router.get(
-    "/me", response_model=Me, responses=problems(401, 403), openapi_extra=security(CALLER)
-)
+@router.get("/me", response_model=Me, responses=problems(401, 403), openapi_extra=security(CALLER))
 async def me(ctx: Ctx, caller: CurrentCaller, response: Response) -> Me:
     """The account behind the session cookie or the first-party token. The SNILS is masked."""
     found = await profile(ctx, caller.account.id)

@@ -174,3 +174,15 @@ def _add_components(document: Document) -> None:
         schemes[scheme] = definition
     components["schemas"] = dict(sorted(schemas.items()))
     components["securitySchemes"] = dict(sorted(schemes.items()))
+
+
+def links(status: int, /, **targets: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entry for ``status`` naming the operations its answer leads to (OpenAPI
+    links: what a client, or a stateful test, can call next with the values it got)."""
+    return {status: {"links": targets}}
+
+
+def link(operation_id: str, **parameters: str) -> dict[str, Any]:
+    """One link; a parameter outside the path is named ``{in}.{name}``, as in
+    ``header.X-Registration-Token``."""
+    return {"operationId": operation_id, "parameters": dict(parameters)}

@@ -13,7 +13,7 @@ from idp.db.models import BrowserSession, Client, SessionClient
 from idp.errors import NotFound
 from idp.http import cookies
 from idp.http.deps import Ctx
-from idp.http.openapi import SESSION, SESSION_WITH_CSRF, security
+from idp.http.openapi import SESSION, SESSION_WITH_CSRF, link, links, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.http.schemas import CsrfToken
@@ -43,7 +43,16 @@ async def csrf_token(
 @router.get(
     "/sessions",
     response_model=SessionList,
-    responses=problems(401),
+    responses={
+        **problems(401),
+        **links(
+            200,
+            end_one=link(
+                "end_one_api_v1_me_sessions__session_id__delete",
+                session_id="$response.body#/sessions/0/id",
+            ),
+        ),
+    },
     openapi_extra=security(SESSION),
 )
 async def list_sessions(ctx: Ctx, live: CurrentSession, response: Response) -> SessionList:

@@ -21,7 +21,7 @@ from idp.accounts.schemas import (
 )
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
-from idp.http.openapi import CALLER_WITH_CSRF, security
+from idp.http.openapi import CALLER_WITH_CSRF, link, links, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.sessions.auth import CurrentCaller
@@ -38,7 +38,23 @@ def _locale(request: Request) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ContactAdded,
-    responses=problems(401, 403, 404, 409, 415, 422, 429),
+    responses={
+        **problems(401, 403, 404, 409, 415, 422, 429),
+        **links(
+            201,
+            confirm=link(
+                "confirm_api_v1_me_contacts__contact_id__confirm_post",
+                contact_id="$response.body#/id",
+            ),
+            resend=link(
+                "resend_api_v1_me_contacts__contact_id__resend_post",
+                contact_id="$response.body#/id",
+            ),
+            remove=link(
+                "remove_api_v1_me_contacts__contact_id__delete", contact_id="$response.body#/id"
+            ),
+        ),
+    },
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def add(body: ContactAdd, request: Request, ctx: Ctx, caller: CurrentCaller) -> ContactAdded:

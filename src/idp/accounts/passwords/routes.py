@@ -19,7 +19,7 @@ from idp.accounts.schemas import (
 )
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
-from idp.http.openapi import CALLER_WITH_CSRF, security
+from idp.http.openapi import CALLER_WITH_CSRF, link, links, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.jobs.deps import Jobs
@@ -72,7 +72,17 @@ async def change(
     "/password-resets",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ResetStarted,
-    responses=problems(415, 422, 429),
+    responses={
+        **problems(415, 422, 429),
+        **links(
+            202,
+            confirm=link(
+                "finish_reset_api_v1_password_resets__reset_id__confirm_post",
+                reset_id="$response.body#/id",
+                **{"header.X-Reset-Token": "$response.body#/token"},
+            ),
+        ),
+    },
 )
 async def start_reset(
     body: ResetRequest, request: Request, ctx: Ctx, response: Response

@@ -21,12 +21,30 @@ from idp.accounts.registration.schemas import (
     ResendResult,
 )
 from idp.http.deps import Ctx
+from idp.http.openapi import link, links
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["registration"])
 PROBLEM = problems(400, 404, 409, 415, 422, 429)
+_HELD = {
+    "registration_id": "$response.body#/id",
+    "header.X-Registration-Token": "$response.body#/token",
+}
+NEXT_STEPS = links(
+    201,
+    status=link("registration_status_api_v1_registrations__registration_id__get", **_HELD),
+    confirm_phone=link(
+        "confirm_phone_api_v1_registrations__registration_id__phone_confirm_post", **_HELD
+    ),
+    resend_phone=link(
+        "resend_phone_api_v1_registrations__registration_id__phone_resend_post", **_HELD
+    ),
+    choose_password=link(
+        "choose_password_api_v1_registrations__registration_id__password_post", **_HELD
+    ),
+)
 # Required: without it nothing about a registration is told or changed (422 names the header).
 RegistrationToken = Annotated[
     str, Header(alias="X-Registration-Token", description="The token returned at registration")
@@ -41,7 +59,7 @@ def _wake(request: Request) -> None:
     "/registrations",
     status_code=status.HTTP_201_CREATED,
     response_model=RegistrationCreated,
-    responses=PROBLEM,
+    responses={**PROBLEM, **NEXT_STEPS},
 )
 async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> RegistrationCreated:
     locale = pick_locale(None, request.headers.get("accept-language"))
