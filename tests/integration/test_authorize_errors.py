@@ -42,6 +42,17 @@ def goes_to_login(response: httpx.Response) -> bool:
     return response.status_code == 303 and location.path.startswith("/interaction/")
 
 
+async def test_the_way_to_the_login_pages_is_an_absolute_url(
+    browser: Browser, rp: RP, server: LiveServer
+) -> None:
+    """openapi.yaml documents the 303's Location as a URI: absolute, under the issuer."""
+    response = await browser.authorize(auth_params(rp)[0])
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith(f"{server.url}/interaction/"), location
+    assert (await browser.get(location)).status_code == 200
+
+
 async def test_unknown_client_shows_a_page(browser: Browser, rp: RP) -> None:
     params, _ = auth_params(rp, client_id="no-such-client")
     assert_error_page(await browser.authorize(params))

@@ -268,6 +268,23 @@ def test_404_under_api_is_problem_json(http: httpx.Client, settings: Settings) -
     assert problem["instance"] == "/api/v1/no-such-thing"
 
 
+@pytest.mark.parametrize(
+    ("sent", "instance"),
+    [
+        ("/api/v1/registrations/%E4%90%87", "/api/v1/registrations/%E4%90%87"),
+        ("/api/v1/me/contacts/a%20b%03/resend", "/api/v1/me/contacts/a%20b%03/resend"),
+        ("/api/v1/no%FFsuch", "/api/v1/no%EF%BF%BDsuch"),  # not UTF-8: U+FFFD, encoded
+    ],
+)
+def test_a_problems_instance_is_a_uri_reference(
+    http: httpx.Client, sent: str, instance: str
+) -> None:
+    """RFC 9457 §3.1.5 (and openapi.yaml's uri-reference): percent-encoded, never raw text."""
+    response = http.post(sent)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["instance"] == instance
+
+
 def test_404_page_is_html(http: httpx.Client) -> None:
     response = http.get("/no-such-page", headers={"Accept-Language": "en"})
     assert response.status_code == 404
