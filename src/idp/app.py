@@ -35,7 +35,6 @@ from idp.settings import Settings
 from idp.web import dev_mailbox
 from idp.web.error_page import render_error_page
 
-
 DESCRIPTION = (
     "OpenID Connect identity provider. The protocol endpoints follow OpenID Connect Core 1.0, "
     "Discovery 1.0 and the OAuth 2.0 RFCs cited per operation."

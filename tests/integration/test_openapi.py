@@ -303,7 +303,7 @@ def test_links_lead_to_operations_that_exist(document: dict[str, Any]) -> None:
     for path, method, operation in _operations(document):
         for status, response in operation["responses"].items():
             for name, link in response.get("links", {}).items():
-                target_path, target = operations[link["operationId"]]
+                _, target = operations[link["operationId"]]
                 names = {(p["in"], p["name"]) for p in target.get("parameters", [])}
                 for parameter in link["parameters"]:
                     where, _, bare = parameter.rpartition(".")

@@ -75,7 +75,9 @@ async def _credentials(ctx: Context, server: LiveServer) -> dict[str, dict[str, 
         session, browser_id = jar.get("idp_session"), jar.get("idp_browser")
     finally:
         await browser.close()
-    assert session and browser_id and rp.client_secret
+    assert session
+    assert browser_id
+    assert rp.client_secret
     return {
         "sessionCookie": {"api_key": session},
         "browserCookie": {"api_key": browser_id},

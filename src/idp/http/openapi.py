@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from idp.http import cookies
 from idp.http.problems import PROBLEM, PROBLEM_SCHEMA, problems
@@ -56,16 +57,17 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     },
 }
 
-# Requirements (RFC: one object = all of its schemes; the list = any one object).
-_COOKIE_WITH_CSRF = {"sessionCookie": [], "browserCookie": [], "csrfToken": []}
-SESSION = [{"sessionCookie": []}]
-SESSION_WITH_CSRF = [_COOKIE_WITH_CSRF]
-CALLER = [{"sessionCookie": []}, {"firstPartyBearer": []}]
-CALLER_WITH_CSRF = [_COOKIE_WITH_CSRF, {"firstPartyBearer": []}]
-BROWSER_WITH_CSRF = [{"browserCookie": [], "csrfToken": []}]
+# Security requirements: all schemes of one object together; any one object of the list.
+Requirement = dict[str, list[str]]
+_COOKIE_WITH_CSRF: Requirement = {"sessionCookie": [], "browserCookie": [], "csrfToken": []}
+SESSION: list[Requirement] = [{"sessionCookie": []}]
+SESSION_WITH_CSRF: list[Requirement] = [_COOKIE_WITH_CSRF]
+CALLER: list[Requirement] = [{"sessionCookie": []}, {"firstPartyBearer": []}]
+CALLER_WITH_CSRF: list[Requirement] = [_COOKIE_WITH_CSRF, {"firstPartyBearer": []}]
+BROWSER_WITH_CSRF: list[Requirement] = [{"browserCookie": [], "csrfToken": []}]
 
 
-def security(requirements: list[dict[str, list[str]]]) -> dict[str, Any]:
+def security(requirements: list[Requirement]) -> dict[str, Any]:
     """``openapi_extra=`` for a route: who may call it (the schemes above)."""
     return {"security": [dict(r) for r in requirements]}
 
@@ -99,8 +101,6 @@ def install(app: FastAPI, make: Callable[[], Document]) -> None:
 
 
 def _fastapi_document(app: FastAPI) -> Document:
-    from fastapi.openapi.utils import get_openapi
-
     return get_openapi(
         title=app.title,
         version=app.version,
