@@ -18,8 +18,8 @@ links. Runs are derandomized, so a failure replays, and kept to 100 cases per op
 from __future__ import annotations
 
 import asyncio
-import os
 import json
+import os
 import sys
 import time
 from pathlib import Path
