@@ -298,13 +298,17 @@ def test_404_under_well_known_is_oauth_json(http: httpx.Client) -> None:
     assert response.json()["error"] == "invalid_request"
 
 
-def test_405_under_api_lists_every_allowed_method(http: httpx.Client, settings: Settings) -> None:
+@pytest.mark.parametrize("method", ["PUT", "OPTIONS", "PATCH", "HEAD"])
+def test_405_under_api_lists_every_allowed_method(
+    http: httpx.Client, settings: Settings, method: str
+) -> None:
     # GET and DELETE on this path are two routes: Allow names both, not only the first.
-    response = http.put("/api/v1/me/sessions", json={})
+    response = http.request(method, "/api/v1/me/sessions")
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == "DELETE, GET"
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == f"{settings.issuer}/problems/method-not-allowed"
+    if method != "HEAD":
+        assert response.json()["type"] == f"{settings.issuer}/problems/method-not-allowed"
 
 
 def test_405_on_a_page_is_html_with_allow(http: httpx.Client) -> None:
