@@ -137,7 +137,6 @@ async def test_the_server_answers_as_openapi_yaml_says(
             live.url,
             "--request-timeout",
             "30",
-            *os.environ.get("ST_EXTRA", "").split(),
             cwd=tmp_path,
             env=env,
             stdout=asyncio.subprocess.PIPE,
