@@ -251,6 +251,11 @@ def send(
             content=body,
             headers=all_headers,  # type: ignore[arg-type]
         )
+    except httpx.InvalidURL:
+        # httpx will not build a URL over 64 KiB: nothing was sent, so nothing to check.
+        if sum(len(name) + len(value) for name, value in query or []) <= BODY_LIMIT:
+            raise
+        return httpx.Response(414)
     except httpx.TransportError:
         # Over the body limit the server may answer 413 and close before the body is sent;
         # dropping any other connection is a failure.
