@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import re
@@ -174,6 +175,7 @@ async def _measure(
         issuer=env["IDP_ISSUER"],
         database_url=env["IDP_DATABASE_URL"],
         var_dir=env["IDP_VAR_DIR"],
+        key_encryption_key=env["IDP_KEY_ENCRYPTION_KEY"],
         logout=LogoutSettings(block_private_addresses=False),  # the RPs are on loopback
     )
     scheme = "https" if tls else "http"
@@ -259,6 +261,8 @@ def main() -> None:
             "IDP_DATABASE_URL": f"sqlite+aiosqlite:///{var}/idp.db"
             if args.sqlite
             else os.environ["IDP_TEST_POSTGRES_URL"],
+            # Every instance on one PostgreSQL shares one key-encryption key (required there).
+            "IDP_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "IDP_LOGOUT__BLOCK_PRIVATE_ADDRESSES": "false",
             "IDP_THROTTLE__PER_ADDRESS_FREE_FAILURES": "1000000",
         }

@@ -144,6 +144,9 @@ watch=()
 case $mode in
     postgres | sqlite)
         export IDP_VAR_DIR=$tmp/var IDP_ISSUER=$url
+        # Required on PostgreSQL outside dev mode: one key-encryption key for every worker.
+        IDP_KEY_ENCRYPTION_KEY=$("$PY" -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')
+        export IDP_KEY_ENCRYPTION_KEY
         unset IDP_DEV_MODE
         if [[ $mode == postgres ]]; then
             export IDP_DATABASE_URL=$IDP_TEST_POSTGRES_URL

@@ -28,7 +28,7 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_from_url() -> None:
-    engine = make_engine(Settings().database_url)
+    engine = make_engine(Settings().database_url, sqlite_foreign_keys=False)  # see idp.db.migrate
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
         await connection.commit()

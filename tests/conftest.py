@@ -18,7 +18,7 @@ from idp.app import create_app
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.migrate import upgrade
-from idp.settings import LogoutSettings, NotifySettings, Settings
+from idp.settings import LogoutSettings, NotifySettings, Settings, VerificationSettings
 from tests.support.browser import Browser
 from tests.support.factories import RP, Person, make_person, make_rp
 from tests.support.live import LiveServer, free_port
@@ -65,7 +65,7 @@ def settings(database_url: str, var_dir: Path, port: int) -> Settings:
         database_url=database_url,
         var_dir=var_dir,
         key_encryption_key=TEST_KEK,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1/32", "::1/128"],  # the test client is the proxy
         client_cache_ttl=0.5,
         key_cache_ttl=0.5,
         # Relying parties in tests listen on loopback; retries are fast so tests stay short.
@@ -80,7 +80,12 @@ def settings(database_url: str, var_dir: Path, port: int) -> Settings:
             connect_timeout=0.5,
         ),
         # Messages land in the dev sink (a table) where tests read codes and links.
-        notify=NotifySettings(email_backend="dev", sms_backend="dev", poll_interval=0.1),
+        # The SMS budget and the per-sender cap have their own tests (test_send_caps.py): the
+        # others send from one loopback address, many messages an hour.
+        notify=NotifySettings(
+            email_backend="dev", sms_backend="dev", poll_interval=0.1, sms_hourly_budget=100_000
+        ),
+        verification=VerificationSettings(max_sends_per_sender_per_hour=100_000),
     )
 
 

@@ -22,6 +22,7 @@ from idp.background import Background
 from idp.clock import Clock
 from idp.context import Context
 from idp.http import errors, health, openapi
+from idp.http.access_log import scrub_access_log
 from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
 from idp.notify.outbox import NOTIFICATION
@@ -46,6 +47,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     check_notifiers(settings)  # a wrong plug-in name stops start-up before anything is opened
+    scrub_access_log()
     ctx = Context.build(settings, clock)
     background = Background(ctx)
 

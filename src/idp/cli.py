@@ -49,6 +49,7 @@ async def _with_context(action: Callable[[Any], Awaitable[dict[str, Any]]]) -> d
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from idp.context import check_settings
     from idp.notify.registry import check_notifiers
 
     settings = Settings()
@@ -56,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("idp: several workers need PostgreSQL (IDP_DATABASE_URL)", file=sys.stderr)
         return EXIT_BAD_INPUT
     check_notifiers(settings)  # an unknown plug-in name: one line now, not a worker's traceback
+    check_settings(settings)  # a missing key-encryption key, key delays that disagree: the same
     uvicorn.run(
         "idp.app:create_app",
         factory=True,
@@ -71,10 +73,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from idp.context import key_encryption_key
     from idp.db.migrate import upgrade
+    from idp.security.pii import PersonalDataVault
+    from idp.security.sealing import Keyring
 
     settings = Settings()
-    asyncio.run(upgrade(settings.database_url))
+    # Revisions that seal personal data already stored need the key (the same as the server's).
+    vault = PersonalDataVault(Keyring(key_encryption_key(settings)))
+    asyncio.run(upgrade(settings.database_url, vault=vault))
 
     async def keys(ctx: Any) -> dict[str, Any]:
         return {"created_keys": await ctx.keys.ensure_keys()}
@@ -143,12 +150,13 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    if args.activate_in < 0:
+    if args.activate_in is not None and args.activate_in < 0:
         raise BadInput("--activate-in must not be negative")
 
     async def rotate(ctx: Any) -> dict[str, Any]:
-        kids = await ctx.keys.rotate(activate_in=args.activate_in)
-        return {"new_keys": kids, "activate_in": args.activate_in}
+        delay = ctx.settings.key_activation_delay if args.activate_in is None else args.activate_in
+        kids = await ctx.keys.rotate(activate_in=delay)
+        return {"new_keys": kids, "activate_in": delay}
 
     _emit(asyncio.run(_with_context(rotate)), args.json)
     return 0
@@ -370,8 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--activate-in",
         type=int,
-        default=60,
-        help="seconds the new keys are published before they sign (default 60)",
+        default=None,
+        help="seconds the new keys are published before they sign (default: "
+        "IDP_KEY_ACTIVATION_DELAY, 120); shorter than the JWKS max-age plus the key cache, "
+        "relying parties may meet tokens signed with a key they have not seen",
     )
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_keys_rotate)

@@ -10,10 +10,27 @@ from idp.db.engine import Database
 from idp.keys.jws import TokenSigner
 from idp.keys.store import KeyStore
 from idp.security.csrf import Csrf
+from idp.security.devices import DeviceCookies
 from idp.security.passwords import PasswordService
 from idp.security.pii import PersonalDataVault
 from idp.security.sealing import Keyring, load_or_create_kek
 from idp.settings import Settings
+
+
+def key_encryption_key(settings: Settings) -> bytes:
+    # Generated into var/ only where one process owns the data (SQLite) or in development.
+    return load_or_create_kek(
+        settings.key_encryption_key,
+        settings.var_dir,
+        may_generate=settings.dev_mode or settings.is_sqlite,
+    )
+
+
+def check_settings(settings: Settings) -> None:
+    """What stops start-up with one line (``ConfigurationError``): settings that cannot work
+    together, a missing or unusable key-encryption key."""
+    settings.check()
+    key_encryption_key(settings)
 
 
 @dataclass(slots=True)
@@ -28,14 +45,24 @@ class Context:
     passwords: PasswordService
     vault: PersonalDataVault
     csrf: Csrf
+    devices: DeviceCookies
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Context:
+        settings.check()
         clock = clock or SystemClock()
-        db = Database(settings.database_url, settings.database_pool_size)
-        keyring = Keyring(load_or_create_kek(settings.key_encryption_key, settings.var_dir))
+        keyring = Keyring(key_encryption_key(settings))
+        vault = PersonalDataVault(keyring)
+        db = Database(settings.database_url, settings.database_pool_size, vault=vault)
         max_ttl = max(settings.tokens.id_token_ttl, settings.tokens.access_token_ttl) + 60
-        keys = KeyStore(db, keyring, clock, cache_ttl=settings.key_cache_ttl, max_token_ttl=max_ttl)
+        keys = KeyStore(
+            db,
+            keyring,
+            clock,
+            cache_ttl=settings.key_cache_ttl,
+            max_token_ttl=max_ttl,
+            activation_delay=settings.key_activation_delay,
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -45,8 +72,9 @@ class Context:
             signer=TokenSigner(keys, clock),
             clients=ClientCache(db, settings.client_cache_ttl),
             passwords=PasswordService(settings.argon2),
-            vault=PersonalDataVault(keyring),
+            vault=vault,
             csrf=Csrf(keyring),
+            devices=DeviceCookies(keyring),
         )
 
     async def close(self) -> None:

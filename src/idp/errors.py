@@ -223,6 +223,23 @@ class Conflict(ProblemError):
     title = "Conflict"
 
 
+class ServerBusy(OAuthError, ProblemError):
+    """Too much work queued (password hashing): refused at once rather than queued without
+    limit. RFC 6749 §4.1.2.1 ``temporarily_unavailable`` on protocol routes, a problem on the
+    API, a page on pages; always with Retry-After (RFC 9110 §15.6.4)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    type_slug = "server-busy"
+    title = "The server is busy; try again shortly"
+    page_key = "error_server_busy"
+    expose = False
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
 class CsrfFailed(ProblemError):
     status_code = 403
     type_slug = "csrf-failed"

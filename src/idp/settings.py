@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PasswordPolicyName = Literal["portal", "nist"]
@@ -87,6 +87,9 @@ class NotifySettings(BaseModel):
     backoff_base: float = Field(default=5.0, gt=0)
     backoff_max: float = Field(default=300.0, gt=0)
     batch_size: int = Field(default=100, ge=1)
+    # Paid SMS across every instance and purpose, per clock hour window (SMS pumping costs
+    # money). Codes are refused once it is spent; notices to confirmed contacts still go.
+    sms_hourly_budget: int = Field(default=1000, ge=1)
 
 
 class VerificationSettings(BaseModel):
@@ -96,12 +99,19 @@ class VerificationSettings(BaseModel):
     sms_code_length: int = Field(default=6, ge=6, le=10)
     max_attempts: int = Field(default=5, ge=1, le=20)  # wrong codes per code, resends included
     resend_cooldown: int = Field(default=60, ge=10)
-    max_sends_per_hour: int = Field(default=5, ge=1)  # per phone or address
+    max_sends_per_hour: int = Field(default=5, ge=1)  # per purpose and phone or address
+    # Code and link messages one sender may cause per hour, whatever the targets: a client
+    # address for unauthenticated sends (registration, reset), the account for its contacts.
+    max_sends_per_sender_per_hour: int = Field(default=30, ge=1)
     email_link_ttl: int = Field(default=3 * 86400, ge=600)  # the portal's 3 days
     registration_ttl: int = Field(default=86400, ge=600)
     email_code_ttl: int = Field(default=900, ge=60, le=86400)  # a code sent by e-mail (reset)
     password_reset_ttl: int = Field(default=1800, ge=300, le=86400)
     max_contacts: int = Field(default=10, ge=2, le=50)  # phones and e-mails per account
+
+
+class ConfigurationError(ValueError):
+    """Settings idp cannot run with; start-up stops with this one line."""
 
 
 class ThrottleSettings(BaseModel):
@@ -112,6 +122,19 @@ class ThrottleSettings(BaseModel):
     max_delay: float = Field(default=900.0, ge=0)
     window: int = Field(default=3600, ge=60)
     per_address_free_failures: int = Field(default=30, ge=1)
+    # Strangers' failures against one account, whichever identifier they typed: generous, so a
+    # stranger cannot keep the owner out for long (NIST 800-63B-4 §3.2.2: at most 100).
+    per_account_free_failures: int = Field(default=100, ge=1, le=100)
+    device_cookie_ttl: int = Field(default=400 * 86400, ge=86400)  # RFC 6265bis caps at 400 days
+
+
+class HousekeepingSettings(BaseModel):
+    """Deleting what has run out: grants, refresh tokens and browser sessions are kept
+    ``retention`` seconds after they ended (audit questions, refresh-token replay still answered
+    as reuse), then deleted ``batch_size`` rows per statement."""
+
+    retention: int = Field(default=86400, ge=0)
+    batch_size: int = Field(default=1000, ge=1)
 
 
 class Argon2Settings(BaseModel):
@@ -121,6 +144,10 @@ class Argon2Settings(BaseModel):
     memory_cost_kib: int = Field(default=19456, ge=8)
     parallelism: int = Field(default=1, ge=1)
     pool_size: int = Field(default=0, ge=0)  # 0: one worker per core
+    # Hashes allowed to wait for a worker; beyond that the request is refused at once (503)
+    # instead of queueing without limit.
+    max_waiting: int = Field(default=32, ge=0)
+    busy_retry_after: int = Field(default=2, ge=1)  # seconds, the 503's Retry-After
 
 
 class Settings(BaseSettings):
@@ -143,10 +170,18 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     verification: VerificationSettings = VerificationSettings()
     argon2: Argon2Settings = Argon2Settings()
+    housekeeping: HousekeepingSettings = HousekeepingSettings()
     client_cache_ttl: float = 30.0
-    key_cache_ttl: float = 30.0
+    # Signing keys: how long a process keeps the key set, how long relying parties may cache the
+    # JWKS (its Cache-Control max-age), and how long a rotated-in key is published before it
+    # signs. The delay must outlast both caches (``check``).
+    key_cache_ttl: float = Field(default=30.0, gt=0)
+    jwks_max_age: int = Field(default=60, ge=0)
+    key_activation_delay: int = Field(default=120, ge=0)
     max_param_length: int = 2048
-    trust_forwarded_for: bool = False
+    # Reverse proxies (CIDRs) whose X-Forwarded-For entries are believed; empty: the peer
+    # address is the client's (idp.http.client_address).
+    trusted_proxies: list[IPvAnyNetwork] = []
     # Front-end origins allowed to call /api/ from a browser (CORS, with credentials).
     cors_origins: list[str] = []
     # Clients whose Bearer access tokens may call the person's own /api/v1/me endpoints.
@@ -168,6 +203,17 @@ class Settings(BaseSettings):
             if parts.scheme not in ("https", "http") or not parts.netloc or parts.path:
                 raise ValueError(f"not an exact origin (scheme://host[:port]): {origin!r}")
         return cleaned
+
+    def check(self) -> None:
+        """Settings that validate one by one but cannot work together: raised at start-up."""
+        if self.key_activation_delay <= self.jwks_max_age + self.key_cache_ttl:
+            # A JWKS served from a process's cache just before a rotation is kept by relying
+            # parties for max-age more: a key that signs sooner is one they cannot yet see.
+            raise ConfigurationError(
+                f"IDP_KEY_ACTIVATION_DELAY ({self.key_activation_delay} s) must exceed "
+                f"IDP_JWKS_MAX_AGE ({self.jwks_max_age} s) plus IDP_KEY_CACHE_TTL "
+                f"({self.key_cache_ttl:g} s)"
+            )
 
     @property
     def secure_cookies(self) -> bool:

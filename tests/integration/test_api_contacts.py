@@ -216,7 +216,7 @@ async def test_a_contact_of_another_account_is_a_decoy_and_its_owner_is_warned(
         owners = (
             await session.scalars(
                 select(Contact.account_id).where(
-                    Contact.value == owned_phone, Contact.confirmed_at.is_not(None)
+                    Contact.value_lookup == owned_phone, Contact.confirmed_at.is_not(None)
                 )
             )
         ).all()
@@ -364,4 +364,4 @@ async def test_an_email_link_expires_after_three_days_and_a_new_one_replaces_it(
     assert expired.status_code == 400
     assert expired.json()["type"].endswith("/problems/code-invalid")
     confirmed = Contact.confirmed_at.is_not(None)
-    assert await count(ctx, Contact, Contact.value == address, confirmed) == 0
+    assert await count(ctx, Contact, Contact.value_lookup == address, confirmed) == 0

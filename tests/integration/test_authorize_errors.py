@@ -98,9 +98,25 @@ async def test_unregistered_redirect_uri_shows_a_page(
     assert_error_page(await browser.authorize(params))
 
 
+async def make_native(ctx: Context) -> RP:
+    return await make_rp(
+        ctx, redirect_uri="http://127.0.0.1:5000/cb", auth_method="none", require_consent=False
+    )
+
+
 async def test_loopback_redirect_accepts_another_port(ctx: Context, browser: Browser) -> None:
-    native = await make_rp(ctx, redirect_uri="http://127.0.0.1:5000/cb", require_consent=False)
+    native = await make_native(ctx)
     params, _ = auth_params(native, redirect_uri="http://127.0.0.1:61234/cb")
+    assert goes_to_login(await browser.authorize(params))
+
+
+async def test_a_web_client_on_loopback_keeps_its_port(ctx: Context, browser: Browser) -> None:
+    # RFC 9700 §4.1.1, RFC 8252 §7.3: only native apps (public clients) get the port exception;
+    # another port on the web client's host may be another program's.
+    web = await make_rp(ctx, redirect_uri="http://127.0.0.1:47100/cb", require_consent=False)
+    params, _ = auth_params(web, redirect_uri="http://127.0.0.1:48101/cb")
+    assert_error_page(await browser.authorize(params))
+    params, _ = auth_params(web)
     assert goes_to_login(await browser.authorize(params))
 
 
@@ -118,7 +134,7 @@ async def test_loopback_redirect_accepts_another_port(ctx: Context, browser: Bro
 async def test_loopback_redirect_still_matches_the_rest(
     ctx: Context, browser: Browser, redirect_uri: str
 ) -> None:
-    native = await make_rp(ctx, redirect_uri="http://127.0.0.1:5000/cb", require_consent=False)
+    native = await make_native(ctx)
     params, _ = auth_params(native, redirect_uri=redirect_uri)
     assert_error_page(await browser.authorize(params))
 
@@ -338,3 +354,38 @@ async def test_cancel_on_the_login_page_returns_access_denied(
     page = await browser.get(first.headers["location"])
     response = await browser.submit(page, {"decision": "deny"})
     assert redirected_error(response, rp, params, server.url) == "access_denied"
+
+
+CONTROL_CHARACTERS = ["\x00", "\x01", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["state", "nonce", "login_hint", "ui_locales", "acr_values", "prompt", "display", "max_age",
+     "scope", "response_mode", "claims_locales", "vendor_extension"],
+)  # fmt: skip
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+async def test_control_characters_are_invalid_request(
+    server: LiveServer, browser: Browser, rp: RP, name: str, char: str
+) -> None:
+    # PostgreSQL's text and jsonb refuse NUL; no parameter value carries control characters.
+    params, _ = auth_params(rp)
+    params[name] = f"{params.get(name, 'x')}{char}y"
+    response = await browser.authorize(params)
+    assert response.status_code == 303, (response.status_code, response.text[:300])
+    answer = query(response.headers["location"])
+    assert response.headers["location"].startswith(rp.redirect_uri + "?")
+    assert answer["error"] == "invalid_request"
+    assert "code" not in answer
+    assert answer["iss"] == server.url
+    # A state that cannot be a state is not echoed back.
+    assert answer.get("state") == (None if name == "state" else params["state"])
+
+
+async def test_control_characters_in_a_posted_request_are_invalid_request(
+    browser: Browser, rp: RP
+) -> None:
+    params, _ = auth_params(rp, login_hint="a\x00b")
+    response = await browser.http.post("/authorize", data=params)
+    assert response.status_code == 303
+    assert query(response.headers["location"])["error"] == "invalid_request"

@@ -32,7 +32,10 @@ from idp.accounts.service import authenticate
 from idp.context import Context
 from idp.db.base import Base
 from idp.db.models import Account, Client, Contact, SigningKey
+from idp.db.sealed import attach_vault
 from idp.keys.store import generate_private_key
+from idp.security.pii import PersonalDataVault
+from idp.security.sealing import Keyring
 from idp.security.tokens import digest
 from idp.settings import Settings
 from tests.support.factories import PASSWORD, random_phone, random_snils
@@ -147,6 +150,7 @@ async def cli(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
         PYTHONWARNINGS="error",
     )
     engine = create_async_engine(url, poolclass=NullPool)
+    attach_vault(engine, PersonalDataVault(Keyring(b"c" * 32)))  # the KEK the commands get
     cli = Cli(url, env, home, engine, Result(-1, "", ""))
     cli.first_migrate = await cli.run("migrate", "--json")
     try:
@@ -414,7 +418,7 @@ async def test_accounts_create_at_each_level(cli: Cli, case: dict[str, Any]) -> 
     given = [c for c in (phone, email) if c]
     assert contacts["contacts"] == before["contacts"] + len(given)
     for value in given:
-        contact = await cli.one(Contact, account_id=account_id, value=value)
+        contact = await cli.one(Contact, account_id=account_id, value_lookup=value)
         assert contact.confirmed_at is not None  # the operator path confirms contacts
 
 
@@ -500,15 +504,15 @@ async def test_keys_rotate_adds_keys_that_sign_later(cli: Cli) -> None:
     started = datetime.now(UTC)
     out = (await cli.run("keys", "rotate", "--json")).json()
     assert set(out) == {"new_keys", "activate_in"}
-    assert out["activate_in"] == 60
+    assert out["activate_in"] == 120  # IDP_KEY_ACTIVATION_DELAY: past the JWKS max-age + cache
     assert len(out["new_keys"]) == 3
     after = await cli.rows()
     assert after["signing_keys"] == before["signing_keys"] + 3
     for kid in out["new_keys"]:
         row = await cli.one(SigningKey, kid=kid)
         assert row.deactivated_at is None
-        assert started + timedelta(seconds=55) < row.activates_at
-        assert row.activates_at < datetime.now(UTC) + timedelta(seconds=65)
+        assert started + timedelta(seconds=115) < row.activates_at
+        assert row.activates_at < datetime.now(UTC) + timedelta(seconds=125)
         assert b"PRIVATE KEY" not in row.private_enc
     async with cli.engine.connect() as connection:
         keys = (await connection.execute(select(SigningKey))).all()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -95,6 +95,10 @@ ODD_TEXT = st.one_of(
     st.text(min_size=2049, max_size=2100),  # over the parameter limit
     st.integers().map(str),
 )
+CONTROLS = st.characters(min_codepoint=0, max_codepoint=0x9F).filter(
+    lambda c: c < " " or c >= "\x7f"
+)
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # The REST API, as documented: every operation and every field name its schemas know.
 OPENAPI = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
 OPERATIONS = sorted(
@@ -270,7 +274,31 @@ def send(
         f"{method} {response.request.url} headers={all_headers!r} body={(body or b'')[:300]!r}"
         f" -> {response.status_code} {response.text[:300]}"
     )
+    for description in descriptions(response):
+        assert DESCRIPTION.fullmatch(description), (method, response.request.url, description)
     return response
+
+
+# RFC 6749 §4.1.2.1, §5.2: whatever the request held, an error's description keeps to this.
+DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
+def descriptions(response: httpx.Response) -> list[str]:
+    """Every error description an answer carries: JSON body, redirect and bearer challenge."""
+    found = []
+    json_types = ("application/json", "application/problem+json")
+    if response.content and response.headers.get("content-type", "").startswith(json_types):
+        body = response.json()  # an answer that says JSON is JSON (HEAD has no body)
+        if isinstance(body, dict):
+            found += [str(body[k]) for k in ("error_description", "detail") if k in body]
+    location = parse_qs(urlsplit(response.headers.get("location", "")).query)
+    found += location.get("error_description", [])
+    challenge = re.search(
+        r'error_description="([^"]*)"', response.headers.get("www-authenticate", "")
+    )
+    if challenge:
+        found.append(challenge.group(1))
+    return found
 
 
 def basic(client_id: str, secret: str) -> bytes:
@@ -346,6 +374,53 @@ def test_authorize(
     else:
         body, content_type = data.draw(bodies(values))
         send(http, "POST", "/authorize", body=body, content_type=content_type)
+
+
+def valid_authorization_request(world: World) -> dict[str, str]:
+    rp = world.confidential
+    return {
+        "response_type": "code",
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "scope": "openid profile",
+        "state": "fuzz-state",
+        "nonce": "fuzz-nonce",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+        "login_hint": "+79990000000",
+        "ui_locales": "ru en",
+        "acr_values": "standard",
+        "prompt": "login",
+        "max_age": "600",
+        "display": "page",
+    }
+
+
+@FUZZ
+@given(data=st.data())
+def test_authorize_with_one_parameter_changed(
+    http: httpx.Client, server: LiveServer, world: World, data: st.DataObject
+) -> None:
+    # A valid request gets past the client and redirect checks, so a changed value reaches the
+    # steps behind them and the interaction stored in the database.
+    params = valid_authorization_request(world)
+    name = data.draw(st.sampled_from([*params, "claims_locales", "response_mode", "vendor"]))
+    value = data.draw(
+        ODD_TEXT | st.builds(lambda c, s: f"{params.get(name, '')}{c}{s}", CONTROLS, st.text())
+    )
+    params[name] = value
+    http.cookies.clear()
+    if data.draw(st.booleans()):
+        response = send(http, "GET", "/authorize", query=list(params.items()))
+    else:
+        body = str(httpx.QueryParams(params)).encode()
+        response = send(
+            http, "POST", "/authorize", body=body, content_type=b"application/x-www-form-urlencoded"
+        )
+    if CONTROL.search(value) and name not in ("client_id", "redirect_uri") and len(value) <= 2048:
+        location = response.headers.get("location", "")
+        assert location.startswith(REDIRECT + "?"), (response.status_code, location)
+        assert "error=invalid_request" in location
 
 
 @FUZZ

@@ -417,3 +417,19 @@ async def test_confirming_logout_needs_the_csrf_token(
     response = await browser.http.post(action, data={"csrf_token": forged, "decision": "allow"})
     assert response.status_code == 403, response.text[:300]
     assert await logged_in(browser, rp)
+
+
+@pytest.mark.parametrize("name", ["state", "ui_locales", "post_logout_redirect_uri"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_control_characters_are_refused_and_never_echoed(
+    browser: Browser, rp: RP, tokens: dict[str, Any], name: str, method: str
+) -> None:
+    params = {
+        "id_token_hint": tokens["id_token"],
+        "post_logout_redirect_uri": POST_LOGOUT,
+        "state": STATE,
+    }
+    params[name] = params.get(name, "ru") + "\x00\x1b"
+    response = await logout(browser, method, **params)
+    assert_refused(response)
+    assert await logged_in(browser, rp)

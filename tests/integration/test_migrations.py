@@ -5,23 +5,32 @@ from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import idp.db.models  # noqa: F401  (registers every table)
+from idp.accounts.repository import AccountRepository
 from idp.db.base import Base
+from idp.db.engine import Database
 from idp.db.migrate import alembic_config, downgrade, upgrade
+from idp.db.models import Account, Verification
+from idp.db.types import UTCDateTime
+from idp.security.pii import PersonalDataVault
+from idp.security.sealing import Keyring
 
 
 def _pg_dsn(url: str) -> str:
@@ -139,3 +148,168 @@ async def test_every_revision_steps_down_and_up_one_at_a_time(fresh_url: str) ->
 async def test_the_single_head_is_the_newest_revision() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1  # parallel branches must be merged before release
+
+
+async def test_addresses_written_before_are_reduced_to_networks(fresh_url: str) -> None:
+    await upgrade(fresh_url, "5b7e2a91c4d3")
+
+    def write(connection: Connection) -> None:
+        for ip in ("203.0.113.77", "2001:db8:abcd:12::9", "garbage"):
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (at, event, outcome, ip, details) "
+                    "VALUES (CURRENT_TIMESTAMP, 'login', 'failure', :ip, '{}')"
+                ),
+                {"ip": ip},
+            )
+        connection.commit()
+
+    await _run(fresh_url, write)
+    await upgrade(fresh_url, "3d9e6b1a7c52")
+
+    def read(connection: Connection) -> set[str | None]:
+        return {row[0] for row in connection.execute(text("SELECT ip FROM audit_events"))}
+
+    assert await _run(fresh_url, read) == {"203.0.113.0", "2001:db8:abcd::", None}
+
+
+def _plain_rows(account_id: uuid.UUID) -> list[tuple[sa.TableClause, dict[str, Any]]]:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    at = UTCDateTime()
+
+    def table(name: str, *columns: sa.ColumnClause[Any]) -> sa.TableClause:
+        return sa.table(name, *columns)
+
+    return [
+        (
+            table(
+                "accounts",
+                sa.column("id", sa.Uuid),
+                sa.column("sub"),
+                sa.column("first_name"),
+                sa.column("last_name"),
+                sa.column("level"),
+                sa.column("status"),
+                sa.column("created_at", at),
+                sa.column("updated_at", at),
+            ),
+            {
+                "id": account_id,
+                "sub": account_id.hex,
+                "first_name": "Olga",
+                "last_name": "Petrova",
+                "level": "simplified",
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            },
+        ),
+        (
+            table(
+                "contacts",
+                sa.column("id", sa.Uuid),
+                sa.column("account_id", sa.Uuid),
+                sa.column("kind"),
+                sa.column("value"),
+                sa.column("confirmed_at", at),
+                sa.column("created_at", at),
+            ),
+            {
+                "id": uuid.uuid4(),
+                "account_id": account_id,
+                "kind": "phone",
+                "value": "+79990001122",
+                "confirmed_at": now,
+                "created_at": now,
+            },
+        ),
+        (
+            table(
+                "verifications",
+                sa.column("id", sa.Uuid),
+                sa.column("purpose"),
+                sa.column("owner_id", sa.Uuid),
+                sa.column("channel"),
+                sa.column("target"),
+                sa.column("secret_hash"),
+                sa.column("decoy"),
+                sa.column("failures"),
+                sa.column("sends"),
+                sa.column("last_sent_at", at),
+                sa.column("expires_at", at),
+                sa.column("created_at", at),
+            ),
+            {
+                "id": uuid.uuid4(),
+                "purpose": "contact",
+                "owner_id": account_id,
+                "channel": "email",
+                "target": "olga@example.org",
+                "secret_hash": "0" * 64,
+                "decoy": False,
+                "failures": 0,
+                "sends": 1,
+                "last_sent_at": now,
+                "expires_at": now,
+                "created_at": now,
+            },
+        ),
+    ]
+
+
+async def test_personal_data_stored_before_is_sealed_and_opens_again(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    vault = PersonalDataVault(Keyring(b"k" * 32))
+    await upgrade(fresh_url, "3d9e6b1a7c52")
+    account_id = uuid.uuid4()
+
+    def write(connection: Connection) -> None:
+        for table, row in _plain_rows(account_id):
+            connection.execute(sa.insert(table).values(**row))
+        connection.commit()
+
+    await _run(fresh_url, write)
+    with pytest.raises(RuntimeError, match="needs the server's key"):
+        await upgrade(fresh_url)  # rows to seal and no key: refused, nothing half-done
+    await upgrade(fresh_url, vault=vault)
+
+    database = Database(fresh_url, vault=vault)
+    try:
+        async with database.read() as session:
+            account = await session.get(Account, account_id)
+            assert account is not None
+            assert (account.first_name, account.last_name) == ("Olga", "Petrova")
+            found = await AccountRepository(session).by_confirmed_contact("phone", "+79990001122")
+            assert found is not None
+            assert found.id == account_id
+            target = await session.scalar(
+                select(Verification.target).where(Verification.target_lookup == "olga@example.org")
+            )
+            assert target == "olga@example.org"
+    finally:
+        await database.dispose()
+
+    def raw_dump(connection: Connection) -> bytes:
+        dump = b""
+        for name in ("accounts", "contacts", "verifications"):
+            for row in connection.execute(text(f"SELECT * FROM {name}")):  # noqa: S608
+                dump += repr(tuple(row)).encode()
+        return dump
+
+    dump = await _run(fresh_url, raw_dump)
+    for plain in (b"Olga", b"Petrova", b"79990001122", b"olga@example.org"):
+        assert plain not in dump
+
+    await downgrade(fresh_url, "3d9e6b1a7c52", vault=vault)
+
+    def plain_values(connection: Connection) -> set[str]:
+        rows = connection.execute(
+            text(
+                "SELECT a.first_name, c.value, v.target FROM accounts a "
+                "JOIN contacts c ON c.account_id = a.id JOIN verifications v ON v.owner_id = a.id"
+            )
+        )
+        return {str(value) for row in rows for value in row}
+
+    assert await _run(fresh_url, plain_values) == {"Olga", "+79990001122", "olga@example.org"}

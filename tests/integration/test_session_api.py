@@ -30,6 +30,12 @@ from tests.support.logout_kit import (
 LAPTOP = ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "203.0.113.10")
 PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Safari/604.1", "198.51.100.7")
 TABLET = ("Mozilla/5.0 (Linux; Android 14; SM-X710) Chrome/126.0 Safari/537.36", "192.0.2.44")
+# What a session keeps of each: the browser family and system, and the network.
+SHOWN = {
+    LAPTOP: ("Firefox on Linux", "203.0.113.0"),
+    PHONE: ("Safari on iOS", "198.51.100.0"),
+    TABLET: ("Chrome on Android", "192.0.2.0"),
+}
 
 OpenBrowser = Callable[[tuple[str, str]], Awaitable[Browser]]
 
@@ -119,10 +125,10 @@ async def test_person_sees_every_session_with_device_address_and_clients(
     seen_from_laptop = await listing(laptop)
     assert len(seen_from_laptop) == 2
     by_device = {s["device"]: s for s in seen_from_laptop}
-    assert set(by_device) == {LAPTOP[0], PHONE[0]}
-    mine, other = by_device[LAPTOP[0]], by_device[PHONE[0]]
+    assert set(by_device) == {SHOWN[LAPTOP][0], SHOWN[PHONE][0]}
+    mine, other = by_device[SHOWN[LAPTOP][0]], by_device[SHOWN[PHONE][0]]
     assert (mine["current"], other["current"]) == (True, False)
-    assert (mine["address"], other["address"]) == (LAPTOP[1], PHONE[1])
+    assert (mine["address"], other["address"]) == (SHOWN[LAPTOP][1], SHOWN[PHONE][1])
     assert mine["clients"] == [{"client_id": tax.client_id, "name": "Налоговая служба"}]
     assert other["clients"] == [{"client_id": pension.client_id, "name": "Пенсионный фонд"}]
     for session in seen_from_laptop:
@@ -250,7 +256,7 @@ async def test_operator_ends_every_session_of_an_account_from_the_cli(
     )
     assert code == 0, err
     listed = json.loads(out)["sessions"]
-    assert {s["device"] for s in listed} == {LAPTOP[0], PHONE[0]}
+    assert {s["device"] for s in listed} == {SHOWN[LAPTOP][0], SHOWN[PHONE][0]}
 
     code, out, err = await run_idp(
         env, "sessions", "end", "--account", person.account.sub, "--json"

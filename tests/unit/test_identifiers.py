@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from idp.accounts.identifiers import (
     classify_login,
     format_snils,
+    login_candidates,
     normalize_phone,
     normalize_snils,
     snils_checksum,
@@ -135,3 +136,20 @@ def test_classify_login_never_raises(raw: str) -> None:
         assert kind in ("phone", "email", "snils")
         assert value == value.strip()
         assert classify_login(value) == result  # a normalised login classifies the same way
+
+
+# --- a login read two ways (issue 8, item 14) --------------------------------------------
+
+
+@MANY
+@given(nine=st.text(DIGITS, min_size=8, max_size=8).map(lambda s: "8" + s))
+def test_an_eleven_digit_snils_starting_with_8_is_also_a_phone(nine: str) -> None:
+    digits = nine + f"{snils_checksum(nine):02d}"
+    assert login_candidates(digits) == [("snils", digits), ("phone", "+7" + digits[1:])]
+    assert classify_login(digits) == ("snils", digits)
+
+
+def test_a_plain_phone_or_email_is_read_one_way() -> None:
+    assert login_candidates("+7 999 123-45-67") == [("phone", "+79991234567")]
+    assert login_candidates("User@Example.ru") == [("email", "user@example.ru")]
+    assert login_candidates("") == []

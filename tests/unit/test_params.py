@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idp.errors import InvalidRequest
-from idp.http.params import _collect
+from idp.http.params import _collect, refuse_control_characters
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -23,3 +23,15 @@ def test_a_known_parameter_is_named() -> None:
     with pytest.raises(InvalidRequest) as caught:
         _collect([("scope", "openid"), ("scope", "email")], max_length=100)
     assert str(caught.value.description) == "parameter 'scope' is repeated"
+
+
+@pytest.mark.parametrize("value", ["a\x00", "\x1f", "x\x7fy", "\x85", "\x9f", "\t", "\r\n"])
+def test_control_characters_are_refused(value: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        refuse_control_characters({"state": "ok", "nonce": value})
+    assert str(caught.value.description) == "parameter 'nonce' contains control characters"
+
+
+@pytest.mark.parametrize("value", ["", "plain", "é ü", "😀", "\xa0", "a b", "~!@#$%^&*()"])
+def test_visible_characters_pass(value: str) -> None:
+    refuse_control_characters({"login_hint": value})

@@ -73,9 +73,9 @@ def mutations(draw: st.DrawFn) -> tuple[str, str]:
 @example(("https://rp.example/cb", "https://rp.example/cb#"))
 def test_a_mutated_redirect_uri_never_matches(pair: tuple[str, str]) -> None:
     registered, candidate = pair
-    assert matches_registered(candidate, (registered,)) == may_match(candidate, registered), (
-        candidate
-    )
+    assert matches_registered(candidate, (registered,), native=True) == may_match(
+        candidate, registered
+    ), candidate
 
 
 @MANY
@@ -87,20 +87,37 @@ def test_a_loopback_uri_matches_on_any_port(registered: str, port: int) -> None:
     host_end = registered.index("/", len("http://"))
     host = re.sub(r":[0-9]+$", "", registered[len("http://") : host_end])
     candidate = f"http://{host}:{port}{registered[host_end:]}"
-    assert matches_registered(candidate, (registered,))
-    assert matches_registered(candidate.replace("/", "//", 3), (registered,)) is False
+    assert matches_registered(candidate, (registered,), native=True)
+    assert matches_registered(candidate.replace("/", "//", 3), (registered,), native=True) is False
+
+
+@MANY
+@given(mutations())
+@example(("http://127.0.0.1:8080/cb", "http://127.0.0.1:8081/cb"))
+@example(("http://127.0.0.1/native", "http://127.0.0.1:80/native"))
+def test_a_web_client_redirect_uri_matches_only_byte_for_byte(pair: tuple[str, str]) -> None:
+    # RFC 9700 §4.1.1: the port exception is for native apps only.
+    registered, candidate = pair
+    assert matches_registered(candidate, (registered,), native=False) == (candidate == registered)
+
+
+def test_a_web_client_on_loopback_keeps_its_port() -> None:
+    registered = ("http://127.0.0.1:47100/cb",)
+    assert matches_registered("http://127.0.0.1:47100/cb", registered, native=False)
+    assert not matches_registered("http://127.0.0.1:48101/cb", registered, native=False)
+    assert matches_registered("http://127.0.0.1:48101/cb", registered, native=True)
 
 
 @MANY
 @given(st.text(max_size=60), st.lists(st.sampled_from(REGISTERED), max_size=4))
 def test_matching_never_raises(candidate: str, registered: list[str]) -> None:
-    assert matches_registered(candidate, tuple(registered)) in (True, False)
+    assert matches_registered(candidate, tuple(registered), native=True) in (True, False)
 
 
 def test_localhost_by_name_does_not_get_the_port_exception() -> None:
     # RFC 8252 §8.3: loopback IP literals, not "localhost".
-    assert not matches_registered("http://localhost:1/cb", ("http://localhost:2/cb",))
-    assert matches_registered("http://localhost:2/cb", ("http://localhost:2/cb",))
+    assert not matches_registered("http://localhost:1/cb", ("http://localhost:2/cb",), native=True)
+    assert matches_registered("http://localhost:2/cb", ("http://localhost:2/cb",), native=True)
 
 
 @MANY

@@ -62,15 +62,27 @@ def normalize_email(raw: str) -> str | None:
 
 
 def classify_login(raw: str) -> tuple[IdentifierKind, str] | None:
-    """Which identifier a login field holds, normalised; None when it is none of them."""
+    """The first reading of a login field (a SNILS before a phone), normalised; None when it is
+    none of them. Logins and resets use ``login_candidates``: a login may be read two ways."""
+    candidates = login_candidates(raw)
+    return candidates[0] if candidates else None
+
+
+def login_candidates(raw: str) -> list[tuple[IdentifierKind, str]]:
+    """Every identifier a login field may hold, normalised. Eleven digits starting with 8 are
+    both a SNILS (when the check number fits, about 1 % of numbers) and a Russian phone in
+    national form; such a login is looked up as both."""
     value = raw.strip()
     if not value or len(value) > 320:
-        return None
+        return []
     if "@" in value:
         email = normalize_email(value)
-        return ("email", email) if email else None
+        return [("email", email)] if email else []
+    found: list[tuple[IdentifierKind, str]] = []
     snils = normalize_snils(value)
     if snils is not None:
-        return ("snils", snils)
+        found.append(("snils", snils))
     phone = normalize_phone(value)
-    return ("phone", phone) if phone else None
+    if phone is not None:
+        found.append(("phone", phone))
+    return found

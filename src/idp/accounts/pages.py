@@ -15,7 +15,7 @@ from idp.accounts import verification
 from idp.accounts.registration import service as registration
 from idp.accounts.registration.held import held_registration, next_step
 from idp.errors import Conflict, PageError
-from idp.http.deps import Ctx
+from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
 from idp.web.forms import (
     TOKEN,
@@ -55,7 +55,8 @@ async def submit_confirm_email(request: Request, ctx: Ctx) -> Response:
     try:
         if not TOKEN.fullmatch(token):
             raise verification.CodeInvalid("The link is not valid.")
-        await registration.confirm_email(ctx, token)  # proves the address; no session
+        # Proves the address; no session.
+        await registration.confirm_email(ctx, token, locale=locale, ip=client_ip(request))
     except verification.CodeInvalid:
         raise PageError("err_link_invalid", "invalid_link", locale=locale) from None
     except Conflict:  # confirmed on another account at the same moment

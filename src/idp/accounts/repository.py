@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.models import Account, BrowserSession, Contact
@@ -19,7 +20,11 @@ class AccountRepository:
         stmt = (
             select(Account)
             .join(Contact, Contact.account_id == Account.id)
-            .where(Contact.kind == kind, Contact.value == value, Contact.confirmed_at.is_not(None))
+            .where(
+                Contact.kind == kind,
+                Contact.value_lookup == value,
+                Contact.confirmed_at.is_not(None),
+            )
         )
         return (await self._session.scalars(stmt)).first()
 
@@ -34,9 +39,19 @@ class AccountRepository:
 
     async def confirmed_contact_exists(self, kind: str, value: str) -> bool:
         stmt = select(Contact.id).where(
-            Contact.kind == kind, Contact.value == value, Contact.confirmed_at.is_not(None)
+            Contact.kind == kind, Contact.value_lookup == value, Contact.confirmed_at.is_not(None)
         )
         return (await self._session.scalars(stmt)).first() is not None
+
+    async def confirm_contact(self, contact_id: uuid.UUID, now: datetime) -> bool:
+        """Confirm one contact; False when it was confirmed already (another proof won). The
+        unique index on confirmed contacts raises IntegrityError if another account has it."""
+        result = await self._session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id, Contact.confirmed_at.is_(None))
+            .values(confirmed_at=now)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def add(self, *rows: Account | Contact) -> None:
         self._session.add_all(rows)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.accounts import throttle
+from idp.accounts import attempts, throttle
 from idp.accounts.errors import InvalidCredentials
 from idp.accounts.identifiers import (
-    classify_login,
+    IdentifierKind,
+    login_candidates,
     normalize_email,
     normalize_phone,
     normalize_snils,
@@ -22,67 +24,120 @@ from idp.context import Context
 from idp.db.models import Account, Contact
 from idp.errors import BadInput
 from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES, Level
-from idp.security.tokens import digest
-
-
-def _throttle_key(login: str, account: Account | None) -> str:
-    """Failures count per account whichever identifier was typed (NIST 800-63B-4 §3.2.2);
-    logins that match no account count per identifier, so both look the same from outside."""
-    if account is not None:
-        return f"acct:{account.id}"
-    parsed = classify_login(login)
-    label = f"{parsed[0]}:{parsed[1]}" if parsed else login.strip().casefold()
-    return "login:" + digest(label)[:40]
 
 
 async def find_by_login(session: AsyncSession, ctx: Context, login: str) -> Account | None:
-    parsed = classify_login(login)
-    if parsed is None:
-        return None
-    kind, value = parsed
+    """The account a login names (its first reading that matches one)."""
+    found = await find_by_candidates(session, ctx, login_candidates(login))
+    return found[0][1] if found else None
+
+
+async def find_by_candidates(
+    session: AsyncSession, ctx: Context, candidates: list[tuple[IdentifierKind, str]]
+) -> list[tuple[IdentifierKind, Account]]:
+    """Each reading of a login that names an account, with that account, in reading order."""
     repo = AccountRepository(session)
-    if kind == "snils":
-        return await repo.by_snils_index(ctx.vault.blind_index("snils", value))
-    return await repo.by_confirmed_contact(kind, value)
+    found: list[tuple[IdentifierKind, Account]] = []
+    for kind, value in candidates:
+        if kind == "snils":
+            account = await repo.by_snils_index(ctx.vault.blind_index("snils", value))
+        else:
+            account = await repo.by_confirmed_contact(kind, value)
+        if account is not None:
+            found.append((kind, account))
+    return found
 
 
-async def authenticate(ctx: Context, login: str, password: str, ip: str | None) -> Account:
-    """The account for a login and password, or ``InvalidCredentials``; a wrong login and a
-    wrong password take the same path and the same time. Throttled per login and per address."""
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A password that matched: the account, the hash it matched (a login compares it again
+    when it writes, so a password changed meanwhile does not let it in) and the attempt,
+    still to be settled in that transaction."""
+
+    account: Account
+    verified_hash: str
+    reservation: throttle.Reservation
+    cleared: set[str]
+
+
+async def authenticate(
+    ctx: Context, login: str, password: str, ip: str | None, device: str | None = None
+) -> Account:
+    """``verify_login`` with the attempt settled at once, for a check that starts no session."""
+    verified = await verify_login(ctx, login, password, ip, device)
+    async with ctx.db.transaction() as session:
+        await throttle.settle(session, verified.reservation, succeeded=True, clear=verified.cleared)
+    return verified.account
+
+
+async def verify_login(
+    ctx: Context, login: str, password: str, ip: str | None, device: str | None = None
+) -> Verified:
+    """The account for a login and password, or ``InvalidCredentials`` (``TooManyAttempts``
+    when throttled, ``ServerBusy`` when hashing is overloaded). The attempt is reserved on its
+    counters (``idp.accounts.attempts``) before argon2 runs; a wrong login and a wrong password
+    take the same path and the same time."""
     now = ctx.clock.now()
-    ip_key = f"ip:{ip or 'unknown'}"
-    async with ctx.db.read() as session:
-        account = await find_by_login(session, ctx, login)
-        login_key = _throttle_key(login, account)
-        await throttle.check(session, [login_key, ip_key], now)
-    stored = account.password_hash if account is not None else None
-    ok = await ctx.passwords.verify(stored, password)
-    if not ok or account is None or account.status != "active":
+    candidates = login_candidates(login)
+    labels = [attempts.identifier_label(ctx, kind, value) for kind, value in candidates]
+    if not labels:  # not an identifier at all: counted under what was typed
+        labels = ["raw:" + login.strip().casefold()]
+    async with ctx.db.transaction() as session:
+        matched = _distinct(
+            account for _, account in await find_by_candidates(session, ctx, candidates)
+        )
+        # The device's own counter only when it knows every account the login names (a login
+        # read two ways may name two accounts; the rare mixed case is judged as a stranger).
+        known = bool(matched) and all(ctx.devices.knows(device, a.id) for a in matched)
+        if known and device:
+            counters = attempts.for_device(ctx, device, matched)
+        else:
+            counters = attempts.for_stranger(ctx, labels, ip, matched)
+        reservation = await throttle.reserve(session, counters, now, ctx.settings.throttle)
+    try:
+        # As many hashes as readings of the login, matched or not: the time does not tell.
+        account = await _verify_any(ctx, matched, password, tries=max(len(candidates), 1))
+    except BaseException:
         async with ctx.db.transaction() as session:
-            settings = ctx.settings.throttle
-            await throttle.fail(session, login_key, now, settings, free=settings.free_failures)
-            await throttle.fail(
-                session, ip_key, now, settings, free=settings.per_address_free_failures
-            )
+            await throttle.release(session, reservation)
+        raise
+    if account is None or account.password_hash is None:
+        async with ctx.db.transaction() as session:
             record(
                 session,
                 "login",
                 at=now,
                 outcome="failure",
                 ip=ip,
-                account_id=account.id if account else None,
+                account_id=matched[0].id if matched else None,
             )
         raise InvalidCredentials("The login or the password is wrong.")
-    return account
+    cleared = (
+        {attempts.device_key(ctx, device, account.id)}
+        if known and device
+        else attempts.cleared_by_login(ctx, labels, account)
+    )
+    return Verified(account, account.password_hash, reservation, cleared)
 
 
-async def after_successful_login(
-    session: AsyncSession, ctx: Context, account: Account, login: str, password: str
-) -> None:
-    await throttle.reset(session, _throttle_key(login, account))
-    if account.password_hash and ctx.passwords.needs_rehash(account.password_hash):
-        account.password_hash = await ctx.passwords.hash(password)
-        session.add(account)
+def _distinct(accounts: Iterable[Account]) -> list[Account]:
+    seen: dict[uuid.UUID, Account] = {}
+    for account in accounts:
+        seen.setdefault(account.id, account)
+    return list(seen.values())
+
+
+async def _verify_any(
+    ctx: Context, accounts: list[Account], password: str, *, tries: int
+) -> Account | None:
+    winner: Account | None = None
+    for i in range(max(tries, len(accounts))):
+        account = accounts[i] if i < len(accounts) else None
+        stored = account.password_hash if account is not None else None
+        ok = await ctx.passwords.verify(stored, password)
+        if ok and winner is None and account is not None and account.status == "active":
+            winner = account
+    return winner
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """Proving control of a phone (a code by SMS) or an e-mail address (a link).
 
 SMS codes: 6 random digits, valid 5 minutes, single use, at most N wrong tries per code, a
-resend only after a cooldown and at most M sends per hour per phone; a resend keeps the failure
-count (NIST SP 800-63B-4 §3.1.3.3). E-mail links: a 256-bit single-use token valid 3 days that
-only proves the address and never logs anyone in.
+resend only after a cooldown and within the send caps of ``idp.notify.caps`` (per purpose and
+phone, per sender, the SMS budget); a resend keeps the failure count (NIST SP 800-63B-4
+§3.1.3.3). E-mail links: a 256-bit single-use token valid 3 days that only proves the address
+and never logs anyone in.
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ import hmac
 import math
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts.errors import TooManyAttempts
 from idp.context import Context
-from idp.db.models import ThrottleCounter, Verification
+from idp.db.models import Verification
 from idp.errors import ProblemError
-from idp.notify import outbox
+from idp.notify import caps, outbox
 from idp.notify.protocol import Channel
 from idp.security.tokens import digest, new_token
 
@@ -49,25 +48,57 @@ def _new_code(length: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(length))
 
 
-async def _count_send(session: AsyncSession, ctx: Context, target: str, now: datetime) -> None:
-    """At most N messages per hour to one phone or address (SMS pumping, mail bombing)."""
-    key = "send:" + digest(target)[:40]
-    row = await session.get(ThrottleCounter, key, with_for_update=True)
-    window_start = now - timedelta(hours=1)
-    count = 1 if row is None or row.last_failure_at < window_start else row.failures + 1
-    limit = ctx.settings.verification.max_sends_per_hour
-    if count > limit:
-        wait = (row.last_failure_at + timedelta(hours=1) - now).total_seconds() if row else 3600
-        raise TooManyAttempts(retry_after=max(1, math.ceil(wait)))
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    values = {"key": key, "failures": count, "last_failure_at": now, "blocked_until": None}
-    await session.execute(
-        insert(ThrottleCounter)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["key"], set_={"failures": count, "last_failure_at": now}
+def sender_of_address(ip: str | None) -> str | None:
+    """The sender of an unauthenticated send: its client address."""
+    return f"address:{ip}" if ip else None
+
+
+def sender_of_account(account_id: uuid.UUID) -> str:
+    return f"account:{account_id}"
+
+
+async def _reserve(
+    session: AsyncSession,
+    ctx: Context,
+    *,
+    purpose: str,
+    channel: Channel,
+    target: str,
+    sender: str | None = None,
+) -> None:
+    """The send caps of ``idp.notify.caps``; refused, nothing is counted or written. A decoy
+    counts exactly as a real send, so a refusal tells nobody which one it would have been."""
+    try:
+        await caps.reserve(
+            session,
+            ctx.keyring,
+            ctx.settings,
+            purpose=purpose,
+            channel=channel,
+            target=target,
+            sender=sender,
+            now=ctx.clock.now(),
         )
-    )
+    except caps.SendCapped as capped:
+        raise TooManyAttempts(retry_after=capped.retry_after) from None
+
+
+async def count_sender(session: AsyncSession, ctx: Context, sender: str | None) -> None:
+    """The sender's hourly cap alone, for a caller that counts every request the same way
+    before it knows whether anything will be sent (password resets)."""
+    if sender is None:
+        return
+    try:
+        await caps.count(
+            session,
+            ctx.keyring,
+            "sender",
+            sender,
+            ctx.settings.verification.max_sends_per_sender_per_hour,
+            ctx.clock.now(),
+        )
+    except caps.SendCapped as capped:
+        raise TooManyAttempts(retry_after=capped.retry_after) from None
 
 
 async def send_sms_code(
@@ -78,11 +109,12 @@ async def send_sms_code(
     owner_id: uuid.UUID,
     phone: str,
     locale: str,
+    sender: str | None = None,
     decoy: bool = False,
 ) -> Verification:
     now = ctx.clock.now()
     settings = ctx.settings.verification
-    await _count_send(session, ctx, phone, now)
+    await _reserve(session, ctx, purpose=purpose, channel="sms", target=phone, sender=sender)
     verification = Verification(
         id=uuid.uuid4(),
         purpose=purpose,
@@ -129,7 +161,12 @@ def _issue_code(
 
 
 async def resend_sms_code(
-    session: AsyncSession, ctx: Context, verification: Verification, locale: str
+    session: AsyncSession,
+    ctx: Context,
+    verification: Verification,
+    locale: str,
+    *,
+    sender: str | None = None,
 ) -> None:
     now = ctx.clock.now()
     settings = ctx.settings.verification
@@ -138,7 +175,14 @@ async def resend_sms_code(
         raise ResendTooSoon(retry_after=max(1, math.ceil((ready_at - now).total_seconds())))
     if verification.failures >= settings.max_attempts:
         raise CodeInvalid("Too many wrong codes; start again.")
-    await _count_send(session, ctx, verification.target, now)
+    await _reserve(
+        session,
+        ctx,
+        purpose=verification.purpose,
+        channel="sms",
+        target=verification.target,
+        sender=sender,
+    )
     verification.sends += 1
     verification.last_sent_at = now
     verification.expires_at = now + timedelta(seconds=settings.sms_code_ttl)
@@ -198,10 +242,11 @@ async def send_email_link(
     owner_id: uuid.UUID,
     email: str,
     locale: str,
+    sender: str | None = None,
     decoy: bool = False,
 ) -> Verification:
     now = ctx.clock.now()
-    await _count_send(session, ctx, email, now)
+    await _reserve(session, ctx, purpose=purpose, channel="email", target=email, sender=sender)
     token = new_token(32)
     verification = Verification(
         id=uuid.uuid4(),
@@ -260,9 +305,19 @@ async def consume_email_link(session: AsyncSession, ctx: Context, token: str) ->
 # --- codes with a chosen template, by SMS or e-mail (password resets) -------------------------
 
 
-async def count_request(session: AsyncSession, ctx: Context, key: str) -> None:
+async def count_request(session: AsyncSession, ctx: Context, scope: str, value: str) -> None:
     """The same hourly cap as for sends, on any key (e.g. password resets asked per login)."""
-    await _count_send(session, ctx, "request:" + key, ctx.clock.now())
+    try:
+        await caps.count(
+            session,
+            ctx.keyring,
+            f"request:{scope}",
+            value,
+            ctx.settings.verification.max_sends_per_hour,
+            ctx.clock.now(),
+        )
+    except caps.SendCapped as capped:
+        raise TooManyAttempts(retry_after=capped.retry_after) from None
 
 
 async def send_code(
@@ -275,6 +330,7 @@ async def send_code(
     target: str | None,
     locale: str,
     template: str,
+    sender: str | None = None,
     failures: int = 0,
 ) -> Verification:
     """A numeric code by SMS or e-mail written with ``template`` (which takes ``{code}``).
@@ -282,13 +338,12 @@ async def send_code(
     With no ``target`` it is a silent decoy: nothing is sent or counted and no code matches, for
     a caller that must not reveal that nobody was found. ``failures`` carries the wrong tries of
     an earlier code for the same thing over (a new code does not reset the count, NIST SP
-    800-63B-4 §3.1.3.3). The hourly send cap raises ``TooManyAttempts`` before anything is
-    written.
+    800-63B-4 §3.1.3.3). A send cap raises ``TooManyAttempts`` before anything is written.
     """
     now = ctx.clock.now()
     settings = ctx.settings.verification
     if target is not None:
-        await _count_send(session, ctx, target, now)
+        await _reserve(session, ctx, purpose=purpose, channel=channel, target=target, sender=sender)
     ttl = settings.sms_code_ttl if channel == "sms" else settings.email_code_ttl
     verification = Verification(
         id=uuid.uuid4(),

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.models import AuditEvent
+from idp.security.network import truncated_address
 
 
 def record(
@@ -31,7 +32,7 @@ def record(
             actor=actor,
             account_id=str(account_id) if account_id is not None else None,
             client_id=client_id,
-            ip=ip,
+            ip=truncated_address(ip),
             details=details,
         )
     )

@@ -14,14 +14,25 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from idp.db.sealed import ColumnVault, attach_vault
 
-def make_engine(url: str, pool_size: int = 10, *, sqlite_begin: str = "IMMEDIATE") -> AsyncEngine:
+
+def make_engine(
+    url: str,
+    pool_size: int = 10,
+    *,
+    sqlite_begin: str = "IMMEDIATE",
+    sqlite_foreign_keys: bool = True,
+) -> AsyncEngine:
+    # Bound parameters carry personal data (names, contacts, sealed values): an error message
+    # or a log line must never show them.
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        _tune_sqlite(engine, sqlite_begin)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        _tune_sqlite(engine, sqlite_begin, sqlite_foreign_keys)
         return engine
     return create_async_engine(
         url,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # survive a database restart without serving errors forever
@@ -29,14 +40,14 @@ def make_engine(url: str, pool_size: int = 10, *, sqlite_begin: str = "IMMEDIATE
     )
 
 
-def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
+def _tune_sqlite(engine: AsyncEngine, begin: str, foreign_keys: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -55,7 +66,7 @@ class Database:
     lock is exclusive, and on PostgreSQL it would take two pool connections per request.
     """
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, *, vault: ColumnVault | None = None) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size)
         self.dialect = self.engine.dialect.name
@@ -66,6 +77,9 @@ class Database:
             if self.dialect == "sqlite"
             else self.engine
         )
+        if vault is not None:
+            attach_vault(self.engine, vault)
+            attach_vault(self._read_engine, vault)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._read_sessions = async_sessionmaker(
             self._read_engine, expire_on_commit=False, autoflush=False

@@ -10,6 +10,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from idp.db.engine import make_engine
+from idp.db.sealed import ColumnVault
 
 
 def migrations_dir() -> Path:
@@ -28,27 +29,36 @@ def alembic_config() -> Config:
     return config
 
 
-async def _run(url: str, action: str, target: str) -> None:
-    engine = make_engine(url, sqlite_begin="")
+async def _run(url: str, action: str, target: str, vault: ColumnVault | None) -> None:
+    # SQLite alters a table by copying it and dropping the original; with foreign keys on, that
+    # drop would cascade into every child row (SQLite's own ALTER procedure turns them off and
+    # checks them afterwards, as we do).
+    engine = make_engine(url, sqlite_begin="", sqlite_foreign_keys=False)
 
     def apply(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
+        # Revisions that seal personal data already stored need the vault (see 8e4b2c6d1f07).
+        config.attributes["vault"] = vault
         getattr(command, action)(config, target)
 
     async with engine.begin() as connection:
         await connection.run_sync(apply)
+        if connection.dialect.name == "sqlite":
+            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            if broken:
+                raise RuntimeError(f"the migration left rows without their parent: {broken[:5]}")
     await engine.dispose()
 
 
-async def upgrade(url: str, target: str = "head") -> None:
+async def upgrade(url: str, target: str = "head", *, vault: ColumnVault | None = None) -> None:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-    await _run(url, "upgrade", target)
+    await _run(url, "upgrade", target, vault)
 
 
-async def downgrade(url: str, target: str = "base") -> None:
-    await _run(url, "downgrade", target)
+async def downgrade(url: str, target: str = "base", *, vault: ColumnVault | None = None) -> None:
+    await _run(url, "downgrade", target, vault)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -11,6 +11,7 @@ SESSION = "idp_session"
 BROWSER = "idp_browser"
 REGISTRATION = "idp_registration"  # a self-registration in progress: its id and token
 PASSWORD_RESET = "idp_password_reset"  # a password reset in progress: its id and token
+DEVICE = "idp_device"  # this browser logged in to these accounts before (idp.security.devices)
 
 
 def name(base: str, settings: Settings) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from idp.context import Context
+from idp.http.client_address import client_address
 
 
 def get_context(request: Request) -> Context:
@@ -23,9 +24,7 @@ Ctx = Annotated[Context, Depends(_context_dependency)]
 
 
 def client_ip(request: Request) -> str | None:
+    """The client's address (``idp.http.client_address``: trusted proxies counted from the
+    right of X-Forwarded-For)."""
     ctx: Context = request.app.state.ctx
-    if ctx.settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else None
+    return client_address(request, ctx.settings.trusted_proxies)

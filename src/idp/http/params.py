@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -28,8 +29,29 @@ KNOWN_PARAMETERS = frozenset(
 )  # fmt: skip
 
 
+# C0 controls, DEL and C1 controls (Unicode category Cc). No protocol parameter has a use for
+# them (RFC 6749 Appendix A limits state, scope and codes to visible ASCII), PostgreSQL's text
+# and jsonb refuse NUL, and a control character echoed into a page or a log line misleads.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _named(name: str) -> str:
     return f"parameter {name!r}" if name in KNOWN_PARAMETERS else "a parameter"
+
+
+def has_control_characters(value: str) -> bool:
+    return CONTROL_CHARACTERS.search(value) is not None
+
+
+def refuse_control_characters(
+    params: Mapping[str, str], error: type[InvalidRequest] = InvalidRequest
+) -> None:
+    """``invalid_request`` (or the endpoint's subclass of it) when any value holds a control
+    character. Endpoints call it where the error can be answered properly: at the authorization
+    endpoint, once the redirect URI is trusted, so the client hears about it."""
+    for name, value in params.items():
+        if has_control_characters(value):
+            raise error(f"{_named(name)} contains control characters")
 
 
 def _collect(items: Iterable[tuple[str, object]], max_length: int) -> dict[str, str]:

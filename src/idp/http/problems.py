@@ -48,7 +48,7 @@ _DESCRIPTIONS = {
     415: "The body is not JSON",
     422: "Invalid fields, listed in errors[]",
     429: "Too many attempts: wait Retry-After seconds",
-    503: "Overloaded: try again after Retry-After seconds",
+    503: "The server is busy (password hashing is saturated): retry after Retry-After seconds",
 }
 
 

@@ -3,6 +3,7 @@ The page rendering is ``idp.web.render.error_page``; ``idp.http.errors`` picks o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -18,6 +19,17 @@ from idp.errors import (
 from idp.security.redirect_uris import with_params
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# RFC 6749 §4.1.2.1, §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+_OUTSIDE_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+MAX_DESCRIPTION = 300
+
+
+def description_text(description: str) -> str:
+    """An error's description as every error answer carries it: only the characters RFC 6749
+    allows, bounded. Descriptions are written not to quote the request; this is the net under
+    that rule, so no quote, backslash, control or look-alike character a sender chose ever
+    reaches a header, a redirect or the client's error page."""
+    return _OUTSIDE_DESCRIPTION.sub("", description)[:MAX_DESCRIPTION].strip()
 
 
 def oauth_json(error: OAuthError) -> Response:
@@ -28,8 +40,8 @@ def oauth_json(error: OAuthError) -> Response:
         headers["WWW-Authenticate"] = bearer_challenge(error)
         return Response(status_code=error.status_code, headers=headers)
     body: dict[str, Any] = {"error": error.error}
-    if error.description and error.expose:
-        body["error_description"] = error.description
+    if description_text(error.description) and error.expose:
+        body["error_description"] = description_text(error.description)
     if isinstance(error, InvalidClient):
         # RFC 6749 §5.2: 401 with WWW-Authenticate for a failed client authentication.
         headers["WWW-Authenticate"] = 'Basic realm="idp", charset="UTF-8"'
@@ -44,7 +56,7 @@ def protocol_json(error: IdpError) -> Response:
     body: dict[str, Any] = {
         "error": "server_error" if error.status_code >= 500 else "invalid_request"
     }
-    description = error.description or getattr(error, "title", "")
+    description = description_text(error.description or getattr(error, "title", ""))
     if description and error.expose and error.status_code < 500:
         body["error_description"] = description
     return JSONResponse(
@@ -72,7 +84,7 @@ def bearer_challenge(error: OAuthError | None) -> str:
     # RFC 6750 §3: no error code when the request carried no token at all.
     if error is None:
         return 'Bearer realm="idp"'
-    description = error.description.replace('"', "'")
+    description = description_text(error.description)
     return f'Bearer realm="idp", error="{error.error}", error_description="{description}"'
 
 
@@ -83,7 +95,7 @@ def error_redirect(
         redirect_uri,
         {
             "error": error.error,
-            "error_description": error.description or None,
+            "error_description": description_text(error.description) or None,
             "state": state,
             "iss": issuer,  # RFC 9207 on errors too
         },
@@ -102,8 +114,8 @@ def problem_json(
         "title": error.title,
         "status": error.status_code,
     }
-    if error.description and error.expose:
-        body["detail"] = error.description
+    if description_text(error.description) and error.expose:
+        body["detail"] = description_text(error.description)
     if instance:
         body["instance"] = instance
     body.update(error.extra)

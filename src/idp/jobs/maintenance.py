@@ -20,6 +20,7 @@ from idp.db.models import (
 )
 from idp.jobs import repository as jobs
 from idp.jobs.dbtime import db_now
+from idp.jobs.housekeeping import purge_expired
 from idp.jobs.worker import PollingWorker
 
 # How long settled jobs stay for operators, by kind. Sent messages may hold one-time codes
@@ -74,3 +75,9 @@ class Maintenance:
                     | (ThrottleCounter.blocked_until < now),
                 )
             )
+        await self.purge_grants_tokens_and_sessions()
+
+    async def purge_grants_tokens_and_sessions(self) -> dict[str, int]:
+        """Grants, refresh tokens, browser sessions and send counters past their end plus the
+        retention, in bounded batches, each in its own transaction (``idp.jobs.housekeeping``)."""
+        return await purge_expired(self._ctx.db, self._ctx.settings, self._ctx.clock.now())

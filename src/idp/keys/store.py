@@ -3,6 +3,10 @@
 A rotated-in key is published at once but signs only from ``activates_at``, so every cache of
 our JWKS (other instances, relying parties) has had time to see it. A superseded key stays
 published until every token it signed has expired.
+
+Each process re-reads the key rows every ``cache_ttl`` seconds, but opens (decrypts and parses)
+a key only once, by ``kid``, in a worker thread: an RSA key takes tens of milliseconds, which
+the event loop must not spend.
 """
 
 from __future__ import annotations
@@ -67,6 +71,16 @@ def public_jwk(key: PublicKey) -> dict[str, Any]:
     return jwk
 
 
+def _open_key(keyring: Keyring, sealed: bytes, kid: str) -> tuple[PrivateKey, PublicKey]:
+    """Decrypt and parse one private key (CPU-bound: run it in a thread)."""
+    pem = keyring.open(_SEAL_PURPOSE, sealed, kid)
+    private = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(
+        private, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+    )
+    return private, private.public_key()
+
+
 def thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638 JWK thumbprint, used as ``kid``."""
     required = {
@@ -88,13 +102,17 @@ class KeyStore:
         *,
         cache_ttl: float,
         max_token_ttl: int,
+        activation_delay: int = 120,
     ) -> None:
         self._db = db
         self._keyring = keyring
         self._clock = clock
         self._cache_ttl = cache_ttl
         self._max_token_ttl = max_token_ttl
+        self._activation_delay = activation_delay
         self._keys: list[LoadedKey] = []
+        # Opened private keys by kid; a kid names one key for good (it is the key's thumbprint).
+        self._opened: dict[str, tuple[PrivateKey, PublicKey]] = {}
         self._loaded_at = -1e9
         self._lock = asyncio.Lock()
 
@@ -108,7 +126,13 @@ class KeyStore:
                 return self._keys
             async with self._db.read() as session:
                 rows = await self._load_published(session)
-            self._keys = [self._open(row) for row in rows]
+            new = [(row.kid, row.private_enc) for row in rows if row.kid not in self._opened]
+            if new:
+                opened = await asyncio.to_thread(self._open_all, new)
+                self._opened.update(opened)
+            # Keys no longer published are forgotten.
+            self._opened = {row.kid: self._opened[row.kid] for row in rows}
+            self._keys = [self._loaded(row) for row in rows]
             self._loaded_at = time.monotonic()
             return self._keys
 
@@ -117,18 +141,19 @@ class KeyStore:
         rows = (await session.scalars(select(SigningKey))).all()
         return [r for r in rows if r.published_until is None or r.published_until > now]
 
-    def _open(self, row: SigningKey) -> LoadedKey:
-        pem = self._keyring.open(_SEAL_PURPOSE, row.private_enc, row.kid)
-        private = serialization.load_pem_private_key(pem, password=None)
-        assert isinstance(
-            private, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
-        )
+    def _open_all(self, sealed: list[tuple[str, bytes]]) -> dict[str, tuple[PrivateKey, PublicKey]]:
+        return {kid: _open_key(self._keyring, private_enc, kid) for kid, private_enc in sealed}
+
+    def _loaded(self, row: SigningKey) -> LoadedKey:
+        # The schedule (activation, deactivation) is read fresh every time; only the key
+        # material is reused.
+        private, public = self._opened[row.kid]
         return LoadedKey(
             kid=row.kid,
             alg=row.alg,
             public_jwk=row.public_jwk,
             private=private,
-            public=private.public_key(),
+            public=public,
             activates_at=row.activates_at,
             deactivated_at=row.deactivated_at,
         )
@@ -183,10 +208,13 @@ class KeyStore:
         return created
 
     async def rotate(
-        self, *, activate_in: int, algs: tuple[str, ...] = SUPPORTED_ALGS
+        self, *, activate_in: int | None = None, algs: tuple[str, ...] = SUPPORTED_ALGS
     ) -> list[str]:
+        """New keys, published now and signing after ``activate_in`` seconds (by default the
+        configured activation delay, which outlasts every cache of the JWKS)."""
         now = self._clock.now()
-        activates_at = now + timedelta(seconds=activate_in)
+        delay = self._activation_delay if activate_in is None else activate_in
+        activates_at = now + timedelta(seconds=delay)
         async with self._db.transaction() as session:
             rows = await self._load_published(session)
             for row in rows:

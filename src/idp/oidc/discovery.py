@@ -78,5 +78,6 @@ async def jwks(ctx: Ctx) -> JSONResponse:
     return JSONResponse(
         await ctx.keys.jwks(),
         media_type="application/jwk-set+json",
-        headers={"Cache-Control": "public, max-age=60", **_PUBLIC},
+        # Keys activate only after this (plus the key cache) has passed: settings.check.
+        headers={"Cache-Control": f"public, max-age={ctx.settings.jwks_max_age}", **_PUBLIC},
     )

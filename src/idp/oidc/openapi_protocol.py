@@ -98,6 +98,15 @@ def _form(schema: str, description: str) -> dict[str, Any]:
 
 
 TOO_LARGE = _oauth_error("The request body is over 64 KiB (`invalid_request`).")
+# web/repost.py: a cross-site POST without the SSO cookie (SameSite=Lax) is re-posted once.
+REPOST_PAGE = {
+    "description": (
+        "A cross-site POST that came without the session cookie: a page that posts the same "
+        "parameters again from this origin (by script, or its button), with "
+        "`idp_same_site_repost=1`, so the browser sends its session cookie."
+    ),
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 CLIENT_AUTH_FAILED = _oauth_error(
     "Client authentication failed (`invalid_client`).",
     challenge='`Basic realm="idp"` when client authentication failed.',
@@ -123,8 +132,8 @@ AUTHORIZATION_FIELDS: dict[str, Schema] = {
     "response_type": _str("Only the authorization code flow.", enum=["code"]),
     "client_id": _str("The registered client."),
     "redirect_uri": _str(
-        "Exactly one of the client's registered redirect URIs (a loopback URI may change its "
-        "port, RFC 8252 §7.3).",
+        "Exactly one of the client's registered redirect URIs (a public client's loopback URI "
+        "may change its port, RFC 8252 §7.3).",
         format="uri",
     ),
     "scope": _str("Space-separated; must include `openid` for an ID token.", examples=["openid"]),
@@ -407,6 +416,7 @@ def _authorization_operation(method: str) -> dict[str, Any]:
     else:
         operation["requestBody"] = _form("AuthorizationRequest", "The authorization request.")
         operation["responses"]["413"] = TOO_LARGE
+        operation["responses"]["200"] = REPOST_PAGE
     return operation
 
 
@@ -447,6 +457,12 @@ def _logout_operation(method: str) -> dict[str, Any]:
             "required": False,
         }
         operation["responses"]["413"] = TOO_LARGE
+        operation["responses"]["200"] = {
+            **operation["responses"]["200"],
+            "description": operation["responses"]["200"]["description"]
+            + " "
+            + REPOST_PAGE["description"],
+        }
     return operation
 
 

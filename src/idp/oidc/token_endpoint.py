@@ -46,7 +46,7 @@ async def token(request: Request, ctx: Ctx) -> Response:
     client = await authenticate_client(request, params, ctx)
     if handler is None:
         # RFC 9700 §2.4: the password grant is never offered; implicit has no token call.
-        raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported.")
+        raise UnsupportedGrantType("This grant_type is not supported.")
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"This client may not use {grant_type}.")
     try:

@@ -1,16 +1,27 @@
-"""argon2id hashing off the event loop, in a pool sized to the cores."""
+"""argon2id hashing off the event loop, in a pool sized to the cores, with a bounded queue.
+
+Every hash takes a worker for tens of milliseconds and ~19 MiB; a flood of logins must not
+queue without limit (each waiting request holds a connection and its client waits anyway).
+At most ``max_waiting`` hashes wait for a worker; the next one is refused at once with
+``ServerBusy`` (503 and Retry-After), before any work is done.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from idp.errors import ServerBusy
 from idp.settings import Argon2Settings
+
+T = TypeVar("T")
 
 
 def normalize(password: str) -> str:
@@ -26,23 +37,35 @@ class PasswordService:
             parallelism=settings.parallelism,
         )
         # argon2-cffi releases the GIL while hashing, so threads give real parallelism.
-        workers = settings.pool_size or (os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self.workers = settings.pool_size or (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="argon2")
+        self._capacity = self.workers + settings.max_waiting
+        self._busy_retry_after = settings.busy_retry_after
+        self._in_pool = 0  # running or waiting; touched only on the event loop's thread
         self._dummy = self._hasher.hash("an unused password for timing parity")
 
     async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._hasher.hash, normalize(password))
+        return await self._run(self._hasher.hash, normalize(password))
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """Verify; with no stored hash, burn the same time so unknown logins are not revealed."""
-        loop = asyncio.get_running_loop()
         target = stored or self._dummy
-        ok = await loop.run_in_executor(self._pool, self._check, target, normalize(password))
+        ok = await self._run(self._check, target, normalize(password))
         return ok and stored is not None
 
     def needs_rehash(self, stored: str) -> bool:
         return self._hasher.check_needs_rehash(stored)
+
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        # Admission is decided before the first await, so it is exact on one event loop.
+        if self._in_pool >= self._capacity:
+            raise ServerBusy(retry_after=self._busy_retry_after)
+        self._in_pool += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, work, *args)
+        finally:
+            self._in_pool -= 1
 
     def _check(self, stored: str, password: str) -> bool:
         try:

@@ -26,11 +26,15 @@ def _loopback_without_port(uri: str) -> str | None:
     return f"{match.group(1)}{match.group(2) or ''}" if match else None
 
 
-def matches_registered(candidate: str, registered: tuple[str, ...]) -> bool:
-    """Simple string comparison; only a loopback IP literal's port may differ (RFC 8252 §7.3),
-    and everything else must still be identical to the letter."""
+def matches_registered(candidate: str, registered: tuple[str, ...], *, native: bool) -> bool:
+    """Simple string comparison (RFC 9700 §4.1.3). Only for a native app (a public client) may a
+    loopback IP literal's port differ (RFC 8252 §7.3, RFC 9700 §4.1.1): it listens on whatever
+    port the system gives it. A web server's port is fixed, and another port on the same host may
+    belong to someone else. Everything else must still be identical to the letter."""
     if candidate in registered:
         return True
+    if not native:
+        return False
     rest = _loopback_without_port(candidate)
     if rest is None:
         return False

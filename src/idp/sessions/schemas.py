@@ -15,8 +15,13 @@ class ClientRef(BaseModel):
 class SessionView(BaseModel):
     id: str = Field(description="Session identifier, for ending it")
     current: bool = Field(description="This is the session making the request")
-    device: str | None = Field(description="The browser's User-Agent")
-    address: str | None = Field(description="The client address at login")
+    device: str | None = Field(
+        description='The browser family and system, e.g. "Firefox on Windows" (never the full '
+        "User-Agent)"
+    )
+    address: str | None = Field(
+        description="The client's network at login (IPv4 /24, IPv6 /48), never the full address"
+    )
     created_at: datetime
     last_seen_at: datetime
     auth_time: datetime

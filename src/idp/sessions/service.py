@@ -20,7 +20,9 @@ from idp.audit.log import record
 from idp.clock import Clock
 from idp.db.models import Account, BrowserSession
 from idp.jobs.queue import JobRef, enqueue
+from idp.security.network import truncated_address
 from idp.security.tokens import digest, new_token
+from idp.sessions.device_label import device_label
 from idp.sessions.repository import SessionRepository
 from idp.settings import SessionSettings, Settings
 
@@ -81,8 +83,8 @@ def start_session(
         created_at=now,
         last_seen_at=now,
         expires_at=now + timedelta(seconds=settings.absolute_ttl),
-        user_agent=(user_agent or "")[:512] or None,
-        ip=ip,
+        user_agent=device_label(user_agent),
+        ip=truncated_address(ip),
     )
     SessionRepository(db_session).add(record)
     return record, cookie

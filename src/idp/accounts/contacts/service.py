@@ -154,6 +154,7 @@ async def add_contact(
                 owner_id=contact.id,
                 phone=value,
                 locale=locale,
+                sender=verification.sender_of_account(account_id),
                 decoy=taken,
             )
         else:
@@ -165,6 +166,7 @@ async def add_contact(
                 owner_id=account_id,
                 email=value,
                 locale=locale,
+                sender=verification.sender_of_account(account_id),
                 decoy=taken,
             )
         notified = _tell_others(session, ctx, contacts, "adding", contact, locale)
@@ -191,7 +193,7 @@ async def _pending_link(
             Verification.owner_id == account_id,
             Verification.purpose == PURPOSE,
             Verification.channel == "email",
-            Verification.target == email,
+            Verification.target_lookup == email,
         )
         .order_by(Verification.created_at.desc())
         .limit(1)
@@ -217,7 +219,6 @@ async def confirm_phone(
     ip: str | None,
 ) -> Contact:
     problem: verification.CodeInvalid | None = None
-    now = ctx.clock.now()
     async with ctx.db.transaction() as session:
         repo = await _locked(session, account_id)
         contacts = await repo.contacts(account_id)
@@ -229,27 +230,80 @@ async def confirm_phone(
             raise NotFound("No code was sent for this contact.")
         problem = await verification.check_sms_code(session, ctx, pending, code)
         if problem is None:
-            contact.confirmed_at = now
-            try:
-                await session.flush()
-            except IntegrityError as exc:
-                # Confirmed on another account meanwhile (the unique index says so).
-                raise Conflict("This contact already belongs to an account.") from exc
-            notified = _tell_others(session, ctx, contacts, "added", contact, locale)
-            record(
-                session,
-                "contact.confirm",
-                at=now,
-                actor="person",
-                account_id=account_id,
-                ip=ip,
-                kind=contact.kind,
-                contact_id=str(contact.id),
-                notified=notified,
-            )
+            await confirm_contact(session, ctx, repo, contacts, contact, locale=locale, ip=ip)
     if problem is not None:
         raise problem  # after the commit: the wrong attempt stays counted
     return contact
+
+
+async def confirm_contact(
+    session: AsyncSession,
+    ctx: Context,
+    repo: AccountRepository,
+    contacts: list[Contact],
+    contact: Contact,
+    *,
+    locale: str,
+    ip: str | None,
+) -> bool:
+    """The one way a contact of an account becomes confirmed, by code or by link: a guarded
+    update (a second proof changes nothing and tells nobody twice), the notice to the
+    account's other confirmed contacts, and the audit record. The caller holds the account's
+    lock and passes its contacts. False when the contact was confirmed already."""
+    now = ctx.clock.now()
+    try:
+        won = await repo.confirm_contact(contact.id, now)
+    except IntegrityError as exc:
+        # Confirmed on another account meanwhile (the unique index says so).
+        raise Conflict("This contact already belongs to an account.") from exc
+    if not won:
+        return False
+    contact.confirmed_at = now
+    notified = _tell_others(session, ctx, contacts, "added", contact, locale)
+    record(
+        session,
+        "contact.confirm",
+        at=now,
+        actor="person",
+        account_id=contact.account_id,
+        ip=ip,
+        kind=contact.kind,
+        contact_id=str(contact.id),
+        notified=notified,
+    )
+    return True
+
+
+async def confirm_email_on_account(
+    session: AsyncSession,
+    ctx: Context,
+    account_id: uuid.UUID,
+    email: str,
+    *,
+    locale: str,
+    ip: str | None,
+    add_missing: bool,
+) -> None:
+    """A link sent to ``email`` for this account was followed: confirm the address as the
+    phone path confirms a phone. ``add_missing``: the address is not on the account yet (a
+    registration finished before its link was opened) and joins it now."""
+    repo = AccountRepository(session)
+    account = await repo.lock(account_id)
+    if account is None or account.status != "active":
+        return  # the link proved the address, but there is no account to add it to
+    contacts = await repo.contacts(account_id)
+    contact = next((c for c in contacts if c.kind == "email" and c.value == email), None)
+    if contact is None:
+        if not add_missing:
+            return  # removed since the link was sent
+        now = ctx.clock.now()
+        contact = Contact(
+            id=uuid.uuid4(), account_id=account_id, kind="email", value=email, created_at=now
+        )
+        repo.add(contact)
+        await session.flush()
+        contacts.append(contact)
+    await confirm_contact(session, ctx, repo, contacts, contact, locale=locale, ip=ip)
 
 
 async def resend(ctx: Context, account_id: uuid.UUID, contact_id: uuid.UUID, *, locale: str) -> int:
@@ -264,7 +318,9 @@ async def resend(ctx: Context, account_id: uuid.UUID, contact_id: uuid.UUID, *, 
             pending = await verification.latest(session, contact.id, PURPOSE, "sms")
             if pending is None:
                 raise NotFound("No code was sent for this contact.")
-            await verification.resend_sms_code(session, ctx, pending, locale)
+            await verification.resend_sms_code(
+                session, ctx, pending, locale, sender=verification.sender_of_account(account_id)
+            )
             return verification.resend_available_in(ctx, pending)
         link = await _pending_link(session, account_id, contact.value)
         if link is not None:
@@ -281,6 +337,7 @@ async def resend(ctx: Context, account_id: uuid.UUID, contact_id: uuid.UUID, *, 
             owner_id=account_id,
             email=contact.value,
             locale=locale,
+            sender=verification.sender_of_account(account_id),
             decoy=taken,
         )
         return cooldown

@@ -60,7 +60,7 @@ async def csrf_token(request: Request, ctx: Ctx, response: Response) -> CsrfToke
 @router.post(
     "/login",
     response_model=AccountSummary,
-    responses=problems(401, 403, 415, 422, 429),
+    responses=problems(401, 403, 415, 422, 429, 503),
     openapi_extra=security(BROWSER_WITH_CSRF),
 )
 async def login(
@@ -76,6 +76,7 @@ async def login(
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         old_cookie=cookies.read(request, cookies.SESSION, ctx.settings),
+        device=cookies.read(request, cookies.DEVICE, ctx.settings),
     )
     cookies.write(
         response,
@@ -83,6 +84,9 @@ async def login(
         done.cookie,
         ctx.settings,
         max_age=ctx.settings.sessions.absolute_ttl,
+    )
+    cookies.write(
+        response, cookies.DEVICE, done.device, ctx.settings, ctx.settings.throttle.device_cookie_ttl
     )
     response.headers["Cache-Control"] = "no-store"
     await dispatcher.run_now(done.replaced.jobs, wait=0)

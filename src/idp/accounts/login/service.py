@@ -4,16 +4,19 @@ login page creates: the same checks, throttling, audit record and logout fan-out
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.accounts import throttle
 from idp.accounts.errors import InvalidCredentials
 from idp.accounts.repository import AccountRepository
-from idp.accounts.service import after_successful_login, authenticate
+from idp.accounts.service import Verified, verify_login
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account
+from idp.errors import ServerBusy
 from idp.sessions.service import Ended, LiveSession, end_sessions, find_live_session, start_session
 
 # Work to do in the login's own transaction once the new session exists (the login page binds
@@ -26,6 +29,7 @@ class LoggedIn:
     account: Account
     cookie: str  # the new session cookie's value
     replaced: Ended  # the browser's previous session, ended (deliver its logout jobs)
+    device: str  # the device cookie to set (idp.security.devices): this browser knows the account
 
 
 async def log_in(
@@ -36,26 +40,63 @@ async def log_in(
     ip: str | None,
     user_agent: str | None,
     old_cookie: str | None,
+    device: str | None = None,
     via: str = "api",
     client_id: str | None = None,
     then: Then | None = None,
 ) -> LoggedIn:
     """Check the password (throttled, ``InvalidCredentials`` or ``TooManyAttempts``), end the
-    browser's previous session and start a new one with a fresh cookie (no fixation)."""
-    account = await authenticate(ctx, login, password, ip)
-    # A rehash after an argon2 parameter change happens here, outside the write transaction.
-    new_hash = (
-        await ctx.passwords.hash(password)
-        if account.password_hash and ctx.passwords.needs_rehash(account.password_hash)
-        else None
-    )
+    browser's previous session and start a new one with a fresh cookie (no fixation).
+
+    ``device`` is the browser's device cookie: a browser that logged in to this account before
+    is judged by its own failure counter. The session is created only if the password hash is
+    still the one verified (a reset or change committed meanwhile refuses the login)."""
+    verified = await verify_login(ctx, login, password, ip, device)
+    try:
+        return await _start(
+            ctx, verified, password, ip, user_agent, old_cookie, device, via, client_id, then
+        )
+    except InvalidCredentials:
+        raise  # the password changed meanwhile: the attempt stays counted as a failure
+    except BaseException:
+        # Nothing was started (the interaction expired, the request was cancelled): give the
+        # attempt back rather than count a right password as a failure.
+        async with ctx.db.transaction() as session:
+            await throttle.release(session, verified.reservation)
+        raise
+
+
+async def _start(
+    ctx: Context,
+    verified: Verified,
+    password: str,
+    ip: str | None,
+    user_agent: str | None,
+    old_cookie: str | None,
+    device: str | None,
+    via: str,
+    client_id: str | None,
+    then: Then | None,
+) -> LoggedIn:
+    account = verified.account
+    # A rehash after an argon2 parameter change happens here, outside the write transaction;
+    # it is only an improvement, so a busy pool skips it.
+    new_hash: str | None = None
+    if ctx.passwords.needs_rehash(verified.verified_hash):
+        with suppress(ServerBusy):
+            new_hash = await ctx.passwords.hash(password)
     now = ctx.clock.now()
     async with ctx.db.transaction() as session:
-        fresh = await AccountRepository(session).get(account.id)
-        if fresh is None or fresh.status != "active":
+        fresh = await AccountRepository(session).lock(account.id)
+        if (
+            fresh is None
+            or fresh.status != "active"
+            or fresh.password_hash != verified.verified_hash
+        ):
             raise InvalidCredentials("The login or the password is wrong.")
-        if new_hash is not None and fresh.password_hash == account.password_hash:
-            fresh.password_hash = new_hash
+        if new_hash is not None:
+            fresh.password_hash = new_hash  # compare-and-set: compared above, under the lock
+        await throttle.settle(session, verified.reservation, succeeded=True, clear=verified.cleared)
         old = await find_live_session(session, old_cookie, now, ctx.settings.sessions)
         replaced = await end_sessions(
             session,
@@ -74,7 +115,6 @@ async def log_in(
             user_agent=user_agent,
             ip=ip,
         )
-        await after_successful_login(session, ctx, fresh, login, password)
         record(
             session,
             "login",
@@ -88,7 +128,7 @@ async def log_in(
         if then is not None:
             await session.flush()
             await then(session, LiveSession(new_session, fresh))
-    return LoggedIn(fresh, cookie, replaced)
+    return LoggedIn(fresh, cookie, replaced, ctx.devices.remember(device, fresh.id))
 
 
 async def log_out(ctx: Context, cookie: str | None) -> Ended:

@@ -75,20 +75,28 @@ async def change_password(
     used to guess the password.
     """
     now = ctx.clock.now()
-    key = _throttle_key(account_id)
+    counter = throttle.Counter(_throttle_key(account_id), ctx.settings.throttle.free_failures)
     async with ctx.db.read() as session:
         repo = AccountRepository(session)
         account = await repo.get(account_id)
         if account is None:
             raise NotFound("No such account.")
         contacts = await repo.contacts(account_id)
-        await throttle.check(session, [key], now)
     refuse_bad_password(ctx, new_password, new_password_repeat, personal_words(account, contacts))
     verified_hash = account.password_hash
-    if not await ctx.passwords.verify(verified_hash, old_password):
+    # The attempt is counted before argon2 runs, so parallel guesses cannot outrun the limit.
+    async with ctx.db.transaction() as session:
+        reservation = await throttle.reserve(session, [counter], now, ctx.settings.throttle)
+    try:
+        right = await ctx.passwords.verify(verified_hash, old_password)
+        same = normalize(new_password) == normalize(old_password)
+        new_hash = await ctx.passwords.hash(new_password) if right and not same else None
+    except BaseException:
         async with ctx.db.transaction() as session:
-            settings = ctx.settings.throttle
-            await throttle.fail(session, key, now, settings, free=settings.free_failures)
+            await throttle.release(session, reservation)
+        raise
+    if not right:
+        async with ctx.db.transaction() as session:
             record(
                 session,
                 "password.change",
@@ -100,12 +108,13 @@ async def change_password(
                 ip=ip,
             )
         raise WrongPassword("The current password is wrong.")
-    if normalize(new_password) == normalize(old_password):
+    if new_hash is None:
+        async with ctx.db.transaction() as session:
+            await throttle.settle(session, reservation, succeeded=True)
         raise ValidationFailed(
             "The new password is the current one.",
             errors=[{"field": "new_password", "message": "Choose a password you do not use now."}],
         )
-    new_hash = await ctx.passwords.hash(new_password)  # outside any transaction
     async with ctx.db.transaction() as session:
         repo = AccountRepository(session)
         locked = await repo.lock(account_id)
@@ -126,7 +135,7 @@ async def change_password(
             template="password_changed",
             locale=locale,
         )
-        await throttle.reset(session, key)
+        await throttle.settle(session, reservation, succeeded=True)
         record(
             session,
             "password.change",

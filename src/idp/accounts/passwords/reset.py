@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.accounts import verification
+from idp.accounts import attempts, throttle, verification
 from idp.accounts.errors import TooManyAttempts
-from idp.accounts.identifiers import classify_login
+from idp.accounts.identifiers import IdentifierKind, login_candidates
 from idp.accounts.notices import notify_contacts
 from idp.accounts.password_policy import password_problems
 from idp.accounts.passwords.change import personal_words, refuse_bad_password
 from idp.accounts.repository import AccountRepository
-from idp.accounts.service import find_by_login
+from idp.accounts.service import find_by_candidates
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact, PasswordReset, Verification
@@ -45,9 +45,9 @@ class ResetStarted:
     expires_at: datetime
 
 
-def _login_label(login: str) -> str:
-    parsed = classify_login(login)
-    if parsed is None:
+def _login_readings(login: str) -> list[tuple[IdentifierKind, str]]:
+    readings = login_candidates(login)
+    if not readings:
         raise ValidationFailed(
             "The login is not a phone number, an e-mail address or a SNILS.",
             errors=[
@@ -57,17 +57,16 @@ def _login_label(login: str) -> str:
                 }
             ],
         )
-    return f"{parsed[0]}:{parsed[1]}"
+    return readings
 
 
 def _destination(
-    label: str, account: Account | None, contacts: list[Contact]
+    kind: str, value: str, account: Account | None, contacts: list[Contact]
 ) -> tuple[Channel, str] | None:
     """Where the code goes: the contact logged in with, or for a SNILS a confirmed phone
     (preferred) or e-mail; None when there is nowhere to send it."""
     if account is None or account.status != "active":
         return None
-    kind, _, value = label.partition(":")
     confirmed = [c for c in contacts if c.confirmed_at is not None]
     if kind in ("phone", "email"):
         chosen = [c for c in confirmed if c.kind == kind and c.value == value]
@@ -107,8 +106,27 @@ async def _open_resets(
     return list((await session.scalars(stmt)).all())
 
 
+async def _pick(
+    session: AsyncSession, ctx: Context, readings: list[tuple[IdentifierKind, str]]
+) -> tuple[Account | None, tuple[Channel, str] | None]:
+    """The account to reset and where its code goes. A login read two ways (a SNILS that is
+    also a phone in national form) prefers the phone: the code then goes to the very number
+    typed; otherwise the reading that matched."""
+    matches = dict(await find_by_candidates(session, ctx, readings))
+    repo = AccountRepository(session)
+    for kind in ("phone", "email", "snils"):
+        account = matches.get(kind)
+        if account is None:
+            continue
+        value = next(v for k, v in readings if k == kind)
+        destination = _destination(kind, value, account, await repo.contacts(account.id))
+        if destination is not None:
+            return account, destination
+    return None, None
+
+
 async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None) -> ResetStarted:
-    label = _login_label(login)
+    readings = _login_readings(login)
     now = ctx.clock.now()
     token = new_token(32)
     reset = PasswordReset(
@@ -119,11 +137,13 @@ async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None
         expires_at=now + timedelta(seconds=ctx.settings.verification.password_reset_ttl),
     )
     async with ctx.db.transaction() as session:
-        # The same cap for every login, known or not, so a 429 tells nothing either.
-        await verification.count_request(session, ctx, "password-reset:" + digest(label))
-        account = await find_by_login(session, ctx, login)
-        contacts = await AccountRepository(session).contacts(account.id) if account else []
-        destination = _destination(label, account, contacts)
+        # The same caps for every login, known or not, counted before anyone is looked up, so
+        # a 429 tells nothing either: per login asked for (a login read two ways counts under
+        # both readings, as the login page counts it) and per client address.
+        for kind, value in readings:
+            await verification.count_request(session, ctx, "password-reset", f"{kind}:{value}")
+        await verification.count_sender(session, ctx, verification.sender_of_address(ip))
+        account, destination = await _pick(session, ctx, readings)
         failures = 0
         if account is not None and destination is not None:
             reset.account_id = account.id
@@ -145,11 +165,12 @@ async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None
                 target=target,
                 locale=locale,
                 template=TEMPLATE,
+                sender=None,  # counted above, for every request alike
                 failures=failures,
             )
         except TooManyAttempts:
-            # The contact's own hourly cap (it may have had other codes): answer the same way,
-            # send nothing.
+            # The contact's reset codes this hour, or the SMS budget, are spent: answer the
+            # same way as when a code goes out (only known logins get this far), send nothing.
             await verification.send_code(
                 session,
                 ctx,
@@ -159,6 +180,7 @@ async def request_reset(ctx: Context, login: str, *, locale: str, ip: str | None
                 target=None,
                 locale=locale,
                 template=TEMPLATE,
+                sender=None,
                 failures=failures,
             )
         record(
@@ -270,6 +292,8 @@ async def _set_password(
         claim=True,
     )
     notified = notify_contacts(session, ctx, contacts, template="password_changed", locale=locale)
+    # Strangers' failures against the account's identifiers are forgotten: the owner is back.
+    await throttle.reset(session, attempts.account_counters(ctx, account, contacts))
     record(
         session,
         "password.reset",

@@ -40,7 +40,7 @@ def _locale(request: Request) -> str:
 @router.post(
     "/me/password",
     response_model=PasswordChanged,
-    responses=problems(401, 403, 409, 415, 422, 429),
+    responses=problems(401, 403, 409, 415, 422, 429, 503),
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def change(
@@ -98,7 +98,7 @@ async def start_reset(
 @router.post(
     "/password-resets/{reset_id}/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(400, 404, 415, 422),
+    responses=problems(400, 404, 415, 422, 503),
 )
 async def finish_reset(
     reset_id: uuid.UUID,

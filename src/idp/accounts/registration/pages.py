@@ -31,7 +31,7 @@ from idp.context import Context
 from idp.db.models import Registration
 from idp.errors import Conflict, NotFound, ValidationFailed
 from idp.http import cookies
-from idp.http.deps import Ctx
+from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
 from idp.web.forms import (
     browser_id,
@@ -158,7 +158,7 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     if errors:
         return again(errors)
     try:
-        started = await registration.start(ctx, data, locale)
+        started = await registration.start(ctx, data, locale, ip=client_ip(request))
     except TooManyAttempts as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
         response = again({}, t("err_too_many_sends", minutes=minutes), 429)
@@ -261,7 +261,7 @@ async def resend_phone(request: Request, ctx: Ctx) -> Response:
     t = Translator(locale)
     held = current.held
     try:
-        await registration.resend_phone(ctx, held.id, held.token)
+        await registration.resend_phone(ctx, held.id, held.token, ip=client_ip(request))
     except NotFound:
         return _expired(request, ctx)
     except verification.ResendTooSoon as exc:

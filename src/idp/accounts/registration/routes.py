@@ -20,7 +20,7 @@ from idp.accounts.registration.schemas import (
     RegistrationStatus,
     ResendResult,
 )
-from idp.http.deps import Ctx
+from idp.http.deps import Ctx, client_ip
 from idp.http.openapi import link, links
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
@@ -73,6 +73,7 @@ async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> Reg
             email=body.email,
         ),
         locale,
+        ip=client_ip(request),
     )
     _wake(request)
     row = started.registration
@@ -128,7 +129,7 @@ async def confirm_phone(
 async def resend_phone(
     registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken
 ) -> ResendResult:
-    wait = await registration.resend_phone(ctx, registration_id, token)
+    wait = await registration.resend_phone(ctx, registration_id, token, ip=client_ip(request))
     _wake(request)
     return ResendResult(resend_after=wait)
 
@@ -137,7 +138,7 @@ async def resend_phone(
     "/registrations/{registration_id}/password",
     status_code=status.HTTP_201_CREATED,
     response_model=RegisteredAccount,
-    responses=PROBLEM,
+    responses={**PROBLEM, **problems(503)},  # 503: password hashing is saturated
 )
 async def choose_password(
     registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken
@@ -149,6 +150,7 @@ async def choose_password(
 
 
 @router.post("/email-confirmations", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEM)
-async def confirm_email(body: EmailConfirmation, ctx: Ctx) -> Response:
-    await registration.confirm_email(ctx, body.token)
+async def confirm_email(body: EmailConfirmation, request: Request, ctx: Ctx) -> Response:
+    locale = pick_locale(None, request.headers.get("accept-language"))
+    await registration.confirm_email(ctx, body.token, locale=locale, ip=client_ip(request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,11 +11,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts import verification
+from idp.accounts.contacts.service import confirm_email_on_account
 from idp.accounts.identifiers import normalize_email, normalize_phone
 from idp.accounts.names import clean_name
 from idp.accounts.password_policy import password_problems
@@ -100,7 +101,9 @@ def _validate(data: RegistrationInput) -> tuple[str, str, str | None, str | None
     return last, first, middle, phone, email
 
 
-async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
+async def start(
+    ctx: Context, data: RegistrationInput, locale: str, *, ip: str | None = None
+) -> Started:
     last, first, middle, phone, email = _validate(data)
     now = ctx.clock.now()
     token = new_token(32)
@@ -119,6 +122,7 @@ async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
             expires_at=now + timedelta(seconds=ctx.settings.verification.registration_ttl),
         )
         session.add(registration)
+        sender = verification.sender_of_address(ip)
         if phone:
             taken = await repo.confirmed_contact_exists("phone", phone)
             await verification.send_sms_code(
@@ -128,6 +132,7 @@ async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
                 owner_id=registration.id,
                 phone=phone,
                 locale=locale,
+                sender=sender,
                 decoy=taken,
             )
         if email:
@@ -139,6 +144,7 @@ async def start(ctx: Context, data: RegistrationInput, locale: str) -> Started:
                 owner_id=registration.id,
                 email=email,
                 locale=locale,
+                sender=sender,
                 decoy=taken,
             )
     return Started(registration, token)
@@ -176,76 +182,85 @@ async def confirm_phone(
     return registration
 
 
-async def resend_phone(ctx: Context, registration_id: uuid.UUID, token: str | None) -> int:
+async def resend_phone(
+    ctx: Context, registration_id: uuid.UUID, token: str | None, *, ip: str | None = None
+) -> int:
     async with ctx.db.transaction() as session:
         registration = await load(session, ctx, registration_id, token)
         pending = await verification.latest(session, registration.id, PURPOSE, "sms")
         if pending is None:
             raise NotFound("No code was sent for this registration.")
-        await verification.resend_sms_code(session, ctx, pending, registration.locale)
+        await verification.resend_sms_code(
+            session, ctx, pending, registration.locale, sender=verification.sender_of_address(ip)
+        )
         return verification.resend_available_in(ctx, pending)
 
 
-async def confirm_email(ctx: Context, link_token: str) -> None:
+async def confirm_email(
+    ctx: Context, link_token: str, *, locale: str = "ru", ip: str | None = None
+) -> None:
     """Follow an e-mail link: it proves the address, and nothing more (no session)."""
     try:
-        await _confirm_email(ctx, link_token)
+        await _confirm_email(ctx, link_token, locale, ip)
     except IntegrityError as exc:
         # The address was confirmed on another account at the same moment (unique index).
         raise Conflict("This address already belongs to an account.") from exc
 
 
-async def _confirm_email(ctx: Context, link_token: str) -> None:
+async def _confirm_email(ctx: Context, link_token: str, locale: str, ip: str | None) -> None:
     async with ctx.db.transaction() as session:
         row = await verification.consume_email_link(session, ctx, link_token)
         if row.purpose == PURPOSE:
-            registration = await session.get(Registration, row.owner_id)
-            if registration is not None and registration.email == row.target:
-                registration.email_confirmed_at = ctx.clock.now()
-                if registration.account_id is not None:
-                    # The password was set before the link was opened: the address still
-                    # becomes a confirmed contact of the new account.
-                    await _add_confirmed_email(session, ctx, registration.account_id, row.target)
+            confirmed = await _mark_email_confirmed(session, ctx, row.owner_id, row.target)
+            if confirmed is not None and confirmed.account_id is not None:
+                # The password was set before the link was opened: the address still becomes
+                # a confirmed contact of the new account, as a confirmed phone would.
+                await confirm_email_on_account(
+                    session,
+                    ctx,
+                    confirmed.account_id,
+                    row.target,
+                    locale=locale,
+                    ip=ip,
+                    add_missing=True,
+                )
         else:
-            await _confirm_account_email(session, ctx, row.owner_id, row.target)
-
-
-async def _add_confirmed_email(
-    session: AsyncSession, ctx: Context, account_id: uuid.UUID, email: str
-) -> None:
-    existing = (
-        await session.scalars(
-            select(Contact).where(
-                Contact.account_id == account_id, Contact.kind == "email", Contact.value == email
+            await confirm_email_on_account(
+                session, ctx, row.owner_id, row.target, locale=locale, ip=ip, add_missing=False
             )
+
+
+@dataclass(frozen=True)
+class EmailConfirmed:
+    account_id: uuid.UUID | None  # set when the registration was already completed
+
+
+async def _mark_email_confirmed(
+    session: AsyncSession, ctx: Context, registration_id: uuid.UUID, email: str
+) -> EmailConfirmed | None:
+    """Mark the registration's address confirmed and return its account, as committed now.
+
+    A guarded update, not a read then a write: when the registration is being completed at
+    this moment, the update waits for that transaction's lock and then sees its account, so
+    the address joins the account here; or it commits first and the completion, which locks
+    the registration before it reads it, creates the address confirmed. None: the link is for
+    an address the registration no longer has."""
+    # The address is sealed, so it is compared here, under the row lock, not in SQL.
+    locked = (
+        await session.execute(
+            select(Registration.email, Registration.account_id)
+            .where(Registration.id == registration_id)
+            .with_for_update()
         )
     ).first()
-    now = ctx.clock.now()
-    if existing is None:
-        session.add(
-            Contact(
-                account_id=account_id, kind="email", value=email, confirmed_at=now, created_at=now
-            )
-        )
-    elif existing.confirmed_at is None:
-        existing.confirmed_at = now
-
-
-async def _confirm_account_email(
-    session: AsyncSession, ctx: Context, account_id: uuid.UUID, email: str
-) -> None:
-    contact = (
-        await session.scalars(
-            select(Contact).where(
-                Contact.account_id == account_id,
-                Contact.kind == "email",
-                Contact.value == email,
-                Contact.confirmed_at.is_(None),
-            )
-        )
-    ).first()
-    if contact is not None:
-        contact.confirmed_at = ctx.clock.now()
+    if locked is None or locked.email != email:
+        return None
+    await session.execute(
+        update(Registration)
+        .where(Registration.id == registration_id)
+        .values(email_confirmed_at=ctx.clock.now())
+    )
+    return EmailConfirmed(locked.account_id)
 
 
 async def complete(

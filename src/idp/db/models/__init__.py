@@ -13,7 +13,7 @@ from idp.db.models.grants import (
 )
 from idp.db.models.jobs import QueuedJob
 from idp.db.models.keys import SigningKey
-from idp.db.models.notifications import DevMessage
+from idp.db.models.notifications import DevMessage, SendCounter
 from idp.db.models.password_resets import PasswordReset
 from idp.db.models.registration import Registration, Verification
 from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
@@ -36,6 +36,7 @@ __all__ = [
     "RefreshToken",
     "Registration",
     "RevokedAccessToken",
+    "SendCounter",
     "SessionClient",
     "SigningKey",
     "ThrottleCounter",

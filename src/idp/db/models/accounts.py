@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Uuid, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from idp.db.base import Base
+from idp.db.sealed import BlindIndex, Sealed
 from idp.db.types import UTCDateTime
 
 
@@ -16,9 +17,12 @@ class Account(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     # The public subject identifier: random, never reused, unrelated to any personal data.
     sub: Mapped[str] = mapped_column(String(64), unique=True)
-    first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
-    middle_name: Mapped[str | None] = mapped_column(String(100))
+    # Names are personal data: sealed at rest (idp.db.sealed); nothing looks an account up by name.
+    first_name: Mapped[str] = mapped_column("first_name_sealed", Sealed("accounts.first_name"))
+    last_name: Mapped[str] = mapped_column("last_name_sealed", Sealed("accounts.last_name"))
+    middle_name: Mapped[str | None] = mapped_column(
+        "middle_name_sealed", Sealed("accounts.middle_name")
+    )
     level: Mapped[str] = mapped_column(String(16))
     confirmation_method: Mapped[str | None] = mapped_column(String(32))
     password_hash: Mapped[str | None] = mapped_column(String(255))
@@ -38,7 +42,7 @@ class Contact(Base):
         Index(
             "uq_contacts_confirmed_value",
             "kind",
-            "value",
+            "value_lookup",
             unique=True,
             postgresql_where=text("confirmed_at IS NOT NULL"),
             sqlite_where=text("confirmed_at IS NOT NULL"),
@@ -50,6 +54,13 @@ class Contact(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(8))  # "phone" | "email"
-    value: Mapped[str] = mapped_column(String(320))
+    # Sealed; found through ``value_lookup``, a keyed hash kept in step with it.
+    value: Mapped[str] = mapped_column("value_sealed", Sealed("contacts.value"))
+    value_lookup: Mapped[str] = mapped_column(BlindIndex("contact"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @validates("value")
+    def _keep_lookup(self, _key: str, value: str) -> str:
+        self.value_lookup = value
+        return value

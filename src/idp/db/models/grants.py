@@ -22,8 +22,9 @@ class Grant(Base):
     )
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     scope: Mapped[str] = mapped_column(String(1000))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed for housekeeping: revoked grants and old grants without refresh tokens go.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
 
 
@@ -63,7 +64,8 @@ class RefreshToken(Base):
     sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    absolute_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Every link of a chain shares it: past it (and the retention) the whole chain goes.
+    absolute_expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -22,3 +22,14 @@ class DevMessage(Base):
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SendCounter(Base):
+    """Messages sent for one key in its current window: a purpose and target, a sender, or
+    the SMS budget (``idp.notify.caps``). Keys are keyed hashes, never a phone or address."""
+
+    __tablename__ = "send_counters"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent: Mapped[int] = mapped_column(Integer)

@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Boolean, Index, Integer, String, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from idp.db.base import Base
+from idp.db.sealed import BlindIndex, Sealed
 from idp.db.types import UTCDateTime
 
 
@@ -18,11 +19,14 @@ class Registration(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     # The caller proves it started this registration with a secret we only keep hashed.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
-    middle_name: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(320))
+    # Names and contacts are personal data, sealed at rest (idp.db.sealed).
+    first_name: Mapped[str] = mapped_column("first_name_sealed", Sealed("registrations.first_name"))
+    last_name: Mapped[str] = mapped_column("last_name_sealed", Sealed("registrations.last_name"))
+    middle_name: Mapped[str | None] = mapped_column(
+        "middle_name_sealed", Sealed("registrations.middle_name")
+    )
+    phone: Mapped[str | None] = mapped_column("phone_sealed", Sealed("registrations.phone"))
+    email: Mapped[str | None] = mapped_column("email_sealed", Sealed("registrations.email"))
     phone_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locale: Mapped[str] = mapped_column(String(8))
@@ -47,7 +51,9 @@ class Verification(Base):
     purpose: Mapped[str] = mapped_column(String(32))
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     channel: Mapped[str] = mapped_column(String(8))
-    target: Mapped[str] = mapped_column(String(320))
+    # Sealed; found through ``target_lookup`` (the same keyed hash as a contact's).
+    target: Mapped[str] = mapped_column("target_sealed", Sealed("verifications.target"))
+    target_lookup: Mapped[str] = mapped_column(BlindIndex("contact"))
     secret_hash: Mapped[str] = mapped_column(String(64), index=True)
     decoy: Mapped[bool] = mapped_column(Boolean, default=False)
     failures: Mapped[int] = mapped_column(Integer, default=0)
@@ -56,3 +62,8 @@ class Verification(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @validates("target")
+    def _keep_lookup(self, _key: str, target: str) -> str:
+        self.target_lookup = target
+        return target

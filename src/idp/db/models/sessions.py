@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Uuid
+from sqlalchemy import ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db.base import Base
@@ -15,6 +15,28 @@ class BrowserSession(Base):
     """A single sign-on session: one per browser login."""
 
     __tablename__ = "browser_sessions"
+    __table_args__ = (
+        # The expiry sweep (every 30 s) looks only at open sessions, by either deadline; the
+        # purge at ended ones. Without these it reads every session ever started.
+        Index(
+            "ix_browser_sessions_open_expires_at",
+            "expires_at",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+        Index(
+            "ix_browser_sessions_open_last_seen_at",
+            "last_seen_at",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+        Index(
+            "ix_browser_sessions_ended_at",
+            "ended_at",
+            postgresql_where=text("ended_at IS NOT NULL"),
+            sqlite_where=text("ended_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     # SHA-256 of the cookie value; the cookie itself is never stored.

@@ -24,6 +24,7 @@ from idp.errors import (
     UnsupportedResponseType,
     UntrustedRedirect,
 )
+from idp.http.params import has_control_characters, refuse_control_characters
 from idp.levels.policy import LEVEL_NAMES
 from idp.oidc import pkce
 from idp.security.redirect_uris import matches_registered
@@ -63,7 +64,9 @@ class Draft:
 
     @property
     def state(self) -> str | None:
-        return self.params.get("state")
+        state = self.params.get("state")
+        # A state with control characters was refused; echoing it would hand them on.
+        return None if state is None or has_control_characters(state) else state
 
 
 Step = Callable[[Draft, ClientCache], Awaitable[None]]
@@ -85,11 +88,15 @@ async def trust_redirect_uri(draft: Draft, _clients: ClientCache) -> None:
     # OIDC Core §3.1.2.1: redirect_uri is REQUIRED, and must match a registered one exactly.
     if not uri:
         raise UntrustedRedirect("invalid_request", "The request has no redirect_uri.")
-    if not matches_registered(uri, draft.client.redirect_uris):
+    if not matches_registered(uri, draft.client.redirect_uris, native=draft.client.is_public):
         raise UntrustedRedirect(
             "invalid_request", "The redirect_uri is not registered for this application."
         )
     draft.request = AuthorizationRequest(client_id=draft.client.client_id, redirect_uri=uri)
+
+
+async def check_characters(draft: Draft, _clients: ClientCache) -> None:
+    refuse_control_characters(draft.params)
 
 
 async def refuse_request_objects(draft: Draft, _clients: ClientCache) -> None:
@@ -123,7 +130,7 @@ async def check_scope(draft: Draft, _clients: ClientCache) -> None:
         raise InvalidScope("scope is required.")
     unknown = [s for s in requested if s not in draft.client.scopes]
     if unknown:
-        raise InvalidScope(f"Scope not allowed for this client: {' '.join(unknown)}.")
+        raise InvalidScope("A requested scope is not allowed for this client.")
     # Keep order, drop repeats.
     draft.request.scope = list(dict.fromkeys(requested))
 
@@ -176,6 +183,7 @@ async def check_oidc_parameters(draft: Draft, _clients: ClientCache) -> None:
 STEPS: tuple[Step, ...] = (
     find_client,
     trust_redirect_uri,
+    check_characters,
     refuse_request_objects,
     check_response_type,
     check_scope,

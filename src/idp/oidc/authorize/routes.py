@@ -44,6 +44,7 @@ from idp.sessions.interactions import find as find_interaction
 from idp.sessions.service import LiveSession, find_live_session
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
+from idp.web.repost import same_site_repost
 
 # The browser's side of the protocol: errors are a page until the redirect URI is trusted, then
 # a redirect to the client (ErrorForClient), as RFC 6749 §4.1.2.1 says.
@@ -72,6 +73,10 @@ async def authorize(request: Request, ctx: Ctx) -> Response:
     # errors go to the client (ErrorForClient).
     params = await read_params(request, ctx.settings.max_param_length)
     auth_request = await validate(params, ctx.clients)
+    if repost := same_site_repost(
+        request, params, ctx.settings, targets=[auth_request.redirect_uri]
+    ):
+        return repost  # a cross-site POST came without the SSO cookie: fetch it (web/repost.py)
     client = await ctx.clients.get(auth_request.client_id)
     assert client is not None
     browser_id, new_browser = _browser_id(request, ctx)
@@ -261,6 +266,7 @@ async def _login(
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
             old_cookie=cookies.read(request, cookies.SESSION, ctx.settings),
+            device=cookies.read(request, cookies.DEVICE, ctx.settings),
             via="page",
             client_id=client.client_id,
             then=continue_authorization,
@@ -302,6 +308,13 @@ async def _login(
         logged_in.cookie,
         ctx.settings,
         max_age=ctx.settings.sessions.absolute_ttl,
+    )
+    cookies.write(
+        response,
+        cookies.DEVICE,
+        logged_in.device,
+        ctx.settings,
+        ctx.settings.throttle.device_cookie_ttl,
     )
     dispatcher: JobRunner = request.app.state.jobs
     await dispatcher.run_now(logged_in.replaced.jobs, wait=0)

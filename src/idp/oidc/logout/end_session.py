@@ -22,7 +22,7 @@ from idp.context import Context
 from idp.errors import InvalidRequest, PageError
 from idp.http import cookies
 from idp.http.deps import Ctx
-from idp.http.params import read_params
+from idp.http.params import read_params, refuse_control_characters
 from idp.http.routing import PageRouter
 from idp.jobs.deps import Jobs
 from idp.jobs.runner import JobRunner
@@ -38,6 +38,7 @@ from idp.sessions.service import (
 )
 from idp.web.i18n import Translator, pick_locale
 from idp.web.render import page
+from idp.web.repost import same_site_repost
 
 router = PageRouter()
 CONFIRM_PURPOSE = "logout"
@@ -57,6 +58,7 @@ class LogoutRequest:
 
 
 async def _parse(ctx: Context, params: dict[str, str]) -> LogoutRequest:
+    refuse_control_characters(params, BadLogoutRequest)  # state is echoed to the client
     hint = None
     client: ClientInfo | None = None
     raw_hint = params.get("id_token_hint")
@@ -103,6 +105,8 @@ def _locale(request: Request, ui_locales: str | None) -> str:
 async def end_session(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     params = await read_params(request, ctx.settings.max_param_length)
     logout = await _parse(ctx, params)
+    if repost := same_site_repost(request, params, ctx.settings, targets=[logout.redirect_uri]):
+        return repost  # a cross-site POST came without the SSO cookie: fetch it (web/repost.py)
     cookie = cookies.read(request, cookies.SESSION, ctx.settings)
     async with ctx.db.read() as session:
         live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
