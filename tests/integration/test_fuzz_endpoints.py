@@ -255,9 +255,9 @@ def send(
             content=body,
             headers=all_headers,  # type: ignore[arg-type]
         )
-    except httpx.InvalidURL:
-        # httpx will not build a URL over 64 KiB: nothing was sent, so nothing to check.
-        if sum(len(name) + len(value) for name, value in query or []) <= BODY_LIMIT:
+    except httpx.InvalidURL as exc:
+        # httpx will not build a query over 64 KiB once percent-encoded: nothing was sent.
+        if "too long" not in str(exc):
             raise
         return httpx.Response(414)
     except httpx.TransportError:
