@@ -74,7 +74,10 @@ def settings(database_url: str, var_dir: Path, port: int) -> Settings:
             backoff_base=0.2,
             backoff_max=1.0,
             poll_interval=0.1,
-            lease=3.0,
+            # Generous: a loaded machine must not see a lease run out under a healthy delivery
+            # (the result would be refused and the token sent twice). Tests that need a lease
+            # to run out set a short one on their own instance.
+            lease=30.0,
             inline_wait=1.0,
             request_timeout=1.0,
             connect_timeout=0.5,

@@ -26,7 +26,12 @@ def build_registry(ctx: Context, notifiers: dict[Channel, Notifier] | None = Non
 class Background:
     def __init__(self, ctx: Context, notifiers: dict[Channel, Notifier] | None = None) -> None:
         self._ctx = ctx
-        self.jobs = JobRunner(ctx.db, ctx.keyring, build_registry(ctx, notifiers))
+        self.jobs = JobRunner(
+            ctx.db,
+            ctx.keyring,
+            build_registry(ctx, notifiers),
+            stop_grace=ctx.settings.jobs.stop_grace,
+        )
         self.maintenance = Maintenance(ctx)
         self._sweep = PollingWorker(
             "idp-session-sweep", self.sweep_expired, ctx.settings.logout.sweep_interval

@@ -211,7 +211,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
 def cmd_sessions_end(args: argparse.Namespace) -> int:
     """End every session of an account (a compromised account); running servers deliver the
     back-channel logouts from the job queue."""
-    from idp.sessions.service import end_sessions, live_sessions_of
+    from idp.sessions.service import end_sessions, live_sessions_of, revoke_offline_access
 
     async def end(ctx: Any) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
@@ -222,7 +222,15 @@ def cmd_sessions_end(args: argparse.Namespace) -> int:
             ended = await end_sessions(
                 session, ctx, records, reason="ended_by_operator", actor="operator", claim=False
             )
-        return {"ended": len(ended.session_ids), "notifications_queued": len(ended.jobs)}
+            # Offline access outlives sessions; ending everything must end it too.
+            revoked = await revoke_offline_access(
+                session, account.id, ctx.clock.now(), reason="ended_by_operator"
+            )
+        return {
+            "ended": len(ended.session_ids),
+            "notifications_queued": len(ended.jobs),
+            "offline_grants_revoked": revoked,
+        }
 
     _emit(asyncio.run(_with_context(end)), args.json)
     return 0

@@ -50,6 +50,18 @@ class LogoutSettings(BaseModel):
     revoke_offline_access: bool = False
     block_private_addresses: bool = True
     sweep_interval: float = Field(default=30.0, gt=0)
+    # Outbound proxy for deliveries, e.g. "http://proxy.internal:3128"; it then resolves and
+    # connects, so it must do the egress filtering. HTTPS_PROXY and the like are ignored
+    # unless trust_env_proxy is set.
+    proxy: str | None = None
+    trust_env_proxy: bool = False
+
+
+class JobsSettings(BaseModel):
+    """The job queue's workers as a whole (each kind's policy is in its own section)."""
+
+    # On shutdown: how long running jobs may still finish before they are handed back.
+    stop_grace: float = Field(default=5.0, ge=0)
 
 
 class SmtpSettings(BaseModel):
@@ -168,6 +180,7 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = ThrottleSettings()
     logout: LogoutSettings = LogoutSettings()
     notify: NotifySettings = NotifySettings()
+    jobs: JobsSettings = JobsSettings()
     verification: VerificationSettings = VerificationSettings()
     argon2: Argon2Settings = Argon2Settings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()

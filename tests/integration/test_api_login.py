@@ -13,7 +13,7 @@ from idp.context import Context
 from idp.db.models import AuditEvent, BrowserSession
 from tests.support.api_kit import Api, count
 from tests.support.browser import Browser
-from tests.support.factories import Person
+from tests.support.factories import Person, make_person
 from tests.support.live import LiveServer
 from tests.support.logout_kit import RPFarm, logged_in, sign_in, wait_until
 
@@ -93,7 +93,7 @@ async def test_login_sets_the_sso_session_cookie_and_returns_the_account(
     assert [e.details.get("via") for e in events] == ["api", "api", "api"]
 
 
-async def test_a_new_login_ends_the_browsers_previous_session_with_the_fan_out(
+async def test_another_accounts_login_ends_the_browsers_previous_session_with_the_fan_out(
     server: LiveServer, ctx: Context, person: Person
 ) -> None:
     farm = RPFarm(ctx, server.url)
@@ -107,14 +107,38 @@ async def test_a_new_login_ends_the_browsers_previous_session_with_the_fan_out(
         first_cookie = browser.http.cookies.get("idp_session")
         await sign_in(browser, tax.rp, person)  # single sign-on: no login page
         assert await logged_in(browser, tax.rp)
-        again = await api.login(person.email, person.password)
+        other = await make_person(ctx)
+        again = await api.login(other.email, other.password)
         assert again.status_code == 200
         assert browser.http.cookies.get("idp_session") != first_cookie  # no fixation
         sessions = await _sessions(ctx, person)
-        assert [s.ended_reason for s in sessions] == ["replaced", None]
+        assert [s.ended_reason for s in sessions] == ["replaced"]
+        assert [s.ended_reason for s in await _sessions(ctx, other)] == [None]
         await wait_until(lambda: len(tax.fake.received) == 1, "the RP's logout token")
         assert tax.fake.received[0].claims["sid"] == sessions[0].sid
         assert tax.fake.problems == []
+    finally:
+        await browser.close()
+        await farm.close()
+
+
+async def test_the_same_accounts_login_renews_the_browsers_session(
+    server: LiveServer, ctx: Context, person: Person
+) -> None:
+    farm = RPFarm(ctx, server.url)
+    browser = Browser(server.url)
+    try:
+        tax = await farm.add(name="Налоговая служба")
+        api = Api(server.url)
+        api.http = browser.http
+        assert (await api.login(person.phone, person.password)).status_code == 200
+        first_cookie = browser.http.cookies.get("idp_session")
+        await sign_in(browser, tax.rp, person)
+        assert (await api.login(person.email, person.password)).status_code == 200
+        assert browser.http.cookies.get("idp_session") != first_cookie  # no fixation
+        assert [s.ended_reason for s in await _sessions(ctx, person)] == [None]
+        assert await logged_in(browser, tax.rp)
+        assert tax.fake.received == []
     finally:
         await browser.close()
         await farm.close()

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from idp.context import Context
 from idp.db.models import QueuedJob
+from idp.jobs.queue import enqueue as enqueue_job
 from idp.notify.outbox import NOTIFICATION, enqueue
 from tests.support.browser import Browser
 from tests.support.factories import Person, make_rp
@@ -147,3 +148,43 @@ async def _tried(load: object) -> bool:
 
 async def _all_once(ctx: Context, recipients: list[str]) -> bool:
     return all([await message_count(ctx, to) == 1 for to in recipients])
+
+
+async def test_a_notification_missing_a_field_fails_alone_for_good(
+    ctx: Context, server: LiveServer
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    good, broken = f"good-{tag}@example.ru", f"broken-{tag}@example.ru"
+    async with ctx.db.transaction() as session:
+        enqueue(
+            session,
+            ctx.keyring,
+            channel="email",
+            to=good,
+            template="password_changed",
+            locale="ru",
+            params={},
+            now=ctx.clock.now(),
+            settings=ctx.settings.notify,
+        )
+        # As a payload written by an older release or damaged in storage would be: no params.
+        job = enqueue_job(
+            session,
+            NOTIFICATION,
+            {"channel": "email", "to": broken, "template": "password_changed", "locale": "ru"},
+            deadline_in=600,
+            keyring=ctx.keyring,
+        )
+
+    async def settled() -> QueuedJob | None:
+        async with ctx.db.read() as session:
+            row = (await session.scalars(select(QueuedJob).where(QueuedJob.id == job.id))).one()
+        return row if row.status == "failed" else None
+
+    await wait_until(settled, "the broken message to fail")
+    row = await settled()
+    assert row is not None
+    assert (row.result, row.attempts) == ("unreadable", 1)
+    assert "params" in (row.last_error or "")
+    await wait_until(lambda: _all_once(ctx, [good]), "the good message")
+    assert await message_count(ctx, broken) == 0

@@ -105,7 +105,13 @@ async def test_oidcc_backchannel_rp_initiated_logout(
         assert got.claims["aud"] == live.client_id
         assert got.claims["iss"] == settings.issuer
         assert 0 < got.claims["exp"] - got.claims["iat"] <= 120
-        assert await status(ctx, live) == ["delivered"]
+
+    # The result is written after the RP answered, and the page waits for it at most
+    # inline_wait: on a loaded machine the browser may be back first. Wait for the row.
+    async def delivered() -> bool:
+        return all([await status(ctx, live) == ["delivered"] for live in (tax, pension)])
+
+    await wait_until(delivered, "both deliveries to be recorded")
     assert not await logged_in(browser, tax.rp)
     assert not await logged_in(browser, pension.rp)
 
@@ -284,7 +290,9 @@ async def test_logout_revokes_the_sessions_refresh_tokens_but_not_offline_access
     online = await farm.add(name="Online", backchannel=False)
     offline = await farm.add(name="Offline", backchannel=False, scopes=["openid", "offline_access"])
     online_tokens = await sign_in(browser, online.rp, person, scope="openid")
-    offline_tokens = await sign_in(browser, offline.rp, person, scope="openid offline_access")
+    offline_tokens = await sign_in(
+        browser, offline.rp, person, scope="openid offline_access", prompt="consent"
+    )
     assert "offline_access" in offline_tokens["scope"].split()
 
     # Both work before the logout (and rotate: keep the new ones).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -17,7 +18,9 @@ import httpcore
 import pytest
 
 from idp.context import Context
-from idp.egress.backend import AnyIOConnector, SocketOption
+from idp.egress.backend import SocketOption, SystemResolver
+from idp.egress.client import EgressTransport, build_client, default_ssl_context
+from idp.egress.streams import AsyncioConnector
 from idp.oidc.logout.attempt import DELIVERED, PENDING, REJECTED, Job
 from idp.oidc.logout.delivery import Deliverer
 from idp.settings import LogoutSettings, Settings
@@ -61,7 +64,7 @@ class RecordingConnector:
 
     def __init__(self) -> None:
         self.attempts: list[tuple[str, int]] = []
-        self._real = AnyIOConnector()
+        self._real = AsyncioConnector()  # the default connector
 
     async def connect(
         self,
@@ -170,7 +173,19 @@ async def test_a_name_rebound_to_loopback_never_gets_a_connection_there(
 
 
 @pytest.mark.parametrize(
-    "answer", [[PUBLIC, "127.0.0.1"], ["169.254.169.254"], ["::ffff:127.0.0.1"], ["10.0.0.7"]]
+    "answer",
+    [
+        [PUBLIC, "127.0.0.1"],
+        ["169.254.169.254"],
+        ["::ffff:127.0.0.1"],
+        ["10.0.0.7"],
+        # IPv6 forms that carry a private or loopback IPv4 address and reach it
+        ["64:ff9b::7f00:1"],  # NAT64 of 127.0.0.1
+        ["64:ff9b::a9fe:a9fe"],  # NAT64 of 169.254.169.254
+        ["::7f00:1"],  # IPv4-compatible 127.0.0.1
+        ["2002:a00:7::1"],  # 6to4 of 10.0.0.7
+        ["64:ff9b:1::a00:7"],  # local-use NAT64: the network decides what it reaches
+    ],
 )
 async def test_a_name_with_any_forbidden_answer_is_refused_without_connecting(
     ctx: Context, raw: list[RawRP], answer: list[str]
@@ -196,6 +211,12 @@ async def test_a_name_with_any_forbidden_answer_is_refused_without_connecting(
         "https://169.254.169.254/latest/meta-data/",
         "https://localhost:{port}/bc",
         "http://rp.example:{port}/bc",  # plain http to a public name
+        # Numbers that resolvers read as 127.0.0.1
+        "https://127.1:{port}/bc",
+        "https://0x7f000001:{port}/bc",
+        "https://2130706433:{port}/bc",
+        "https://0177.0.0.1:{port}/bc",
+        "https://[64:ff9b::7f00:1]:{port}/bc",
     ],
 )
 async def test_a_refused_uri_is_rejected_before_any_lookup(
@@ -304,16 +325,15 @@ async def test_a_non_ascii_url_is_percent_encoded(ctx: Context, raw: list[RawRP]
     assert rp.arrivals[0].request_line.isascii()
 
 
-async def test_a_proxy_named_in_the_environment_carries_the_request(
+async def test_a_proxy_named_in_the_environment_carries_the_request_when_trusted(
     ctx: Context, raw: list[RawRP], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rp = await serve(raw, RawRP())
     proxy = await serve(raw, RawRP(answer=b"HTTP/1.1 204 No Content\r\n\r\n"))
-    for variable in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    _proxy_environment(monkeypatch, proxy)
+    trusting = ALLOWING.model_copy(update={"trust_env_proxy": True})
     [(status, _)] = await deliver(
-        Deliverer(ctx, settings=ALLOWING), job(f"http://127.0.0.1:{rp.port}/bc")
+        Deliverer(ctx, settings=trusting), job(f"http://127.0.0.1:{rp.port}/bc")
     )
     assert status == DELIVERED
     assert rp.connections == 0
@@ -321,11 +341,77 @@ async def test_a_proxy_named_in_the_environment_carries_the_request(
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     [(status, _)] = await deliver(
-        Deliverer(ctx, settings=ALLOWING), job(f"http://127.0.0.1:{rp.port}/bc")
+        Deliverer(ctx, settings=trusting), job(f"http://127.0.0.1:{rp.port}/bc")
     )
     assert status == DELIVERED
     assert len(rp.arrivals) == 1
     assert len(proxy.arrivals) == 1
+
+
+async def test_a_redirect_is_rejected_and_not_followed(ctx: Context, raw: list[RawRP]) -> None:
+    target = await serve(raw, RawRP())
+    redirecting = await serve(
+        raw,
+        RawRP(
+            answer=(
+                f"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{target.port}/bc"
+                "\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+        ),
+    )
+    uri = f"http://127.0.0.1:{redirecting.port}/bc"
+    [(status, error)] = await deliver(Deliverer(ctx, settings=ALLOWING), job(uri))
+    assert (status, error) == (REJECTED, "HTTP 307: redirects are not followed")
+    assert target.connections == 0
+
+
+def _proxy_environment(monkeypatch: pytest.MonkeyPatch, proxy: RawRP) -> None:
+    for variable in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+
+
+async def test_a_proxy_in_the_environment_is_ignored_unless_trusted(
+    ctx: Context, raw: list[RawRP], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rp = await serve(raw, RawRP())
+    proxy = await serve(raw, RawRP(answer=b"HTTP/1.1 204 No Content\r\n\r\n"))
+    _proxy_environment(monkeypatch, proxy)
+    [(status, _)] = await deliver(
+        Deliverer(ctx, settings=ALLOWING), job(f"http://127.0.0.1:{rp.port}/bc")
+    )
+    assert status == DELIVERED
+    assert (len(rp.arrivals), proxy.connections) == (1, 0)
+
+
+async def test_the_proxy_setting_carries_the_request(
+    ctx: Context, raw: list[RawRP], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rp = await serve(raw, RawRP())
+    proxy = await serve(raw, RawRP(answer=b"HTTP/1.1 204 No Content\r\n\r\n"))
+    monkeypatch.setenv("IDP_LOGOUT__PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.setenv("IDP_LOGOUT__TRUST_ENV_PROXY", "false")
+    configured = Settings().logout.model_copy(update={"block_private_addresses": False})
+    [(status, _)] = await deliver(
+        Deliverer(ctx, settings=configured), job(f"http://127.0.0.1:{rp.port}/bc")
+    )
+    assert status == DELIVERED
+    assert rp.connections == 0
+    assert proxy.arrivals[0].request_line == f"POST http://127.0.0.1:{rp.port}/bc HTTP/1.1"
+
+
+async def test_name_lookups_have_threads_of_their_own(ctx: Context) -> None:
+    """Slow lookups (or anything else) filling the loop's default executor do not stop a
+    delivery's name lookup."""
+    loop = asyncio.get_running_loop()
+    hold = threading.Event()
+    blockers = [loop.run_in_executor(None, hold.wait, 30) for _ in range(64)]
+    try:
+        answers = await asyncio.wait_for(SystemResolver().resolve("localhost", 443), 5)
+    finally:
+        hold.set()
+        await asyncio.gather(*blockers)
+    assert "127.0.0.1" in answers or "::1" in answers
 
 
 @pytest.mark.parametrize("uri", ["https://exa mple.com/bc", "https://[::1/bc", "ftp://a.example/"])
@@ -338,3 +424,29 @@ async def test_an_invalid_url_is_an_outcome_not_an_exception(ctx: Context, uri: 
     assert status == REJECTED
     assert error
     assert connector.attempts == []
+
+
+async def test_each_origin_has_its_own_pool_and_idle_pools_make_room(raw: list[RawRP]) -> None:
+    rps = [await serve(raw, RawRP()) for _ in range(3)]
+    client = build_client(
+        allow_private=True,
+        connect_timeout=1.0,
+        request_timeout=3.0,
+        resolve_timeout=1.0,
+        max_connections=4,
+        ssl_context=default_ssl_context(),
+    )
+    transport = client._transport
+    assert isinstance(transport, EgressTransport)
+    transport._max_origins = 2
+    try:
+        for rp in rps:
+            response = await client.post(f"http://127.0.0.1:{rp.port}/bc", data={"a": "b"})
+            assert response.status_code == 200
+        again = await client.post(f"http://127.0.0.1:{rps[2].port}/bc", data={"a": "b"})
+        assert again.status_code == 200
+        # The first origin's idle pool was closed to make room; the last one was reused.
+        assert [origin[2] for origin in transport._origins] == [rps[1].port, rps[2].port]
+        assert [len(rp.arrivals) for rp in rps] == [1, 1, 2]
+    finally:
+        await client.aclose()

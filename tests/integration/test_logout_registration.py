@@ -45,8 +45,22 @@ REFUSED_WHILE_BLOCKING = {
     "ftp://rp.example/bc": "must be an https URL",
     "https://exa mple.com/bc": "invalid host name",
     "https:///bc": "must name a host",
+    # IPv6 forms that carry a loopback or private IPv4 address
+    "https://[64:ff9b::7f00:1]/bc": "127.0.0.1 is a loopback, private or reserved address",
+    "https://[::7f00:1]/bc": "127.0.0.1 is a loopback, private or reserved address",
+    "https://[2002:a9fe:a9fe::1]/bc": "169.254.169.254 is a loopback, private or reserved",
+    "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/bc": "127.0.0.1 is a loopback, private",
+    "https://[64:ff9b:1::a00:7]/bc": "is a loopback, private or reserved address",
+    **{
+        f"https://{number}/bc": f"non-canonical IPv4 address {number!r}"
+        for number in ("127.1", "0x7f000001", "2130706433", "0177.0.0.1", "0x7f.1")
+    },
 }
 REFUSED_WHILE_ALLOWING = {
+    **{
+        f"https://{number}/bc": f"non-canonical IPv4 address {number!r}"
+        for number in ("127.1", "0x7f000001", "2130706433", "0177.0.0.1", "10.1")
+    },
     "http://rp.example/bc": "must use https",
     "http://8.8.8.8/bc": "plain http to the public address 8.8.8.8",
     "https://0.0.0.0/bc": "is not a unicast address",
@@ -86,6 +100,9 @@ async def test_refused_even_where_private_addresses_are_allowed(
         ("http://10.0.0.7/bc", False),
         ("http://localhost:8080/bc", False),
         ("https://169.254.169.254/bc", False),
+        ("https://[64:ff9b::5db8:d70e]/bc", True),  # NAT64 of a public address
+        ("https://[2002:5db8:d70e::1]/bc", True),  # 6to4 of a public address
+        ("https://rp1.example/bc", True),
     ],
 )
 async def test_accepted(ctx: Context, uri: str, block: bool) -> None:

@@ -35,6 +35,22 @@ async def tokens(
     return body
 
 
+@pytest.fixture
+async def offline_tokens(
+    http: httpx.AsyncClient, browser: Browser, rp: RP, person: Person
+) -> dict[str, Any]:
+    """Tokens with offline_access: their own lifetimes are all that limits them (a session-bound
+    refresh token dies with the SSO session first)."""
+    callback, verifier, _ = await log_in(
+        browser, rp, person, scope="openid profile offline_access", prompt="consent"
+    )
+    response = await redeem(http, rp, callback["code"], verifier)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "offline_access" in body["scope"].split()
+    return body
+
+
 async def refresh(
     http: httpx.AsyncClient, rp: RP, token: str, scope: str | None = None
 ) -> httpx.Response:
@@ -135,18 +151,26 @@ async def test_refresh_after_revocation_fails(
 
 
 async def test_idle_refresh_token_expires(
-    ctx: Context, clock: OffsetClock, http: httpx.AsyncClient, rp: RP, tokens: dict[str, Any]
+    ctx: Context,
+    clock: OffsetClock,
+    http: httpx.AsyncClient,
+    rp: RP,
+    offline_tokens: dict[str, Any],
 ) -> None:
     clock.advance(ctx.settings.tokens.refresh_token_idle_ttl + 1)
-    assert_error(await refresh(http, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_error(await refresh(http, rp, offline_tokens["refresh_token"]), "invalid_grant")
 
 
 async def test_rotation_does_not_extend_the_absolute_lifetime(
-    ctx: Context, clock: OffsetClock, http: httpx.AsyncClient, rp: RP, tokens: dict[str, Any]
+    ctx: Context,
+    clock: OffsetClock,
+    http: httpx.AsyncClient,
+    rp: RP,
+    offline_tokens: dict[str, Any],
 ) -> None:
     limits = ctx.settings.tokens
     step = limits.refresh_token_idle_ttl - 60
-    current, elapsed = tokens["refresh_token"], 0
+    current, elapsed = offline_tokens["refresh_token"], 0
     while elapsed + step < limits.refresh_token_ttl:
         clock.advance(step)
         elapsed += step

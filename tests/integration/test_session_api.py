@@ -262,7 +262,7 @@ async def test_operator_ends_every_session_of_an_account_from_the_cli(
         env, "sessions", "end", "--account", person.account.sub, "--json"
     )
     assert code == 0, err
-    assert json.loads(out) == {"ended": 2, "notifications_queued": 3}
+    assert json.loads(out) == {"ended": 2, "notifications_queued": 3, "offline_grants_revoked": 0}
 
     # The CLI only writes the outbox; the running server's worker delivers.
     await wait_until(

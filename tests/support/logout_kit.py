@@ -215,10 +215,10 @@ def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 async def sign_in(
-    browser: Browser, rp: RP, person: Person, *, scope: str = "openid profile"
+    browser: Browser, rp: RP, person: Person, *, scope: str = "openid profile", **extra: str
 ) -> dict[str, Any]:
     """Log in (or single sign-on) at ``rp`` and redeem the code: the token response."""
-    callback, verifier, _ = await log_in(browser, rp, person, scope=scope)
+    callback, verifier, _ = await log_in(browser, rp, person, scope=scope, **extra)
     assert "code" in callback, callback
     response = await redeem(browser.http, rp, callback["code"], verifier)
     assert response.status_code == 200, response.text

@@ -31,6 +31,13 @@ class ClientInfo:
     def is_public(self) -> bool:
         return self.auth_method == "none"
 
+    def may_request(self, scope: str) -> bool:
+        # A client that may refresh may ask for offline access without listing it: OIDC Core
+        # §11 still makes the request carry prompt=consent before it counts.
+        if scope == "offline_access" and "refresh_token" in self.grant_types:
+            return True
+        return scope in self.scopes
+
     @classmethod
     def from_row(cls, row: Client) -> ClientInfo:
         return cls(

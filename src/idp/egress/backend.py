@@ -16,6 +16,8 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Protocol
 
 import anyio
@@ -50,11 +52,26 @@ class Connector(Protocol):
         ...
 
 
+# getaddrinfo blocks a thread until the name server answers (a timeout does not end it).
+# Lookups get threads of their own, so slow name servers can hold at most these, never the
+# event loop's default executor that the rest of the process shares (argon2 aside, file I/O).
+DNS_THREADS = 8
+_dns_pool: ThreadPoolExecutor | None = None
+
+
+def _dns_threads() -> ThreadPoolExecutor:
+    global _dns_pool  # one per process, created on first use
+    if _dns_pool is None:
+        _dns_pool = ThreadPoolExecutor(max_workers=DNS_THREADS, thread_name_prefix="idp-dns")
+    return _dns_pool
+
+
 class SystemResolver:
     async def resolve(self, host: str, port: int) -> list[str]:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        lookup = partial(
+            socket.getaddrinfo, host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
+        infos = await asyncio.get_running_loop().run_in_executor(_dns_threads(), lookup)
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

@@ -14,23 +14,9 @@ from collections.abc import Sequence
 
 from starlette.requests import Request
 
+from idp.security.network import IPAddress, parse_address
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _parse(value: str) -> IPAddress | None:
-    value = value.strip()
-    if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443"
-        value = value[1 : value.index("]")]
-    elif value.count(":") == 1:  # "192.0.2.1:443"
-        value = value.split(":", 1)[0]
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def _trusted(address: IPAddress, proxies: Sequence[IPNetwork]) -> bool:
@@ -39,7 +25,7 @@ def _trusted(address: IPAddress, proxies: Sequence[IPNetwork]) -> bool:
 
 def resolve(peer: str | None, forwarded_for: list[str], proxies: Sequence[IPNetwork]) -> str | None:
     """The client's address from the peer and every ``X-Forwarded-For`` header, in order."""
-    peer_address = _parse(peer) if peer else None
+    peer_address = parse_address(peer) if peer else None
     if peer_address is None:
         return peer
     if not proxies or not _trusted(peer_address, proxies):
@@ -47,7 +33,7 @@ def resolve(peer: str | None, forwarded_for: list[str], proxies: Sequence[IPNetw
     hops = [hop for header in forwarded_for for hop in header.split(",")]
     client = peer_address
     for hop in reversed(hops):
-        address = _parse(hop)
+        address = parse_address(hop)
         if address is None:
             break  # garbage written by someone we do not trust: stop at the last good hop
         client = address

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.models import QueuedJob
 from idp.jobs.dbtime import dialect_of, now_sql
+from idp.jobs.errors import JobPayloadError, MissingKey
 from idp.security.sealing import Keyring
 from idp.security.tokens import new_token
 
@@ -66,7 +67,8 @@ class JobRef:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
-    """A job a worker holds the lease of. ``payload`` is None when it could not be opened."""
+    """A job a worker holds the lease of. ``payload`` is None when it could not be opened, and
+    ``payload_error`` then says why."""
 
     id: uuid.UUID
     kind: str
@@ -74,6 +76,15 @@ class ClaimedJob:
     payload: Payload | None
     attempts: int
     claim_token: str
+    payload_error: str | None = None
+
+    def value(self, key: str) -> Any:
+        """A field of the payload; ``MissingKey`` (the job fails alone) when it is not there."""
+        if self.payload is None:
+            raise JobPayloadError(self.payload_error or "the payload could not be opened")
+        if key not in self.payload:
+            raise MissingKey(key)
+        return self.payload[key]
 
 
 def enqueue(

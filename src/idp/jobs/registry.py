@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from idp.jobs.errors import ConfigurationError
 from idp.jobs.queue import ClaimedJob, Outcome
 
 
@@ -18,6 +19,11 @@ class Handler(Protocol):
     async def close(self) -> None: ...
 
 
+# A try is cut off at this share of its lease when the kind names no run timeout: what is left
+# of the lease is for writing the result while the claim is still ours.
+DEFAULT_RUN_SHARE = 0.8
+
+
 @dataclass(frozen=True, slots=True)
 class KindPolicy:
     lease: float  # seconds a claim holds; a worker that dies is replaced after this
@@ -28,6 +34,24 @@ class KindPolicy:
     poll_interval: float
     inline_wait: float = 0.0  # run_now waits this long by default
     audit_event: str | None = None  # written when a job settles; its ``ref`` as client_id
+    run_timeout: float | None = None  # one try's limit; None: 80% of the lease
+
+    def __post_init__(self) -> None:
+        # A try that outlives its lease races the worker that claims the job next.
+        if self.lease <= 0:
+            raise ConfigurationError(f"a job lease must be positive, not {self.lease}")
+        if self.run_timeout is not None and not 0 < self.run_timeout < self.lease:
+            raise ConfigurationError(
+                f"a job's run timeout ({self.run_timeout} s) must be positive and shorter "
+                f"than its lease ({self.lease} s)"
+            )
+        if self.concurrency < 1 or self.batch_size < 1:
+            raise ConfigurationError("a job kind needs a batch size and a concurrency of 1 or more")
+
+    @property
+    def time_limit(self) -> float:
+        """How long one try may run."""
+        return self.run_timeout if self.run_timeout is not None else self.lease * DEFAULT_RUN_SHARE
 
 
 @dataclass(frozen=True, slots=True)

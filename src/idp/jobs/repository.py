@@ -4,13 +4,14 @@ purge. Every time is the database's (``now_sql``)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, null, select, update
+from sqlalchemy import ColumnElement, case, delete, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.models import QueuedJob
@@ -45,20 +46,43 @@ class Settled:
     last_error: str | None
 
 
-def _clip(error: str | None) -> str | None:
-    return error[:_ERROR_LENGTH] if error else None
+# NUL is refused by PostgreSQL text; the other control characters have no place in a reason
+# shown to operators and written to logs.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def _clip(text: str | None, length: int = _ERROR_LENGTH) -> str | None:
+    """A reason fit for the column: control characters replaced, at most ``length`` long."""
+    if not text:
+        return None
+    return _CONTROL.sub(" ", text[: length * 2]).strip()[:length] or None
 
 
 async def expire_overdue(session: AsyncSession, kind: str) -> list[Settled]:
     """Settle as failed the due jobs whose deadline passed (also those whose worker died)."""
     now = now_sql(dialect_of(session))
+    # Rows another instance's sweep or claim holds are skipped, not waited for (PostgreSQL);
+    # they are that instance's to settle, or the next sweep's.
+    overdue = (
+        await session.scalars(
+            select(QueuedJob.id)
+            .where(
+                QueuedJob.kind == kind,
+                QueuedJob.status.in_(_LIVE),
+                QueuedJob.next_attempt_at <= now,
+                QueuedJob.deadline <= now,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not overdue:
+        return []
     rows = await session.execute(
         update(QueuedJob)
         .where(
-            QueuedJob.kind == kind,
+            QueuedJob.id.in_(overdue),
             QueuedJob.status.in_(_LIVE),
             QueuedJob.next_attempt_at <= now,
-            QueuedJob.deadline <= now,
         )
         .values(
             status=FAILED,
@@ -109,21 +133,28 @@ async def claim(
             QueuedJob.id, QueuedJob.ref, QueuedJob.payload, QueuedJob.sealed, QueuedJob.attempts
         )
     )
-    return [
-        ClaimedJob(job_id, kind, ref, _open(keyring, job_id, raw, sealed), attempts, token)
-        for job_id, ref, raw, sealed, attempts in rows
-    ]
+    claimed = []
+    for job_id, ref, raw, sealed, attempts in rows:
+        payload, problem = _open(keyring, job_id, raw, sealed)
+        claimed.append(ClaimedJob(job_id, kind, ref, payload, attempts, token, problem))
+    return claimed
 
 
 def _open(
     keyring: Keyring, job_id: uuid.UUID, raw: bytes, sealed: bool
-) -> dict[str, object] | None:
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The payload, or None and why it cannot be opened (the job then fails alone)."""
     try:
         data = keyring.open(SEAL_PURPOSE, raw, str(job_id)) if sealed else raw
+    except Exception:  # any damage to the seal
+        return None, "the sealed payload could not be opened"
+    try:
         payload = json.loads(data)
-    except Exception:  # any damage: the job fails alone, see JobRunner
-        return None
-    return payload if isinstance(payload, dict) else None
+    except ValueError:
+        return None, "the payload is not JSON"
+    if not isinstance(payload, dict):
+        return None, "the payload is not a JSON object"
+    return payload, None
 
 
 async def settle(
@@ -131,14 +162,10 @@ async def settle(
 ) -> Settled | None:
     """Write one try's outcome, only while the lease is still this claim's. Returns the row
     when it reached a final state; None when it is retried later or the result came too late
-    (the lease ran out and another worker claimed or settled it)."""
+    (the lease ran out, by the database's clock, or another worker claimed or settled it)."""
     dialect = dialect_of(session)
     now = now_sql(dialect)
-    ours = (
-        QueuedJob.id == job.id,
-        QueuedJob.claim_token == job.claim_token,
-        QueuedJob.status == RUNNING,
-    )
+    ours = _still_ours(job, now)
     values: dict[str, Any]
     if outcome.status == "retry":
         overdue = QueuedJob.deadline <= now
@@ -151,7 +178,7 @@ async def settle(
     else:
         values = {
             "status": DONE if outcome.status == "done" else FAILED,
-            "result": (outcome.result or outcome.status)[:32],
+            "result": _clip(outcome.result or outcome.status, 32),
             "finished_at": now,
         }
     row = (
@@ -166,6 +193,41 @@ async def settle(
         return None
     settled = Settled(*row)
     return settled if settled.status in (DONE, FAILED) else None
+
+
+def _still_ours(job: ClaimedJob, now: ColumnElement[datetime]) -> tuple[ColumnElement[bool], ...]:
+    # The claim token alone is not enough: a lease that ran out is anybody's to claim, and a
+    # result written after that could land just before the next claim and be taken for its.
+    return (
+        QueuedJob.id == job.id,
+        QueuedJob.claim_token == job.claim_token,
+        QueuedJob.status == RUNNING,
+        QueuedJob.next_attempt_at > now,
+    )
+
+
+async def release(
+    session: AsyncSession, jobs: Sequence[ClaimedJob], *, started: bool = True
+) -> int:
+    """Hand back claimed jobs this worker will not finish (it is stopping, or has no free slot):
+    due again at once for any instance, instead of when their leases run out. ``started``:
+    whether their tries began (else they do not count as tries). Jobs whose lease already ran
+    out are left alone (someone else may hold them now). Returns how many were handed back."""
+    released = 0
+    now = now_sql(dialect_of(session))
+    for job in jobs:
+        result = await session.execute(
+            update(QueuedJob)
+            .where(*_still_ours(job, now))
+            .values(
+                status=PENDING,
+                claim_token=None,
+                next_attempt_at=now,
+                attempts=QueuedJob.attempts - (0 if started else 1),
+            )
+        )
+        released += result.rowcount  # type: ignore[attr-defined]
+    return released
 
 
 _SETTLED_COLUMNS = (

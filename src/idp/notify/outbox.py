@@ -60,10 +60,16 @@ class NotificationHandler:
         self._notifiers = notifiers
 
     async def run(self, job: ClaimedJob) -> Outcome:
-        p = job.payload or {}
-        channel: Channel = "sms" if p["channel"] == "sms" else "email"
-        # An unknown template raises here: that try fails with the reason, the others go on.
-        message = render(channel, p["to"], p["template"], p["locale"], p["params"])
+        # A missing field fails this job alone, for good (MissingKey); an unknown template
+        # raises in render: that try fails with the reason, the others go on.
+        channel: Channel = "sms" if job.value("channel") == "sms" else "email"
+        message = render(
+            channel,
+            job.value("to"),
+            job.value("template"),
+            job.value("locale"),
+            job.value("params"),
+        )
         try:
             await self._notifiers[channel].send(message)
         except DeliveryFailed as exc:

@@ -43,7 +43,8 @@ async def _refresh_token_info(ctx: Context, value: str, client_id: str) -> dict[
         "iss": ctx.settings.issuer,
         "iat": int(row.created_at.timestamp()),
         "exp": int(row.expires_at.timestamp()),
-        "acr": row.acr,
+        # The level as it is now (levels change), not the one stored with the token.
+        "acr": account.level,
     }
 
 
@@ -68,6 +69,8 @@ async def introspect(request: Request, ctx: Ctx) -> Response:
             )
             if active is not None and active.claims.get("client_id") == client.client_id:
                 body = {"active": True, "token_type": "Bearer", **active.claims}
+                if active.account is not None:
+                    body["acr"] = active.account.level  # live, not what the JWT says
         elif kind == "refresh" and token.count(".") == 0:
             body = await _refresh_token_info(ctx, token, client.client_id)
         if body is not None:

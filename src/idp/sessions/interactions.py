@@ -15,13 +15,21 @@ from idp.security.tokens import digest, same
 
 
 async def find(
-    session: AsyncSession, now: datetime, interaction_id: str, browser_id: str | None
+    session: AsyncSession,
+    now: datetime,
+    interaction_id: str,
+    browser_id: str | None,
+    *,
+    include_finished: bool = False,
 ) -> Interaction | None:
-    """The interaction if it exists, is current, and belongs to this browser."""
+    """The interaction if it exists, is current, and belongs to this browser; a finished one
+    only with ``include_finished`` (to repeat its answer to a second submit)."""
     if not browser_id or len(interaction_id) > 64 or "\x00" in interaction_id:
         return None  # PostgreSQL text cannot hold NUL: no such interaction exists
     row = await session.get(Interaction, interaction_id)
     if row is None or row.expires_at <= now:
+        return None
+    if row.finished_at is not None and not include_finished:
         return None
     if not same(row.browser_hash, digest(browser_id)):
         return None

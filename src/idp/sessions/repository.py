@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,54 @@ class SessionRepository:
             update(BrowserSession).where(BrowserSession.id == session_id).values(last_seen_at=now)
         )
 
+    async def hold_live(
+        self, session_id: uuid.UUID, now: datetime, idle_ttl: int, *, touch: bool
+    ) -> bool:
+        """Lock the session's row if it is still live (not ended, not past either limit) and,
+        with ``touch``, count ``now`` as activity. A logout that races this waits for our
+        commit and then sees what we wrote (and we see its end if it came first)."""
+        last_seen = BrowserSession.last_seen_at
+        held = await self._session.execute(
+            update(BrowserSession)
+            .where(
+                BrowserSession.id == session_id,
+                BrowserSession.ended_at.is_(None),
+                BrowserSession.expires_at > now,
+                last_seen > now - timedelta(seconds=idle_ttl),
+            )
+            .values(
+                last_seen_at=case((last_seen < now, now), else_=last_seen) if touch else last_seen
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(held.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def renew(
+        self,
+        session_id: uuid.UUID,
+        *,
+        token_hash: str,
+        auth_time: datetime,
+        amr: list[str],
+        acr: str,
+        expires_at: datetime,
+    ) -> bool:
+        """A new cookie and login time for a session still live; False if it ended meanwhile."""
+        renewed = await self._session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.id == session_id, BrowserSession.ended_at.is_(None))
+            .values(
+                token_hash=token_hash,
+                auth_time=auth_time,
+                amr=amr,
+                acr=acr,
+                last_seen_at=auth_time,
+                expires_at=expires_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
+
     async def add_participant(self, session_id: uuid.UUID, client_id: str, now: datetime) -> None:
         values = {"session_id": session_id, "client_id": client_id, "first_at": now}
         dialect = self._session.get_bind().dialect.name
@@ -65,6 +113,18 @@ class SessionRepository:
         await self._session.execute(
             update(Grant).where(*conditions).values(revoked_at=now, revoked_reason="logout")
         )
+
+    async def revoke_offline_grants(self, account_id: uuid.UUID, now: datetime, reason: str) -> int:
+        revoked = await self._session.execute(
+            update(Grant)
+            .where(
+                Grant.account_id == account_id,
+                Grant.revoked_at.is_(None),
+                Grant.scope.like("%offline_access%"),
+            )
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return int(revoked.rowcount)  # type: ignore[attr-defined]
 
     async def participants(self, session_ids: list[uuid.UUID]) -> Sequence[Any]:
         """Each (session, client) pair with what logging the client out needs."""

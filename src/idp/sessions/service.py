@@ -5,6 +5,11 @@ Whoever ends a session (the person, an RP, an operator, a timeout) goes through
 issued in it are revoked, and one ``backchannel_logout`` job per RP with a back-channel URI is
 enqueued. The job's handler (``idp.oidc.logout.backchannel``) builds and posts the logout token
 after the commit, so a crash can delay a logout but never lose it.
+
+A login starts a session with ``begin_session``: the same account logging in again in the same
+browser (re-authentication) keeps its session with a new cookie and ``auth_time``; another
+account's login ends the browser's session first. Codes and session-bound refresh tokens are
+redeemed under ``hold_live``, so a logout racing them is never missed.
 """
 
 from __future__ import annotations
@@ -88,6 +93,58 @@ def start_session(
     )
     SessionRepository(db_session).add(record)
     return record, cookie
+
+
+async def renew_session(
+    db_session: AsyncSession,
+    live: LiveSession,
+    *,
+    amr: list[str],
+    now: datetime,
+    settings: SessionSettings,
+) -> tuple[BrowserSession, str] | None:
+    """Re-authentication of the session's own account (``prompt=login``, ``max_age``): the
+    same session (``sid``, participants, their grants) with a new cookie value (no fixation)
+    and a new ``auth_time``; both limits restart. None if the session ended meanwhile."""
+    cookie = new_token(32)
+    renewed = await SessionRepository(db_session).renew(
+        live.record.id,
+        token_hash=digest(cookie),
+        auth_time=now,
+        amr=amr,
+        acr=live.account.level,
+        expires_at=now + timedelta(seconds=settings.absolute_ttl),
+    )
+    if not renewed:
+        return None
+    await db_session.refresh(live.record)
+    return live.record, cookie
+
+
+async def hold_live(
+    db_session: AsyncSession,
+    session_id: uuid.UUID | None,
+    now: datetime,
+    settings: SessionSettings,
+    *,
+    touch: bool = False,
+) -> bool:
+    """Whether the session is live, holding its row until the caller commits so that a logout
+    cannot end it unseen (what a code or a session-bound refresh token needs)."""
+    if session_id is None:
+        return False
+    return await SessionRepository(db_session).hold_live(
+        session_id, now, settings.idle_ttl, touch=touch
+    )
+
+
+async def revoke_offline_access(
+    db_session: AsyncSession, account_id: uuid.UUID, now: datetime, *, reason: str
+) -> int:
+    """Revoke every grant of the account that holds ``offline_access`` (OIDC Core §11): they
+    outlive sessions, so a credential change (password change or reset, an operator ending
+    every session) must end them itself. Returns how many were revoked."""
+    return await SessionRepository(db_session).revoke_offline_grants(account_id, now, reason)
 
 
 async def record_participant(
@@ -197,6 +254,46 @@ async def end_sessions(
                 notified=len(ended.jobs),
             )
     return ended
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    record: BrowserSession
+    cookie: str
+    replaced: Ended  # the browser's previous session when it was another account's
+
+
+async def begin_session(
+    db_session: AsyncSession,
+    ctx: Deps,
+    account: Account,
+    *,
+    previous: LiveSession | None,
+    amr: list[str],
+    user_agent: str | None,
+    ip: str | None,
+) -> SignedIn:
+    """After a successful login: the browser's session renewed when it is this account's
+    (nobody is logged out), else the previous one ended with its logout fan-out (its back-
+    channel jobs are claimed for the caller) and a new one started."""
+    now = ctx.clock.now()
+    settings = ctx.settings.sessions
+    if previous is not None and previous.account.id == account.id:
+        renewed = await renew_session(db_session, previous, amr=amr, now=now, settings=settings)
+        if renewed is not None:
+            return SignedIn(renewed[0], renewed[1], Ended())
+    replaced = await end_sessions(
+        db_session,
+        ctx,
+        [previous.record] if previous else [],
+        reason="replaced",
+        actor="person",
+        claim=True,
+    )
+    record, cookie = start_session(
+        db_session, account, amr=amr, now=now, settings=settings, user_agent=user_agent, ip=ip
+    )
+    return SignedIn(record, cookie, replaced)
 
 
 async def live_sessions_of(

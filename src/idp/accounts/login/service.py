@@ -17,7 +17,13 @@ from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account
 from idp.errors import ServerBusy
-from idp.sessions.service import Ended, LiveSession, end_sessions, find_live_session, start_session
+from idp.sessions.service import (
+    Ended,
+    LiveSession,
+    begin_session,
+    end_sessions,
+    find_live_session,
+)
 
 # Work to do in the login's own transaction once the new session exists (the login page binds
 # its interaction and issues the authorization code there, all or nothing).
@@ -45,8 +51,9 @@ async def log_in(
     client_id: str | None = None,
     then: Then | None = None,
 ) -> LoggedIn:
-    """Check the password (throttled, ``InvalidCredentials`` or ``TooManyAttempts``), end the
-    browser's previous session and start a new one with a fresh cookie (no fixation).
+    """Check the password (throttled, ``InvalidCredentials`` or ``TooManyAttempts``); renew
+    the browser's session when it is this account's, else end it and start a new one; either
+    way with a fresh cookie (no fixation).
 
     ``device`` is the browser's device cookie: a browser that logged in to this account before
     is judged by its own failure counter. The session is created only if the password hash is
@@ -98,22 +105,10 @@ async def _start(
             fresh.password_hash = new_hash  # compare-and-set: compared above, under the lock
         await throttle.settle(session, verified.reservation, succeeded=True, clear=verified.cleared)
         old = await find_live_session(session, old_cookie, now, ctx.settings.sessions)
-        replaced = await end_sessions(
-            session,
-            ctx,
-            [old.record] if old else [],
-            reason="replaced",
-            actor="person",
-            claim=True,
-        )
-        new_session, cookie = start_session(
-            session,
-            fresh,
-            amr=["pwd"],
-            now=now,
-            settings=ctx.settings.sessions,
-            user_agent=user_agent,
-            ip=ip,
+        # The same account logging in again keeps its session (new cookie, new auth_time);
+        # another account's session ends with its logout fan-out.
+        signed_in = await begin_session(
+            session, ctx, fresh, previous=old, amr=["pwd"], user_agent=user_agent, ip=ip
         )
         record(
             session,
@@ -127,8 +122,10 @@ async def _start(
         )
         if then is not None:
             await session.flush()
-            await then(session, LiveSession(new_session, fresh))
-    return LoggedIn(fresh, cookie, replaced, ctx.devices.remember(device, fresh.id))
+            await then(session, LiveSession(signed_in.record, fresh))
+    return LoggedIn(
+        fresh, signed_in.cookie, signed_in.replaced, ctx.devices.remember(device, fresh.id)
+    )
 
 
 async def log_out(ctx: Context, cookie: str | None) -> Ended:

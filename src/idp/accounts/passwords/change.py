@@ -15,7 +15,7 @@ from idp.context import Context
 from idp.db.models import Account, Contact
 from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
 from idp.security.passwords import normalize
-from idp.sessions.service import Ended, end_sessions
+from idp.sessions.service import Ended, end_sessions, revoke_offline_access
 
 
 class WrongPassword(ProblemError):
@@ -128,6 +128,7 @@ async def change_password(
         ended = await end_sessions(
             session, ctx, others, reason="password_changed", actor="person", claim=True
         )
+        await revoke_offline_access(session, account_id, now, reason="password_changed")
         notified = notify_contacts(
             session,
             ctx,

@@ -32,7 +32,7 @@ from idp.db.models import Account, Contact, PasswordReset, Verification
 from idp.errors import NotFound, ValidationFailed
 from idp.notify.protocol import Channel
 from idp.security.tokens import digest, new_token, same
-from idp.sessions.service import Ended, end_sessions
+from idp.sessions.service import Ended, end_sessions, revoke_offline_access
 
 PURPOSE = "password_reset"
 TEMPLATE = "reset_code"
@@ -291,6 +291,7 @@ async def _set_password(
         actor="person",
         claim=True,
     )
+    await revoke_offline_access(session, account.id, now, reason="password_reset")
     notified = notify_contacts(session, ctx, contacts, template="password_changed", locale=locale)
     # Strangers' failures against the account's identifiers are forgotten: the owner is back.
     await throttle.reset(session, attempts.account_counters(ctx, account, contacts))

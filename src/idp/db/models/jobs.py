@@ -18,6 +18,7 @@ class QueuedJob(Base):
     __table_args__ = (
         Index("ix_jobs_due", "kind", "status", "next_attempt_at"),
         Index("ix_jobs_ref", "kind", "ref"),
+        Index("ix_jobs_finished", "finished_at"),  # the purge of settled jobs
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

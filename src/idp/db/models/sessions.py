@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Uuid, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db.base import Base
@@ -86,3 +86,8 @@ class Interaction(Base):
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Set by the one submit that finished it; ``outcome`` is its answer (the redirect to the
+    # client, sealed: it may carry a code), repeated to a second submit of the same form.
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[bytes | None] = mapped_column(LargeBinary)
+    code_hash: Mapped[str | None] = mapped_column(String(64))

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.clients.model import ClientInfo
@@ -111,7 +114,9 @@ async def decide(
                 request.state,
             )
         return ShowUnmet(unmet)
-    wants_consent = client.require_consent and not consent_given
+    # Offline access is always consented to (OIDC Core §11), even where the client skips it.
+    asks_offline = "offline_access" in request.scope
+    wants_consent = (client.require_consent or asks_offline) and not consent_given
     if wants_consent and (
         "consent" in request.prompt or not await consent_covers(session, request, live)
     ):
@@ -123,9 +128,15 @@ async def decide(
     return Ready(live)
 
 
+@dataclass(frozen=True, slots=True)
+class CodeRedirect:
+    location: str  # the redirect URI with the code, state and iss
+    code_hash: str
+
+
 async def issue_code(
     session: AsyncSession, ctx: Context, request: AuthorizationRequest, live: LiveSession
-) -> str:
+) -> CodeRedirect:
     """Store a fresh code and return the redirect that carries it (with ``iss``, RFC 9207)."""
     now = ctx.clock.now()
     code = new_token(32)
@@ -148,25 +159,35 @@ async def issue_code(
     )
     await record_participant(session, live.record.id, request.client_id, now)
     await touch_if_stale(session, live, now)
-    return with_params(
+    location = with_params(
         request.redirect_uri, {"code": code, "state": request.state, "iss": ctx.settings.issuer}
     )
+    return CodeRedirect(location, digest(code))
 
 
 async def remember_consent(
     session: AsyncSession, ctx: Context, request: AuthorizationRequest, live: LiveSession
 ) -> None:
-    consent = await session.get(Consent, (live.account.id, request.client_id))
+    """Add the request's scopes to the account's consent for the client. Two first consents
+    at once (two tabs) must not collide: insert-or-nothing, then update the row under lock."""
     now = ctx.clock.now()
-    if consent is None:
-        session.add(
-            Consent(
-                account_id=live.account.id,
-                client_id=request.client_id,
-                scopes=sorted(set(request.scope)),
-                granted_at=now,
-            )
-        )
-    else:
-        consent.scopes = sorted(set(consent.scopes) | set(request.scope))
-        consent.granted_at = now
+    scopes = sorted(set(request.scope))
+    values = {
+        "account_id": live.account.id,
+        "client_id": request.client_id,
+        "scopes": scopes,
+        "granted_at": now,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    created = await session.execute(insert(Consent).values(**values).on_conflict_do_nothing())
+    if created.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    consent = await session.scalar(
+        select(Consent)
+        .where(Consent.account_id == live.account.id, Consent.client_id == request.client_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert consent is not None  # consents are deleted only with their account or client
+    consent.scopes = sorted(set(consent.scopes) | set(scopes))
+    consent.granted_at = now

@@ -128,7 +128,7 @@ async def check_scope(draft: Draft, _clients: ClientCache) -> None:
     requested = draft.params.get("scope", "").split()
     if not requested:
         raise InvalidScope("scope is required.")
-    unknown = [s for s in requested if s not in draft.client.scopes]
+    unknown = [s for s in requested if not draft.client.may_request(s)]
     if unknown:
         raise InvalidScope("A requested scope is not allowed for this client.")
     # Keep order, drop repeats.
@@ -180,6 +180,18 @@ async def check_oidc_parameters(draft: Draft, _clients: ClientCache) -> None:
     request.acr_values = [v for v in params.get("acr_values", "").split() if v in LEVEL_NAMES]
 
 
+async def limit_offline_access(draft: Draft, _clients: ClientCache) -> None:
+    # OIDC Core §11: offline access needs prompt=consent, else the request for it is ignored;
+    # and it means a refresh token, so a client that may not refresh never gets it.
+    request, client = draft.request, draft.client
+    assert request is not None
+    assert client is not None
+    if "offline_access" in request.scope and (
+        "consent" not in request.prompt or "refresh_token" not in client.grant_types
+    ):
+        request.scope = [s for s in request.scope if s != "offline_access"]
+
+
 STEPS: tuple[Step, ...] = (
     find_client,
     trust_redirect_uri,
@@ -189,6 +201,7 @@ STEPS: tuple[Step, ...] = (
     check_scope,
     check_pkce,
     check_oidc_parameters,
+    limit_offline_access,
 )
 
 

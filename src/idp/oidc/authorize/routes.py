@@ -16,7 +16,6 @@ from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.errors import (
     AccessDenied,
-    ErrorForClient,
     InvalidRequest,
     OAuthError,
     PageError,
@@ -25,6 +24,7 @@ from idp.errors import (
 from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
 from idp.http.params import read_form, read_params
+from idp.http.responses import error_redirect
 from idp.http.routing import PageRouter
 from idp.jobs.runner import JobRunner
 from idp.oidc.authorize import interactions
@@ -85,7 +85,8 @@ async def authorize(request: Request, ctx: Ctx) -> Response:
         live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
         decision = await decide(session, ctx, client, auth_request, live)
         if isinstance(decision, Ready):
-            response = _redirect(await issue_code(session, ctx, auth_request, decision.live))
+            issued = await issue_code(session, ctx, auth_request, decision.live)
+            response = _redirect(issued.location)
         else:
             interaction_id = interactions.start(session, ctx, auth_request, browser_id)
             # Absolute, as documented (Location: format uri), under the issuer's own URL.
@@ -139,22 +140,38 @@ def _render_stage(
     )
 
 
-async def _load(
-    request: Request, ctx: Context, interaction_id: str
-) -> tuple[str, AuthorizationRequest, ClientInfo, LiveSession | None, uuid.UUID | None] | None:
+_Loaded = tuple[str, AuthorizationRequest, ClientInfo, LiveSession | None, uuid.UUID | None, bool]
+
+
+async def _load(request: Request, ctx: Context, interaction_id: str) -> _Loaded | None:
     browser_id = cookies.read(request, cookies.BROWSER, ctx.settings)
     async with ctx.db.read() as session:
-        row = await find_interaction(session, ctx.clock.now(), interaction_id, browser_id)
+        row = await find_interaction(
+            session, ctx.clock.now(), interaction_id, browser_id, include_finished=True
+        )
         if row is None:
             return None
         cookie = cookies.read(request, cookies.SESSION, ctx.settings)
         live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
         auth_request = AuthorizationRequest.from_json(row.request)
         logged_in_here = row.session_id
+        finished = row.finished_at is not None
     client = await ctx.clients.get(auth_request.client_id)
     if client is None or browser_id is None:
         return None
-    return browser_id, auth_request, client, live, logged_in_here
+    return browser_id, auth_request, client, live, logged_in_here, finished
+
+
+async def _repeat_outcome(
+    ctx: Context, interaction_id: str, auth_request: AuthorizationRequest
+) -> Response:
+    """The answer the interaction already gave (a double submit), or the expired page once
+    repeating it would no longer help (its code was used or has expired)."""
+    async with ctx.db.read() as session:
+        location = await interactions.outcome(session, ctx, interaction_id)
+    if location is None:
+        raise PageError("error_expired", "expired", locale=auth_request.ui_locales)
+    return _redirect(location)
 
 
 def _just_authenticated(live: LiveSession | None, logged_in_here: uuid.UUID | None) -> bool:
@@ -164,23 +181,28 @@ def _just_authenticated(live: LiveSession | None, logged_in_here: uuid.UUID | No
 @router.get("/interaction/{interaction_id}")
 async def show_interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
     loaded = await _load(request, ctx, interaction_id)
-    if loaded is None:
+    if loaded is None or loaded[-1]:
         raise PageError("error_expired", "expired")
-    browser_id, auth_request, client, live, logged_in_here = loaded
-    async with ctx.db.transaction() as session:
-        decision = await decide(
-            session,
-            ctx,
-            client,
-            auth_request,
-            live,
-            just_authenticated=_just_authenticated(live, logged_in_here),
-        )
-        if isinstance(decision, Ready):
-            # Logged in meanwhile (another tab): nothing left to ask.
-            location = await issue_code(session, ctx, auth_request, decision.live)
-            await interactions.finish(session, interaction_id)
-            return _redirect(location)
+    browser_id, auth_request, client, live, logged_in_here, _ = loaded
+    try:
+        async with ctx.db.transaction() as session:
+            decision = await decide(
+                session,
+                ctx,
+                client,
+                auth_request,
+                live,
+                just_authenticated=_just_authenticated(live, logged_in_here),
+            )
+            if isinstance(decision, Ready):
+                # Logged in meanwhile (another tab): nothing left to ask.
+                return _redirect(
+                    await interactions.finish_with_code(
+                        session, ctx, interaction_id, auth_request, decision.live
+                    )
+                )
+    except interactions.AlreadyFinished:
+        return await _repeat_outcome(ctx, interaction_id, auth_request)
     return _render_stage(request, ctx, interaction_id, browser_id, client, auth_request, decision)
 
 
@@ -189,20 +211,27 @@ async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) ->
     loaded = await _load(request, ctx, interaction_id)
     if loaded is None:
         raise PageError("error_expired", "expired")
-    browser_id, auth_request, client, live, logged_in_here = loaded
+    browser_id, auth_request, client, live, logged_in_here, finished = loaded
     form = await read_form(request, 2048)
     purpose = f"interaction:{interaction_id}"
     if not ctx.csrf.check(browser_id, purpose, form.get("csrf_token")):
         raise PageError("csrf_failed", "csrf", 403, locale=auth_request.ui_locales)
-
-    decision_value = form.get("decision")
-    just = _just_authenticated(live, logged_in_here)
-    if decision_value == "deny":
-        return await _deny(ctx, interaction_id, auth_request, client, live, just)
-    if "password" in form or "login" in form:
-        return await _login(request, ctx, interaction_id, browser_id, client, auth_request, form)
-    if decision_value == "allow":
-        return await _consent(request, ctx, interaction_id, client, auth_request, live, just)
+    try:
+        if finished:
+            raise interactions.AlreadyFinished
+        decision_value = form.get("decision")
+        just = _just_authenticated(live, logged_in_here)
+        if decision_value == "deny":
+            return await _deny(ctx, interaction_id, auth_request, client, live, just)
+        if "password" in form or "login" in form:
+            return await _login(
+                request, ctx, interaction_id, browser_id, client, auth_request, form
+            )
+        if decision_value == "allow":
+            return await _consent(request, ctx, interaction_id, client, auth_request, live, just)
+    except interactions.AlreadyFinished:
+        # A double submit: the same answer as the first, never a second code.
+        return await _repeat_outcome(ctx, interaction_id, auth_request)
     raise InvalidRequest("The form is incomplete.")
 
 
@@ -216,13 +245,21 @@ async def _deny(
 ) -> Response:
     error: OAuthError = AccessDenied("The person declined.")
     async with ctx.db.transaction() as session:
+        if not await interactions.hold(session, ctx, interaction_id):
+            raise interactions.AlreadyFinished
         decision = await decide(session, ctx, client, auth_request, live, just_authenticated=just)
         if isinstance(decision, ShowUnmet):
             error = UnmetAuthenticationRequirements(
                 "The account does not meet this client's requirements."
             )
-        await interactions.finish(session, interaction_id)
-    raise ErrorForClient(error, auth_request.redirect_uri, auth_request.state)
+        # The same redirect an ErrorForClient renders, kept for a second submit.
+        response = error_redirect(
+            auth_request.redirect_uri, error, auth_request.state, ctx.settings.issuer
+        )
+        await interactions.seal_outcome(
+            session, ctx, interaction_id, auth_request, response.headers["location"]
+        )
+    return response
 
 
 class _InteractionGone(Exception):
@@ -245,9 +282,14 @@ async def _login(
 
     async def continue_authorization(session: AsyncSession, live: LiveSession) -> None:
         # In the login's transaction: bind the interaction to the new session and go on.
-        row = await find_interaction(session, ctx.clock.now(), interaction_id, browser_id)
+        row = await find_interaction(
+            session, ctx.clock.now(), interaction_id, browser_id, include_finished=True
+        )
         if row is None:
             raise _InteractionGone
+        if row.finished_at is not None:
+            # Another submit finished it: this login rolls back and that answer stands.
+            raise interactions.AlreadyFinished
         row.session_id = live.record.id
         row.account_id = live.account.id
         responses.append(
@@ -331,6 +373,7 @@ async def _continue(
     *,
     just_authenticated: bool,
     consent_given: bool = False,
+    held: bool = False,
 ) -> Response:
     decision = await decide(
         session,
@@ -342,9 +385,11 @@ async def _continue(
         consent_given=consent_given,
     )
     if isinstance(decision, Ready):
-        location = await issue_code(session, ctx, auth_request, decision.live)
-        await interactions.finish(session, interaction_id)
-        return _redirect(location)
+        return _redirect(
+            await interactions.finish_with_code(
+                session, ctx, interaction_id, auth_request, decision.live, held=held
+            )
+        )
     return _redirect(f"/interaction/{interaction_id}")
 
 
@@ -363,6 +408,9 @@ async def _consent(
             # Consent is only taken once the person is logged in and meets the level.
             return _redirect(f"/interaction/{interaction_id}")
         assert live is not None
+        # Claimed before anything is written: a second submit waits here, then repeats ours.
+        if not await interactions.hold(session, ctx, interaction_id):
+            raise interactions.AlreadyFinished
         await remember_consent(session, ctx, auth_request, live)
         record(
             session,
@@ -381,4 +429,5 @@ async def _consent(
             live,
             just_authenticated=just,
             consent_given=True,
+            held=True,
         )

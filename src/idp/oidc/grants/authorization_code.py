@@ -1,7 +1,8 @@
 """The authorization code grant (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.6).
 
 A code is redeemed once. Presenting it again revokes every token it produced (RFC 6749
-§4.1.2, RFC 9700 §4.2.4), and it lives at most 60 seconds (FAPI 2.0 §5.3.2.1).
+§4.1.2, RFC 9700 §4.2.4), and it lives at most 60 seconds (FAPI 2.0 §5.3.2.1), and no longer
+than the SSO session that issued it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from idp.context import Context
 from idp.db.models import Account, AuthorizationCode, Grant
 from idp.errors import InvalidGrant, InvalidRequest
 from idp.oidc import pkce
-from idp.oidc.grants.common import GrantCompromised, Issued, new_refresh_token
+from idp.oidc.grants.common import GrantCompromised, Issued, new_refresh_token, usable_account
 from idp.oidc.tokens import Authentication
 from idp.security.tokens import digest
+from idp.sessions.service import hold_live
 
 
 async def exchange(
@@ -65,9 +67,7 @@ async def exchange(
             .execution_options(populate_existing=True)
         )
         raise GrantCompromised(winner, "The code was already used.")
-    account = await session.get(Account, row.account_id)
-    if account is None or account.status != "active":
-        raise InvalidGrant("The account is not active.")
+    account = usable_account(await session.get(Account, row.account_id), client)
     session.add(
         Grant(
             id=grant_id,
@@ -78,6 +78,16 @@ async def exchange(
             created_at=now,
         )
     )
+    # Written before the session is held: the grant's row takes its share lock on the account
+    # first, in the order a password change takes its locks (account, then sessions), so the
+    # two wait for each other instead of deadlocking.
+    await session.flush()
+    # The code is as good as the session that issued it: logged out, replaced or ended by a
+    # password change means no grant. The session's row stays held until we commit, so a
+    # logout racing us either comes first (we refuse, the grant rolls back) or sees the grant
+    # and revokes it.
+    if not await hold_live(session, row.session_id, now, ctx.settings.sessions):
+        raise InvalidGrant("The session that issued the code has ended.")
     scopes = row.scope.split()
     refresh = None
     if "refresh_token" in client.grant_types:

@@ -20,6 +20,7 @@ from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
 from idp.errors import InvalidGrant
+from idp.levels.policy import check_requirements
 from idp.oidc.tokens import Authentication, access_token, id_token
 from idp.security.tokens import digest, new_token
 
@@ -67,6 +68,30 @@ async def sign(ctx: Context, client: ClientInfo, issued: Issued) -> dict[str, An
     return token_response(
         token, ttl, issued.scope, refresh_token=issued.refresh_token, id_token=identity
     )
+
+
+OFFLINE_ACCESS = "offline_access"
+
+
+def is_offline(scope: str) -> bool:
+    """A grant with ``offline_access`` outlives the SSO session (OIDC Core §11)."""
+    return OFFLINE_ACCESS in scope.split()
+
+
+def usable_account(account: Account | None, client: ClientInfo) -> Account:
+    """The account, if it is active and meets the client's policy as it stands now: levels
+    and confirmation methods change, and a token must never claim what no longer holds."""
+    if account is None or account.status != "active":
+        raise InvalidGrant("The account is not active.")
+    unmet = check_requirements(
+        level=account.level,
+        confirmation_method=account.confirmation_method,
+        min_level=client.min_level,
+        forbidden_methods=client.forbidden_confirmation_methods,
+    )
+    if unmet is not None:
+        raise InvalidGrant("The account no longer meets this client's requirements.")
+    return account
 
 
 async def revoke_grant(

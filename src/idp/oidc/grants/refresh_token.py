@@ -2,6 +2,11 @@
 
 Each use returns a new refresh token and retires the old one. A retired token presented again
 means one of the two copies is in an attacker's hands: the whole grant is revoked.
+
+Following OIDC Core §11 as Keycloak does, a grant without ``offline_access`` is bound to the
+SSO session that created it: refused once the session ended, and each refresh counts as the
+session's activity. With ``offline_access`` it outlives the session until a credential change.
+Every refresh checks the client's level policy against the account as it is now.
 """
 
 from __future__ import annotations
@@ -13,9 +18,16 @@ from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
 from idp.errors import InvalidGrant, InvalidRequest, InvalidScope
-from idp.oidc.grants.common import GrantCompromised, Issued, new_refresh_token
+from idp.oidc.grants.common import (
+    GrantCompromised,
+    Issued,
+    is_offline,
+    new_refresh_token,
+    usable_account,
+)
 from idp.oidc.tokens import Authentication
 from idp.security.tokens import digest
+from idp.sessions.service import hold_live
 
 
 async def refresh(
@@ -47,9 +59,12 @@ async def refresh(
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise GrantCompromised(grant.id, "The refresh token was already used.")
-    account = await session.get(Account, grant.account_id)
-    if account is None or account.status != "active":
-        raise InvalidGrant("The account is not active.")
+    if not is_offline(grant.scope) and not await hold_live(
+        session, grant.session_id, now, ctx.settings.sessions, touch=True
+    ):
+        # OIDC Core §11: without offline_access the token lives only as long as the session.
+        raise InvalidGrant("The session this refresh token belongs to has ended.")
+    account = usable_account(await session.get(Account, grant.account_id), client)
     scope = " ".join(dict.fromkeys(requested))
     # The new token keeps the grant's original scope: narrowing applies to this response.
     new_value = new_refresh_token(
@@ -58,7 +73,7 @@ async def refresh(
         grant_id=grant.id,
         scope=row.scope,
         auth_time=row.auth_time,
-        acr=row.acr,
+        acr=account.level,
         amr=row.amr,
         sid=row.sid,
         absolute_expires_at=row.absolute_expires_at,

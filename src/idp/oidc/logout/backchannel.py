@@ -9,6 +9,7 @@ stale gets a new ``jti``, derived from the first, with a new ``iat``.
 from __future__ import annotations
 
 from idp.context import Context
+from idp.jobs.errors import JobPayloadError
 from idp.jobs.queue import ClaimedJob
 from idp.jobs.queue import Outcome as JobOutcome
 from idp.jobs.registry import KindPolicy, Registry
@@ -35,13 +36,15 @@ class BackchannelHandler:
         self._deliverer = Deliverer(ctx)
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
-        p = job.payload or {}
-        now = int(self._ctx.clock.now().timestamp())
-        jti, iat = token_claims_at(
-            str(p["jti"]), int(p["iat"]), now, self._ctx.settings.logout.token_ttl
+        # A field missing or of the wrong kind fails this job alone (JobPayloadError).
+        first_jti, first_iat = str(job.value("jti")), _integer(job.value("iat"))
+        client_id, uri, sub, sid, alg = (
+            str(job.value(key)) for key in ("client_id", "uri", "sub", "sid", "alg")
         )
+        now = int(self._ctx.clock.now().timestamp())
+        jti, iat = token_claims_at(first_jti, first_iat, now, self._ctx.settings.logout.token_ttl)
         outcome = await self._deliverer.deliver(
-            Job(job.id, p["client_id"], p["uri"], p["sub"], p["sid"], p["alg"], jti, iat)
+            Job(job.id, client_id, uri, sub, sid, alg, jti, iat)
         )
         if outcome.status == DELIVERED:
             return JobOutcome.done(DELIVERED)
@@ -51,6 +54,12 @@ class BackchannelHandler:
 
     async def close(self) -> None:
         await self._deliverer.close()
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobPayloadError(f"the payload's iat is not an integer: {type(value).__name__}")
+    return value
 
 
 def register(registry: Registry, ctx: Context) -> None:

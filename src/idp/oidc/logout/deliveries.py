@@ -35,7 +35,7 @@ async def list_deliveries(session: AsyncSession, status: str, limit: int) -> lis
         {
             "id": str(r.id),
             "client_id": r.ref,
-            "uri": json.loads(r.payload).get("uri"),  # back-channel payloads are not sealed
+            "uri": _uri(r.payload),
             "status": delivery_status(r),
             "attempts": r.attempts,
             "last_error": r.last_error,
@@ -43,3 +43,12 @@ async def list_deliveries(session: AsyncSession, status: str, limit: int) -> lis
         }
         for r in rows
     ]
+
+
+def _uri(payload: bytes) -> str | None:
+    """The target of a back-channel payload (never sealed), or None if it cannot be read."""
+    try:
+        uri = json.loads(payload).get("uri")
+    except (ValueError, AttributeError):  # not JSON, or JSON but not an object
+        return None
+    return uri if isinstance(uri, str) else None

@@ -1,6 +1,7 @@
 """POSTing logout tokens to relying parties (Back-Channel Logout 1.0 §2.5-2.8).
 
-Redirects are never followed, 200 and 204 are success, 400 is the RP's final "no", anything
+Redirects are never followed: a 3xx answer is rejected. 200 and 204 are success, 400 is the RP's
+final "no", anything
 else (timeouts, refused connections, TLS and protocol errors, 5xx) may be temporary and is
 retried later. A target the egress policy refuses (``idp.egress.policy``) is rejected for good.
 Every failure of one delivery becomes that job's ``Outcome``; none escapes past it into the batch.
@@ -16,7 +17,7 @@ import httpx
 
 from idp.context import Context
 from idp.egress.backend import Connector, Resolver
-from idp.egress.client import build_client, default_ssl_context
+from idp.egress.client import build_client, default_ssl_context, proxies_from
 from idp.egress.policy import BlockedTarget, uri_problem
 from idp.oidc.logout.attempt import DELIVERED, PENDING, REJECTED, Job, Outcome
 from idp.oidc.logout.token import logout_token
@@ -33,7 +34,8 @@ class Deliverer:
     """One pooled HTTP client per process, created at the first delivery, closed by ``close``.
 
     ``resolver``, ``connector`` and ``ssl_context`` replace the system's name lookup, TCP connect
-    and trust store (tests); ``settings`` replaces ``ctx.settings.logout``.
+    and trust store (tests); ``proxies`` the proxies the settings name (``proxy``,
+    ``trust_env_proxy``); ``settings`` replaces ``ctx.settings.logout``.
     """
 
     def __init__(
@@ -67,7 +69,11 @@ class Deliverer:
                 ssl_context=self._ssl_context or default_ssl_context(settings.ca_file),
                 resolver=self._resolver,
                 connector=self._connector,
-                proxies=self._proxies,
+                proxies=(
+                    self._proxies
+                    if self._proxies is not None
+                    else proxies_from(settings.proxy, trust_env=settings.trust_env_proxy)
+                ),
                 user_agent="idp-backchannel-logout",
             )
         return self._client
@@ -123,6 +129,11 @@ class Deliverer:
             return _outcome(job, PENDING, f"malformed response: a {len(reason)}-byte status line")
         if response.status_code in (200, 204):
             return _outcome(job, DELIVERED)
+        if 300 <= response.status_code < 400:
+            # Never followed (the target could be anywhere) and never success: a final "no".
+            return _outcome(
+                job, REJECTED, f"HTTP {response.status_code}: redirects are not followed"
+            )
         if response.status_code == 400:
             return _outcome(job, REJECTED, f"HTTP 400: {body[:200].decode(errors='replace')}")
         return _outcome(job, PENDING, f"HTTP {response.status_code}")
