@@ -21,7 +21,7 @@ from idp.accounts.registration import routes as registration_routes
 from idp.background import Background
 from idp.clock import Clock
 from idp.context import Context
-from idp.http import errors, health
+from idp.http import errors, health, openapi
 from idp.http.access_log import scrub_access_log
 from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
@@ -30,10 +30,16 @@ from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
 from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
+from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
 from idp.settings import Settings
 from idp.web import dev_mailbox
 from idp.web.error_page import render_error_page
+
+DESCRIPTION = (
+    "OpenID Connect identity provider. The protocol endpoints follow OpenID Connect Core 1.0, "
+    "Discovery 1.0 and the OAuth 2.0 RFCs cited per operation."
+)
 
 
 def create_app(
@@ -63,6 +69,7 @@ def create_app(
         docs_url="/api/docs" if settings.dev_mode else None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        description=DESCRIPTION,
     )
     app.state.ctx = ctx
     app.state.jobs = background.jobs  # JobRunner: run_now after a commit (idp.jobs.deps)
@@ -92,6 +99,8 @@ def create_app(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
     errors.install(app, render_error_page)
+    # The served document is the one `make openapi` writes, protocol endpoints included.
+    openapi.install(app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS))
     app.add_middleware(BodyLimit, refuse=errors.too_large)
     app.add_middleware(errors.UnexpectedErrors)  # inside the headers: its 500 gets them too
     app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413 gets the headers too

@@ -7,7 +7,7 @@ after that they go back to the client with ``state`` and ``iss`` (RFC 9207).
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -38,7 +38,19 @@ def redirected_error(response: httpx.Response, rp: RP, params: dict[str, str], i
 
 
 def goes_to_login(response: httpx.Response) -> bool:
-    return response.status_code == 303 and response.headers["location"].startswith("/interaction/")
+    location = urlsplit(response.headers.get("location", ""))
+    return response.status_code == 303 and location.path.startswith("/interaction/")
+
+
+async def test_the_way_to_the_login_pages_is_an_absolute_url(
+    browser: Browser, rp: RP, server: LiveServer
+) -> None:
+    """openapi.yaml documents the 303's Location as a URI: absolute, under the issuer."""
+    response = await browser.authorize(auth_params(rp)[0])
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith(f"{server.url}/interaction/"), location
+    assert (await browser.get(location)).status_code == 200
 
 
 async def test_unknown_client_shows_a_page(browser: Browser, rp: RP) -> None:

@@ -268,6 +268,23 @@ def test_404_under_api_is_problem_json(http: httpx.Client, settings: Settings) -
     assert problem["instance"] == "/api/v1/no-such-thing"
 
 
+@pytest.mark.parametrize(
+    ("sent", "instance"),
+    [
+        ("/api/v1/registrations/%E4%90%87", "/api/v1/registrations/%E4%90%87"),
+        ("/api/v1/me/contacts/a%20b%03/resend", "/api/v1/me/contacts/a%20b%03/resend"),
+        ("/api/v1/no%FFsuch", "/api/v1/no%EF%BF%BDsuch"),  # not UTF-8: U+FFFD, encoded
+    ],
+)
+def test_a_problems_instance_is_a_uri_reference(
+    http: httpx.Client, sent: str, instance: str
+) -> None:
+    """RFC 9457 §3.1.5 (and openapi.yaml's uri-reference): percent-encoded, never raw text."""
+    response = http.post(sent)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["instance"] == instance
+
+
 def test_404_page_is_html(http: httpx.Client) -> None:
     response = http.get("/no-such-page", headers={"Accept-Language": "en"})
     assert response.status_code == 404
@@ -281,13 +298,17 @@ def test_404_under_well_known_is_oauth_json(http: httpx.Client) -> None:
     assert response.json()["error"] == "invalid_request"
 
 
-def test_405_under_api_lists_every_allowed_method(http: httpx.Client, settings: Settings) -> None:
+@pytest.mark.parametrize("method", ["PUT", "OPTIONS", "PATCH", "HEAD"])
+def test_405_under_api_lists_every_allowed_method(
+    http: httpx.Client, settings: Settings, method: str
+) -> None:
     # GET and DELETE on this path are two routes: Allow names both, not only the first.
-    response = http.put("/api/v1/me/sessions", json={})
+    response = http.request(method, "/api/v1/me/sessions")
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == "DELETE, GET"
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == f"{settings.issuer}/problems/method-not-allowed"
+    if method != "HEAD":
+        assert response.json()["type"] == f"{settings.issuer}/problems/method-not-allowed"
 
 
 def test_405_on_a_page_is_html_with_allow(http: httpx.Client) -> None:

@@ -255,6 +255,11 @@ def send(
             content=body,
             headers=all_headers,  # type: ignore[arg-type]
         )
+    except httpx.InvalidURL as exc:
+        # httpx will not build a query over 64 KiB once percent-encoded: nothing was sent.
+        if "too long" not in str(exc):
+            raise
+        return httpx.Response(414)
     except httpx.TransportError:
         # Over the body limit the server may answer 413 and close before the body is sent;
         # dropping any other connection is a failure.

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]
 from starlette.routing import Match
@@ -19,6 +20,7 @@ from starlette.routing import Match
 from idp.app import create_app
 from idp.oidc.discovery import metadata
 from idp.settings import Settings
+from tests.support.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "openapi.yaml"
@@ -222,3 +224,106 @@ async def test_the_document_is_true_to_the_app(document: dict[str, Any], tmp_pat
         if key.endswith("_endpoint") or key == "jwks_uri"
     }
     assert advertised <= set(document["paths"]), advertised - set(document["paths"])
+
+
+def _problem_schema(document: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = document["components"]["schemas"]["Problem"]
+    return schema
+
+
+def test_every_rest_error_is_a_documented_problem(document: dict[str, Any]) -> None:
+    """RFC 9457 on the REST API: every error status is application/problem+json with the
+    Problem schema; FastAPI's HTTPValidationError (never sent) is nowhere."""
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert "ValidationError" not in schemas
+    problem = _problem_schema(document)
+    assert problem["required"] == ["type", "title", "status"]
+    assert {"type", "title", "status", "detail", "instance", "errors"} <= set(problem["properties"])
+    checked = 0
+    for path, method, operation in _operations(document):
+        if not path.startswith("/api/"):
+            continue
+        for status, response in operation["responses"].items():
+            if int(status) < 400:
+                continue
+            assert response["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }, (method, path, status)
+            checked += 1
+        if operation.get("parameters") or operation.get("requestBody"):
+            assert "422" in operation["responses"], (method, path)
+    assert checked > 40
+
+
+def test_who_may_call_each_rest_operation_is_declared(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["csrfToken"] == {**schemes["csrfToken"], "in": "header", "name": "X-CSRF-Token"}
+    assert schemes["sessionCookie"]["in"] == "cookie"
+    cookie_and_csrf = {"sessionCookie": [], "browserCookie": [], "csrfToken": []}
+    paths = document["paths"]
+    assert paths["/api/v1/me/csrf"]["get"]["security"] == [{"sessionCookie": []}]
+    assert paths["/api/v1/me/sessions"]["get"]["security"] == [{"sessionCookie": []}]
+    assert paths["/api/v1/me/sessions"]["delete"]["security"] == [cookie_and_csrf]
+    assert paths["/api/v1/me/sessions/{session_id}"]["delete"]["security"] == [cookie_and_csrf]
+    assert paths["/api/v1/me/password"]["post"]["security"] == [
+        cookie_and_csrf,
+        {"firstPartyBearer": []},
+    ]
+    for path in ("/api/v1/login", "/api/v1/logout"):
+        assert paths[path]["post"]["security"] == [{"browserCookie": [], "csrfToken": []}]
+    # Every operation under /api/v1/me needs the caller, and every unsafe one the CSRF header
+    # with the cookies.
+    for path, method, operation in _operations(document):
+        if path.startswith("/api/v1/me"):
+            requirements = operation.get("security")
+            assert requirements, (method, path)
+            if method != "get":
+                assert all("csrfToken" in r for r in requirements if "sessionCookie" in r), (
+                    method,
+                    path,
+                )
+
+
+def test_the_registration_and_reset_tokens_are_required_headers(document: dict[str, Any]) -> None:
+    seen = 0
+    for path, method, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] in ("X-Registration-Token", "X-Reset-Token"):
+                assert parameter["in"] == "header"
+                assert parameter["required"] is True, (method, path)
+                assert parameter["schema"]["type"] == "string", (method, path)
+                seen += 1
+    assert seen == 5
+
+
+def test_links_lead_to_operations_that_exist(document: dict[str, Any]) -> None:
+    operations = {op["operationId"]: (p, op) for p, _, op in _operations(document)}
+    found = 0
+    for path, method, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            for name, link in response.get("links", {}).items():
+                _, target = operations[link["operationId"]]
+                names = {(p["in"], p["name"]) for p in target.get("parameters", [])}
+                for parameter in link["parameters"]:
+                    where, _, bare = parameter.rpartition(".")
+                    assert (where or "path", bare) in names, (method, path, status, name)
+                found += 1
+    assert found >= 9
+
+
+def test_userinfo_refusals_are_the_challenge_alone(document: dict[str, Any]) -> None:
+    for method in ("get", "post"):
+        responses = document["paths"]["/userinfo"][method]["responses"]
+        for status in ("401", "403"):
+            assert "content" not in responses[status]
+            assert responses[status]["headers"]["WWW-Authenticate"]["required"] is True
+
+
+async def test_the_served_document_is_openapi_yaml(
+    document: dict[str, Any], server: LiveServer
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.json() == document

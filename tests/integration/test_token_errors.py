@@ -130,6 +130,28 @@ async def test_two_authentication_methods_is_invalid_request(
     assert oauth_error(response) == "invalid_request"
 
 
+@pytest.mark.parametrize("field", ["client_assertion_type", "client_assertion"])
+async def test_an_empty_assertion_field_beside_basic_is_invalid_request(
+    ctx: Context, http: httpx.AsyncClient, field: str
+) -> None:
+    """Sent empty, a parameter counts as omitted (RFC 6749 §3.1), but an assertion field next
+    to Basic credentials is a second method tried (§2.3), and the documented enum has no ""."""
+    service = await make_rp(ctx, grant_types=["client_credentials"], require_consent=False)
+    data = {"grant_type": "client_credentials"}
+    assert (await http.post("/token", data=data, auth=creds(service))).status_code == 200
+    response = await http.post("/token", data={**data, field: ""}, auth=creds(service))
+    assert oauth_error(response) == "invalid_request"
+
+
+async def test_an_empty_assertion_type_of_a_public_client_is_as_if_omitted(
+    ctx: Context, http: httpx.AsyncClient, browser: Browser, person: Person
+) -> None:
+    public = await make_rp(ctx, auth_method="none", redirect_uri="http://127.0.0.1:9/cb")
+    answer, verifier, _ = await log_in(browser, public, person)
+    response = await redeem(http, public, answer["code"], verifier, client_assertion_type="")
+    assert response.status_code == 200, response.text
+
+
 async def test_success_is_not_cached(
     http: httpx.AsyncClient, browser: Browser, rp: RP, person: Person
 ) -> None:

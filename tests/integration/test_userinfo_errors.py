@@ -52,6 +52,9 @@ def assert_invalid_token(response: httpx.Response) -> None:
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith("Bearer ")
     assert 'error="invalid_token"' in challenge
+    # RFC 6750 §3, as openapi.yaml says: the challenge carries the error, there is no body.
+    assert response.content == b""
+    assert "content-type" not in response.headers
 
 
 async def test_valid_token_works(http: httpx.AsyncClient, tokens: dict[str, Any]) -> None:
@@ -66,6 +69,7 @@ async def test_no_token_is_401_without_an_error_code(http: httpx.AsyncClient) ->
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith("Bearer realm=")
     assert "error=" not in challenge
+    assert response.content == b""
 
 
 async def test_token_in_the_query_is_not_accepted(
@@ -151,6 +155,7 @@ async def test_client_credentials_token_is_insufficient_scope(
     response = await http.get("/userinfo", headers=bearer(issued.json()["access_token"]))
     assert response.status_code == 403, response.text
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    assert response.content == b""
 
 
 async def test_token_in_the_form_body_works(

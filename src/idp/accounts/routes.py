@@ -8,6 +8,7 @@ from idp.accounts.contacts.service import profile
 from idp.accounts.schemas import Me, contact_view
 from idp.http.deps import Ctx
 from idp.http.json_route import JsonRoute
+from idp.http.openapi import CALLER, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.sessions.auth import CurrentCaller
@@ -15,7 +16,7 @@ from idp.sessions.auth import CurrentCaller
 router = ApiRouter(prefix="/api/v1", tags=["account"], route_class=JsonRoute)
 
 
-@router.get("/me", response_model=Me, responses=problems(401, 403))
+@router.get("/me", response_model=Me, responses=problems(401, 403), openapi_extra=security(CALLER))
 async def me(ctx: Ctx, caller: CurrentCaller, response: Response) -> Me:
     """The account behind the session cookie or the first-party token. The SNILS is masked."""
     async with ctx.db.read() as session:

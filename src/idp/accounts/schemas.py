@@ -100,6 +100,8 @@ class PasswordChanged(BaseModel):
 
 
 class ResetRequest(_Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"login": "+79990001122"}]})
+
     login: Login
 
 
@@ -119,6 +121,10 @@ class ResetConfirmation(_Input):
 
 
 class ContactAdd(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "phone", "value": "+79990003344"}]}
+    )
+
     kind: Literal["phone", "email"]
     value: Annotated[
         str,

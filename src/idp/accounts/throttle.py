@@ -77,14 +77,18 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
 async def _locked_rows(
     session: AsyncSession, keys: list[str], now: datetime
 ) -> dict[str, ThrottleCounter]:
-    # Make every row exist, then lock them in key order (no deadlock between two attempts
-    # that share counters). On SQLite the transaction already holds the writer lock.
+    # Make every row exist and lock it, in key order (no deadlock between two attempts that
+    # share counters). An upsert that updates locks the row it finds; "do nothing" would not,
+    # and a success settling meanwhile could delete the row before our SELECT … FOR UPDATE.
+    # On SQLite the transaction already holds the writer lock.
     insert = _insert(session)
     for key in sorted(set(keys)):
         await session.execute(
             insert(ThrottleCounter)
             .values(key=key, failures=0, last_failure_at=now, blocked_until=None)
-            .on_conflict_do_nothing(index_elements=["key"])
+            .on_conflict_do_update(
+                index_elements=["key"], set_={"failures": ThrottleCounter.failures}
+            )
         )
     stmt = (
         select(ThrottleCounter)
@@ -141,6 +145,7 @@ async def settle(
         return
     if clear is None:
         clear = {c.key for c in reservation.counters if c.cleared_by_success}
+    await _lock_in_order(session, [*clear, *(c.key for c in reservation.counters)])
     await reset(session, list(clear))
     kept = {c.key for c in reservation.counters if c.key not in clear}
     await _give_back(session, [b for b in reservation.before if b.key in kept], reservation.at)
@@ -148,7 +153,20 @@ async def settle(
 
 async def release(session: AsyncSession, reservation: Reservation) -> None:
     """The check never ran: give the attempt back on every counter."""
+    await _lock_in_order(session, [c.key for c in reservation.counters])
     await _give_back(session, reservation.before, reservation.at)
+
+
+async def _lock_in_order(session: AsyncSession, keys: list[str]) -> None:
+    # Every writer takes counter rows in key order, as ``reserve`` does: a DELETE or UPDATE
+    # of several keys at once locks them in whatever order it scans, which deadlocks against
+    # a reservation holding one of them and waiting for the other.
+    # One key at a time, in Python's order: ``ORDER BY key`` would follow the database's
+    # collation, which need not sort as Python (and so as ``reserve``) does.
+    for key in sorted(set(keys)):
+        await session.execute(
+            select(ThrottleCounter.key).where(ThrottleCounter.key == key).with_for_update()
+        )
 
 
 async def _give_back(session: AsyncSession, before: list[_Before], at: datetime) -> None:
@@ -178,4 +196,5 @@ async def _give_back(session: AsyncSession, before: list[_Before], at: datetime)
 
 async def reset(session: AsyncSession, keys: list[str]) -> None:
     if keys:
+        await _lock_in_order(session, keys)
         await session.execute(delete(ThrottleCounter).where(ThrottleCounter.key.in_(keys)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -47,8 +48,14 @@ def render(request: Request, error: IdpError) -> Response:
         return protocol_json(error)
     if kind is RouteKind.API:
         problem = error if isinstance(error, ProblemError) else _as_problem(error)
-        return problem_json(problem, request.url.path, issuer=issuer)
+        return problem_json(problem, _instance(request), issuer=issuer)
     return _page(request, error)
+
+
+def _instance(request: Request) -> str:
+    # RFC 9457 §3.1.5: a URI reference, so the path percent-encoded as on the wire, never the
+    # decoded text (which may hold spaces, controls or any other character sent encoded).
+    return quote(request.url.path, safe="/:@!$&'()*+,;=-._~", errors="replace")
 
 
 def _as_problem(error: IdpError) -> ProblemError:

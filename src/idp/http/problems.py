@@ -4,28 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-# Inline (not a component): FastAPI only registers components for response models, and those
-# it files under application/json, which these responses never are.
+# A component (``idp.http.openapi`` adds it): FastAPI registers components only for response
+# models, and files those under application/json, which these responses never are.
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
+    "description": "Problem details (RFC 9457); the members after `instance` are this API's "
+    "extension members, present only where they apply.",
     "required": ["type", "title", "status"],
     "properties": {
-        "type": {"type": "string", "description": "{issuer}/problems/{slug}, stable per error"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
+        "type": {
+            "type": "string",
+            "format": "uri-reference",
+            "description": "{issuer}/problems/{slug}: stable per kind of problem",
+        },
+        "title": {"type": "string", "description": "Short, the same for every occurrence"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "This occurrence, for a person to read"},
+        "instance": {
+            "type": "string",
+            "format": "uri-reference",
+            "description": "The path that was requested",
+        },
         "errors": {
             "type": "array",
             "description": "Field-level errors (422)",
             "items": {
                 "type": "object",
+                "required": ["field", "message"],
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
             },
         },
         "attempts_left": {"type": "integer", "description": "Wrong codes still allowed"},
     },
 }
+PROBLEM: dict[str, str] = {"$ref": "#/components/schemas/Problem"}
 
 _DESCRIPTIONS = {
     400: "The code is wrong or has expired",
@@ -46,7 +58,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     for code in codes:
         entry: dict[str, Any] = {
             "description": _DESCRIPTIONS.get(code, "Problem details (RFC 9457)"),
-            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+            "content": {"application/problem+json": {"schema": PROBLEM}},
         }
         if code in (429, 503):
             entry["headers"] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp.errors import (
     IdpError,
@@ -32,20 +32,23 @@ def description_text(description: str) -> str:
     return _OUTSIDE_DESCRIPTION.sub("", description)[:MAX_DESCRIPTION].strip()
 
 
-def oauth_json(error: OAuthError) -> JSONResponse:
+def oauth_json(error: OAuthError) -> Response:
+    headers = {**NO_STORE, **extra_headers(error)}
+    if isinstance(error, InvalidToken | InsufficientScope):
+        # RFC 6750 §3: a protected resource tells its error in the challenge, and the same way
+        # whether or not a token was sent (the 401 without one has no error code, and no body).
+        headers["WWW-Authenticate"] = bearer_challenge(error)
+        return Response(status_code=error.status_code, headers=headers)
     body: dict[str, Any] = {"error": error.error}
     if description_text(error.description) and error.expose:
         body["error_description"] = description_text(error.description)
-    headers = {**NO_STORE, **extra_headers(error)}
     if isinstance(error, InvalidClient):
         # RFC 6749 §5.2: 401 with WWW-Authenticate for a failed client authentication.
         headers["WWW-Authenticate"] = 'Basic realm="idp", charset="UTF-8"'
-    if isinstance(error, InvalidToken | InsufficientScope):
-        headers["WWW-Authenticate"] = bearer_challenge(error)
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
-def protocol_json(error: IdpError) -> JSONResponse:
+def protocol_json(error: IdpError) -> Response:
     """Any error on a protocol route: its RFC 6749 code, else ``invalid_request`` (a refused
     request) or ``server_error``."""
     if isinstance(error, OAuthError):

@@ -39,10 +39,18 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+async def _assertion_attempted(request: Request) -> bool:
+    """An assertion field in the body, even empty. ``params`` treats an empty parameter as
+    omitted (RFC 6749 §3.1), but next to another method it still is a second method tried."""
+    form = await request.form()  # parsed once already by read_form: this is the cached copy
+    return any(name in form for name in ("client_assertion", "client_assertion_type"))
+
+
 async def authenticate_client(request: Request, params: dict[str, str], ctx: Context) -> ClientInfo:
     basic = _basic_credentials(request)
     has_assertion = "client_assertion" in params or "client_assertion_type" in params
-    used = sum((basic is not None, has_assertion, "client_secret" in params))
+    tried_assertion = has_assertion or await _assertion_attempted(request)
+    used = sum((basic is not None, tried_assertion, "client_secret" in params))
     if used > 1:
         # RFC 6749 §2.3: a client MUST NOT use more than one authentication method.
         raise InvalidRequest("More than one client authentication method was used.")

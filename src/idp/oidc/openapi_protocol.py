@@ -40,6 +40,27 @@ def _object(properties: dict[str, Schema], required: list[str], description: str
     }
 
 
+def _or_empty(schema: Schema) -> Schema:
+    """An optional request parameter: RFC 6749 §3.1 treats one sent without a value as omitted,
+    so the empty string is valid besides what the parameter's own constraints allow."""
+    constraint = {k: v for k, v in schema.items() if k not in ("description", "examples")}
+    if set(constraint) <= {"type"}:
+        return schema
+    return {
+        "description": schema["description"] + " Sent empty: as if omitted.",
+        "anyOf": [constraint, {"type": "string", "maxLength": 0}],
+    }
+
+
+def _request(properties: dict[str, Schema], required: list[str], description: str) -> Schema:
+    """A request's form: its optional parameters may be sent empty (``_or_empty``)."""
+    return _object(
+        {name: s if name in required else _or_empty(s) for name, s in properties.items()},
+        required,
+        description,
+    )
+
+
 def _json(schema: str, description: str, media_type: str = JSON) -> dict[str, Any]:
     return {"description": description, "content": {media_type: {"schema": _ref(schema)}}}
 
@@ -51,6 +72,21 @@ def _oauth_error(description: str, *, challenge: str | None = None) -> dict[str,
         headers["WWW-Authenticate"] = {"description": challenge, "schema": {"type": "string"}}
     response["headers"] = headers
     return response
+
+
+def _bearer_refusal(description: str, challenge: str) -> dict[str, Any]:
+    """A protected resource's refusal (RFC 6750 §3): the challenge says it all, no body."""
+    return {
+        "description": description,
+        "headers": {
+            **NO_STORE,
+            "WWW-Authenticate": {
+                "description": challenge,
+                "required": True,
+                "schema": {"type": "string", "pattern": '^Bearer realm="idp"'},
+            },
+        },
+    }
 
 
 def _form(schema: str, description: str) -> dict[str, Any]:
@@ -226,12 +262,12 @@ def _schemas() -> dict[str, Schema]:
             ["keys"],
             "The provider's public signing keys (RFC 7517 §5).",
         ),
-        "AuthorizationRequest": _object(
+        "AuthorizationRequest": _request(
             dict(AUTHORIZATION_FIELDS),
             list(AUTHORIZATION_REQUIRED),
             "An authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1).",
         ),
-        "TokenRequest": _object(
+        "TokenRequest": _request(
             {
                 "grant_type": _str(
                     "The grant.",
@@ -262,7 +298,7 @@ def _schemas() -> dict[str, Schema]:
             ["access_token", "token_type", "expires_in"],
             "A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).",
         ),
-        "UserInfoRequest": _object(
+        "UserInfoRequest": _request(
             {"access_token": _str("RFC 6750 §2.2; never together with the header.")},
             [],
             "The access token sent in the body instead of the Authorization header.",
@@ -296,7 +332,7 @@ def _schemas() -> dict[str, Schema]:
             ),
             "additionalProperties": True,
         },
-        "TokenRequestWithHint": _object(
+        "TokenRequestWithHint": _request(
             {
                 "token": _str("The token."),
                 "token_type_hint": _str("A hint.", enum=["access_token", "refresh_token"]),
@@ -325,7 +361,7 @@ def _schemas() -> dict[str, Schema]:
             ),
             "additionalProperties": True,
         },
-        "LogoutRequest": _object(
+        "LogoutRequest": _request(
             dict(LOGOUT_FIELDS), [], "A logout request (RP-Initiated Logout 1.0 §2)."
         ),
         "Health": _object(
@@ -335,16 +371,19 @@ def _schemas() -> dict[str, Schema]:
 
 
 def _query_parameters(fields: dict[str, Schema], required: list[str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": name,
-            "in": "query",
-            "required": name in required,
-            "description": schema["description"],
-            "schema": {k: v for k, v in schema.items() if k != "description"},
-        }
-        for name, schema in fields.items()
-    ]
+    parameters = []
+    for name, field in fields.items():
+        schema = field if name in required else _or_empty(field)
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "description": schema["description"],
+                "schema": {k: v for k, v in schema.items() if k != "description"},
+            }
+        )
+    return parameters
 
 
 def _authorization_operation(method: str) -> dict[str, Any]:
@@ -436,13 +475,15 @@ def _userinfo_operation(method: str) -> dict[str, Any]:
         "responses": {
             "200": {**_json("UserInfo", "The claims."), "headers": dict(NO_STORE)},
             "400": _oauth_error("Malformed request, or the token sent twice."),
-            "401": _oauth_error(
-                "No token, or an invalid, expired or revoked one.",
-                challenge='`Bearer realm="idp"` with `error` when a token was sent (RFC 6750 §3).',
+            "401": _bearer_refusal(
+                "No token, or an invalid, expired or revoked one. No body: the challenge "
+                "carries the error (RFC 6750 §3).",
+                '`Bearer realm="idp"` alone when no token was sent (RFC 6750 §3.1); with '
+                '`error="invalid_token"` and `error_description` when one was.',
             ),
-            "403": _oauth_error(
-                "The token was not issued for the `openid` scope (`insufficient_scope`).",
-                challenge='`Bearer realm="idp", error="insufficient_scope"`.',
+            "403": _bearer_refusal(
+                "The token was not issued for the `openid` scope. No body.",
+                '`Bearer realm="idp", error="insufficient_scope", error_description="…"`.',
             ),
         },
     }

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
 from idp.context import Context
 from idp.db.models import Account, Grant
@@ -101,26 +100,9 @@ async def _bearer_caller(ctx: Context, header: str) -> Caller:
     return Caller(active.account, grant.session_id if grant else None, str(client_id))
 
 
-# Declared for the OpenAPI document only (either one is enough); current_caller reads both.
-_session_cookie = APIKeyCookie(
-    name=cookies.SESSION,
-    scheme_name="sessionCookie",
-    description="The SSO session cookie (__Host-idp_session under https); unsafe methods also "
-    "need the X-CSRF-Token header from GET /api/v1/csrf.",
-    auto_error=False,
-)
-_first_party_bearer = HTTPBearer(
-    scheme_name="firstPartyBearer",
-    description="An access token (scope openid) of a client listed in first_party_clients.",
-    auto_error=False,
-)
-
-
-async def current_caller(
-    request: Request,
-    _cookie: Annotated[str | None, Security(_session_cookie)],
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_first_party_bearer)],
-) -> Caller:
+# The routes declare who may call them for the OpenAPI document (``idp.http.openapi``:
+# sessionCookie with csrfToken on unsafe methods, or firstPartyBearer).
+async def current_caller(request: Request) -> Caller:
     """A Bearer token of a first-party client (no CSRF: no cookie is involved), else the
     session cookie with the CSRF header on unsafe methods."""
     header = request.headers.get("authorization")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query, Request
 from sqlalchemy import select
@@ -13,6 +13,8 @@ from idp.db.models import BrowserSession, Client, SessionClient
 from idp.errors import NotFound
 from idp.http import cookies
 from idp.http.deps import Ctx
+from idp.http.openapi import SESSION, SESSION_WITH_CSRF, link, links, security
+from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.http.schemas import CsrfToken
 from idp.jobs.deps import Jobs
@@ -22,10 +24,11 @@ from idp.sessions.schemas import ClientRef, EndedSessions, SessionList, SessionV
 from idp.sessions.service import end_sessions, live_sessions_of
 
 router = ApiRouter(prefix="/api/v1/me", tags=["sessions"])
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
-@router.get("/csrf", response_model=CsrfToken, responses={401: PROBLEM})
+@router.get(
+    "/csrf", response_model=CsrfToken, responses=problems(401), openapi_extra=security(SESSION)
+)
 async def csrf_token(
     request: Request, ctx: Ctx, _live: CurrentSession, response: Response
 ) -> CsrfToken:
@@ -37,7 +40,21 @@ async def csrf_token(
     return CsrfToken(csrf_token=ctx.csrf.token_for(browser_id, API_CSRF_PURPOSE))
 
 
-@router.get("/sessions", response_model=SessionList, responses={401: PROBLEM})
+@router.get(
+    "/sessions",
+    response_model=SessionList,
+    responses={
+        **problems(401),
+        **links(
+            200,
+            end_one=link(
+                "end_one_api_v1_me_sessions__session_id__delete",
+                session_id="$response.body#/sessions/0/id",
+            ),
+        ),
+    },
+    openapi_extra=security(SESSION),
+)
 async def list_sessions(ctx: Ctx, live: CurrentSession, response: Response) -> SessionList:
     response.headers["Cache-Control"] = "no-store"  # addresses and devices are personal data
     now = ctx.clock.now()
@@ -74,7 +91,8 @@ def _view(record: BrowserSession, live: CurrentSession, clients: list[ClientRef]
 @router.delete(
     "/sessions/{session_id}",
     response_model=EndedSessions,
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+    responses=problems(401, 403, 404, 422),
+    openapi_extra=security(SESSION_WITH_CSRF),
 )
 async def end_one(
     session_id: uuid.UUID,
@@ -96,7 +114,12 @@ async def end_one(
     return EndedSessions(ended=len(ended.session_ids))
 
 
-@router.delete("/sessions", response_model=EndedSessions, responses={401: PROBLEM, 403: PROBLEM})
+@router.delete(
+    "/sessions",
+    response_model=EndedSessions,
+    responses=problems(401, 403, 422),
+    openapi_extra=security(SESSION_WITH_CSRF),
+)
 async def end_all(
     ctx: Ctx,
     live: CurrentSession,

@@ -21,6 +21,7 @@ from idp.accounts.schemas import (
 )
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
+from idp.http.openapi import CALLER_WITH_CSRF, link, links, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.sessions.auth import CurrentCaller
@@ -37,7 +38,24 @@ def _locale(request: Request) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ContactAdded,
-    responses=problems(401, 403, 404, 409, 415, 422, 429),
+    responses={
+        **problems(401, 403, 404, 409, 415, 422, 429),
+        **links(
+            201,
+            confirm=link(
+                "confirm_api_v1_me_contacts__contact_id__confirm_post",
+                contact_id="$response.body#/id",
+            ),
+            resend=link(
+                "resend_api_v1_me_contacts__contact_id__resend_post",
+                contact_id="$response.body#/id",
+            ),
+            remove=link(
+                "remove_api_v1_me_contacts__contact_id__delete", contact_id="$response.body#/id"
+            ),
+        ),
+    },
+    openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def add(body: ContactAdd, request: Request, ctx: Ctx, caller: CurrentCaller) -> ContactAdded:
     """Add a phone (a code is sent by SMS) or an e-mail address (a link is sent to it)."""
@@ -62,6 +80,7 @@ async def add(body: ContactAdd, request: Request, ctx: Ctx, caller: CurrentCalle
     "/{contact_id}/confirm",
     response_model=ContactView,
     responses=problems(400, 401, 403, 404, 409, 415, 422),
+    openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def confirm(
     contact_id: uuid.UUID, body: ContactCode, request: Request, ctx: Ctx, caller: CurrentCaller
@@ -87,7 +106,8 @@ async def confirm(
 @router.post(
     "/{contact_id}/resend",
     response_model=Resent,
-    responses=problems(400, 401, 403, 404, 429),
+    responses=problems(400, 401, 403, 404, 422, 429),
+    openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def resend(
     contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: CurrentCaller
@@ -104,7 +124,8 @@ async def resend(
 @router.delete(
     "/{contact_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(401, 403, 404, 409),
+    responses=problems(401, 403, 404, 409, 422),
+    openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def remove(
     contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: CurrentCaller

@@ -17,6 +17,7 @@ from idp.errors import CsrfFailed
 from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
+from idp.http.openapi import BROWSER_WITH_CSRF, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.http.schemas import CsrfToken
@@ -60,6 +61,7 @@ async def csrf_token(request: Request, ctx: Ctx, response: Response) -> CsrfToke
     "/login",
     response_model=AccountSummary,
     responses=problems(401, 403, 415, 422, 429, 503),
+    openapi_extra=security(BROWSER_WITH_CSRF),
 )
 async def login(
     body: LoginRequest, request: Request, ctx: Ctx, dispatcher: Jobs, response: Response
@@ -91,7 +93,12 @@ async def login(
     return summary(done.account)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problems(403))
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(403),
+    openapi_extra=security(BROWSER_WITH_CSRF),
+)
 async def logout(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     """End this browser's session and tell the session's relying parties (back-channel)."""
     _require_csrf(request, ctx)

@@ -21,6 +21,7 @@ from idp.accounts.schemas import (
 from idp.context import Context
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
+from idp.http.openapi import CALLER_WITH_CSRF, link, links, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.jobs.deps import Jobs
@@ -29,9 +30,9 @@ from idp.sessions.service import Ended
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
+# Required: without it nothing about a reset is told or changed (422 names the header).
 ResetToken = Annotated[
-    str | None,
-    Header(alias="X-Reset-Token", description="The token returned when the reset was asked"),
+    str, Header(alias="X-Reset-Token", description="The token returned when the reset was asked")
 ]
 
 
@@ -43,6 +44,7 @@ def _locale(request: Request) -> str:
     "/me/password",
     response_model=PasswordChanged,
     responses=problems(401, 403, 409, 415, 422, 429, 503),
+    openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def change(
     body: PasswordChange,
@@ -129,7 +131,17 @@ async def change_password(
     "/password-resets",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ResetStarted,
-    responses=problems(415, 422, 429),
+    responses={
+        **problems(415, 422, 429),
+        **links(
+            202,
+            confirm=link(
+                "finish_reset_api_v1_password_resets__reset_id__confirm_post",
+                reset_id="$response.body#/id",
+                **{"header.X-Reset-Token": "$response.body#/token"},
+            ),
+        ),
+    },
 )
 async def start_reset(
     body: ResetRequest, request: Request, ctx: Ctx, response: Response
@@ -156,7 +168,7 @@ async def finish_reset(
     request: Request,
     ctx: Ctx,
     dispatcher: Jobs,
-    token: ResetToken = None,
+    token: ResetToken,
 ) -> Response:
     """Set the new password with the code. Every session of the person ends; nobody is
     logged in by this."""

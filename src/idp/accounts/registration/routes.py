@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, Request, status
 from starlette.responses import Response
@@ -21,18 +21,33 @@ from idp.accounts.registration.schemas import (
     ResendResult,
 )
 from idp.http.deps import Ctx, client_ip
+from idp.http.openapi import link, links
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.web.i18n import pick_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["registration"])
-PROBLEM: dict[int | str, dict[str, Any]] = {
-    code: {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
-    for code in (400, 404, 409, 422, 429)
+PROBLEM = problems(400, 404, 409, 415, 422, 429)
+_HELD = {
+    "registration_id": "$response.body#/id",
+    "header.X-Registration-Token": "$response.body#/token",
 }
+NEXT_STEPS = links(
+    201,
+    status=link("registration_status_api_v1_registrations__registration_id__get", **_HELD),
+    confirm_phone=link(
+        "confirm_phone_api_v1_registrations__registration_id__phone_confirm_post", **_HELD
+    ),
+    resend_phone=link(
+        "resend_phone_api_v1_registrations__registration_id__phone_resend_post", **_HELD
+    ),
+    choose_password=link(
+        "choose_password_api_v1_registrations__registration_id__password_post", **_HELD
+    ),
+)
+# Required: without it nothing about a registration is told or changed (422 names the header).
 RegistrationToken = Annotated[
-    str | None,
-    Header(alias="X-Registration-Token", description="The token returned at registration"),
+    str, Header(alias="X-Registration-Token", description="The token returned at registration")
 ]
 
 
@@ -44,7 +59,7 @@ def _wake(request: Request) -> None:
     "/registrations",
     status_code=status.HTTP_201_CREATED,
     response_model=RegistrationCreated,
-    responses=PROBLEM,
+    responses={**PROBLEM, **NEXT_STEPS},
 )
 async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> RegistrationCreated:
     locale = pick_locale(None, request.headers.get("accept-language"))
@@ -73,7 +88,7 @@ async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> Reg
     "/registrations/{registration_id}", response_model=RegistrationStatus, responses=PROBLEM
 )
 async def registration_status(
-    registration_id: uuid.UUID, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, ctx: Ctx, token: RegistrationToken
 ) -> RegistrationStatus:
     async with ctx.db.read() as session:
         row = await registration.load(session, ctx, registration_id, token)
@@ -93,7 +108,7 @@ async def registration_status(
     responses=PROBLEM,
 )
 async def confirm_phone(
-    registration_id: uuid.UUID, body: PhoneCode, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, body: PhoneCode, ctx: Ctx, token: RegistrationToken
 ) -> RegistrationStatus:
     async with ctx.db.transaction() as session:
         checked = await registration.confirm_phone(session, ctx, registration_id, token, body.code)
@@ -113,7 +128,7 @@ async def confirm_phone(
     "/registrations/{registration_id}/phone/resend", response_model=ResendResult, responses=PROBLEM
 )
 async def resend_phone(
-    registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, request: Request, ctx: Ctx, token: RegistrationToken
 ) -> ResendResult:
     async with ctx.db.transaction() as session:
         wait = await registration.resend_phone(
@@ -130,7 +145,7 @@ async def resend_phone(
     responses={**PROBLEM, **problems(503)},  # 503: password hashing is saturated
 )
 async def choose_password(
-    registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken = None
+    registration_id: uuid.UUID, body: PasswordChoice, ctx: Ctx, token: RegistrationToken
 ) -> RegisteredAccount:
     async with ctx.db.read() as session:
         row = await registration.load(session, ctx, registration_id, token)

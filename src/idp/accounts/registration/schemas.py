@@ -11,7 +11,13 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class RegistrationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The example is a valid request: tools that follow the document's links start from it.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"last_name": "Петрова", "first_name": "Анна", "phone": "+79990001122"}]
+        },
+    )
 
     last_name: Name
     first_name: Name

@@ -89,7 +89,8 @@ async def authorize(request: Request, ctx: Ctx) -> Response:
             response = _redirect(issued.location)
         else:
             interaction_id = interactions.start(session, ctx, auth_request, browser_id)
-            response = _redirect(f"/interaction/{interaction_id}")
+            # Absolute, as documented (Location: format uri), under the issuer's own URL.
+            response = _redirect(f"{ctx.settings.issuer}/interaction/{interaction_id}")
     if new_browser:
         cookies.write(response, cookies.BROWSER, browser_id, ctx.settings, max_age=400 * 86400)
     return response
