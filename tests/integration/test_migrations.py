@@ -3,6 +3,7 @@ no drift between the migrated schema and the models."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -24,13 +26,16 @@ from sqlalchemy.pool import NullPool
 
 import idp.db.models  # noqa: F401  (registers every table)
 from idp.accounts.repository import AccountRepository
+from idp.app import create_app
 from idp.db.base import Base
 from idp.db.engine import Database
-from idp.db.migrate import alembic_config, downgrade, upgrade
+from idp.db.migrate import alembic_config, downgrade, head_revision, upgrade
 from idp.db.models import Account, Verification
 from idp.db.types import UTCDateTime
 from idp.security.pii import PersonalDataVault
 from idp.security.sealing import Keyring
+from idp.settings import Settings
+from tests.support.live import LiveServer, free_port
 
 
 def _pg_dsn(url: str) -> str:
@@ -313,3 +318,52 @@ async def test_personal_data_stored_before_is_sealed_and_opens_again(
         return {str(value) for row in rows for value in row}
 
     assert await _run(fresh_url, plain_values) == {"Olga", "+79990001122", "olga@example.org"}
+
+
+async def test_an_instance_is_not_ready_until_the_schema_is_its_own(
+    fresh_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    await upgrade(fresh_url, "3d9e6b1a7c52")  # as an older release left it
+    port = free_port()
+    app = create_app(
+        settings.model_copy(
+            update={
+                "database_url": fresh_url,
+                "var_dir": tmp_path,
+                "issuer": f"http://127.0.0.1:{port}",
+            }
+        ),
+        run_jobs=False,
+    )
+    live = LiveServer(app, port).start()
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            behind = await http.get("/readyz")
+            assert behind.status_code == 503
+            assert behind.json()["status"] == "schema-mismatch"
+            await upgrade(fresh_url, vault=PersonalDataVault(Keyring(b"k" * 32)))
+            assert (await http.get("/readyz")).status_code == 200
+    finally:
+        live.stop()
+
+
+async def test_two_instances_migrating_at_once_both_succeed(tmp_path: Path) -> None:
+    server = os.environ.get("IDP_TEST_POSTGRES_URL")
+    if not server:
+        pytest.fail("IDP_TEST_POSTGRES_URL is not set: run the suite with `make test`")
+    name = f"idp_migrate_race_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(_pg_dsn(server))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = server.rsplit("/", 1)[0] + "/" + name
+    try:
+        await asyncio.gather(upgrade(url), upgrade(url))  # PostgreSQL: the advisory lock
+        assert await _run(url, lambda c: _state(c)["revision"]) == head_revision()
+    finally:
+        admin = await asyncpg.connect(_pg_dsn(server))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

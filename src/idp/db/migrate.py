@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.engine import make_engine
 from idp.db.sealed import ColumnVault
@@ -21,6 +26,25 @@ def migrations_dir() -> Path:
         if (candidate / "env.py").exists():
             return candidate
     raise FileNotFoundError("the migrations folder was not found; set IDP_MIGRATIONS_DIR")
+
+
+_MIGRATION_LOCK = 0x1D95C4E  # any constant: the advisory lock key of schema changes
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The schema revision this code expects (the single head of ``migrations/``)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(session: AsyncSession) -> str | None:
+    """The schema revision the database is at (None before the first migration)."""
+    try:
+        async with session.begin_nested():
+            value = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    except DBAPIError:
+        return None
+    return str(value) if value is not None else None
 
 
 def alembic_config() -> Config:
@@ -43,6 +67,10 @@ async def _run(url: str, action: str, target: str, vault: ColumnVault | None) ->
         getattr(command, action)(config, target)
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two instances starting at once both run `idp migrate`: the second waits here
+            # until the first commits, then finds the schema at head and does nothing.
+            await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         await connection.run_sync(apply)
         if connection.dialect.name == "sqlite":
             broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
