@@ -133,3 +133,46 @@ async def _refresh(http: httpx.AsyncClient, rp: RP, refresh_token: str) -> dict[
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def test_a_key_that_will_not_open_is_left_out_and_the_others_still_sign(
+    ctx: Context, clock: OffsetClock
+) -> None:
+    from sqlalchemy import delete
+
+    from idp.db.models import SigningKey
+    from idp.security.sealing import Keyring
+
+    # A key sealed by an instance with another KEK (added directly: a rotation would also
+    # retire this database's keys, which other tests sign with).
+    stranger = KeyStore(ctx.db, Keyring(b"s" * 32), clock, cache_ttl=0.01, max_token_ttl=700)
+    async with ctx.db.transaction() as session:
+        foreign = [stranger._new_row(session, "ES256", activates_at=clock.now())]
+    try:
+        store = KeyStore(ctx.db, ctx.keyring, clock, cache_ttl=0.01, max_token_ttl=700)
+        kids = {key["kid"] for key in (await store.jwks())["keys"]}
+        assert kids
+        assert not kids & set(foreign)
+        assert (await store.signing_key("ES256")).kid not in foreign
+    finally:
+        async with ctx.db.transaction() as session:
+            await session.execute(delete(SigningKey).where(SigningKey.kid.in_(foreign)))
+
+
+async def test_a_burst_of_unknown_kids_reads_the_key_set_once(
+    ctx: Context, clock: OffsetClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = KeyStore(ctx.db, ctx.keyring, clock, cache_ttl=30, max_token_ttl=700)
+    await store.jwks()
+    reads: list[float] = []
+    real = store._load_published
+
+    async def counting(session: Any) -> Any:
+        reads.append(time.monotonic())
+        return await real(session)
+
+    monkeypatch.setattr(store, "_load_published", counting)
+    await asyncio.sleep(1.1)  # past the gap between forced reloads
+    found = await asyncio.gather(*(store.verification_key(f"forged-{n}") for n in range(30)))
+    assert found == [None] * 30
+    assert len(reads) == 1

@@ -15,11 +15,13 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
@@ -31,6 +33,9 @@ from idp.clock import Clock
 from idp.db.engine import Database
 from idp.db.models import SigningKey
 from idp.security.sealing import Keyring
+
+logger = logging.getLogger("idp.keys")
+_FORCED_RELOAD_GAP = 1.0  # seconds: forced reloads closer together than this read nothing new
 
 SUPPORTED_ALGS = ("ES256", "RS256", "EdDSA")
 _SEAL_PURPOSE = "signing-key"
@@ -122,7 +127,10 @@ class KeyStore:
         if not force and time.monotonic() - self._loaded_at < self._cache_ttl:
             return self._keys
         async with self._lock:
-            if not force and time.monotonic() - self._loaded_at < self._cache_ttl:
+            # A forced reload (an unknown kid, no active key) that queued behind another one
+            # finds the set just read: a burst of random kids reads the database once.
+            fresh_for = min(_FORCED_RELOAD_GAP, self._cache_ttl) if force else self._cache_ttl
+            if time.monotonic() - self._loaded_at < fresh_for:
                 return self._keys
             async with self._db.read() as session:
                 rows = await self._load_published(session)
@@ -130,9 +138,10 @@ class KeyStore:
             if new:
                 opened = await asyncio.to_thread(self._open_all, new)
                 self._opened.update(opened)
-            # Keys no longer published are forgotten.
-            self._opened = {row.kid: self._opened[row.kid] for row in rows}
-            self._keys = [self._loaded(row) for row in rows]
+            # Keys no longer published are forgotten; keys that would not open are left out.
+            published = [row for row in rows if row.kid in self._opened]
+            self._opened = {row.kid: self._opened[row.kid] for row in published}
+            self._keys = [self._loaded(row) for row in published]
             self._loaded_at = time.monotonic()
             return self._keys
 
@@ -142,7 +151,15 @@ class KeyStore:
         return [r for r in rows if r.published_until is None or r.published_until > now]
 
     def _open_all(self, sealed: list[tuple[str, bytes]]) -> dict[str, tuple[PrivateKey, PublicKey]]:
-        return {kid: _open_key(self._keyring, private_enc, kid) for kid, private_enc in sealed}
+        opened = {}
+        for kid, private_enc in sealed:
+            try:
+                opened[kid] = _open_key(self._keyring, private_enc, kid)
+            except (InvalidTag, ValueError):
+                # Sealed under another KEK (an instance set up apart) or damaged: one such key
+                # must not stop signing with the others. Tried again at the next reload.
+                logger.error("signing key %s does not open with this KEK; left out", kid)
+        return opened
 
     def _loaded(self, row: SigningKey) -> LoadedKey:
         # The schedule (activation, deactivation) is read fresh every time; only the key
