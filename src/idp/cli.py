@@ -127,7 +127,7 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_create(args: argparse.Namespace) -> int:
-    from idp.accounts.service import NewAccount, create_by_operator
+    from idp.accounts.service import NewAccount, create_by_operator, prepare_operator_account
 
     data = NewAccount(
         first_name=args.first_name,
@@ -142,7 +142,9 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     )
 
     async def create(ctx: Any) -> dict[str, Any]:
-        account = await create_by_operator(ctx, data)
+        ready = await prepare_operator_account(ctx, data)  # hashed with no transaction open
+        async with ctx.db.transaction() as session:
+            account = await create_by_operator(session, ctx, ready)
         return {"id": str(account.id), "sub": account.sub}
 
     _emit(asyncio.run(_with_context(create)), args.json)

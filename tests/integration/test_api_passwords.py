@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from idp.accounts.service import NewAccount, create_by_operator
+from idp.accounts.service import NewAccount
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, AuditEvent, BrowserSession, PasswordReset, QueuedJob
@@ -32,7 +32,7 @@ from tests.support.api_kit import (
     register,
 )
 from tests.support.browser import Browser
-from tests.support.factories import Person, random_snils
+from tests.support.factories import Person, create_account, random_snils
 from tests.support.live import LiveServer
 from tests.support.logout_kit import RPFarm, refresh, sign_in, wait_until
 
@@ -362,7 +362,7 @@ async def test_a_reset_without_any_confirmed_contact_is_a_decoy(
     ctx: Context, open_api: OpenApi
 ) -> None:
     snils = random_snils()
-    await create_by_operator(
+    await create_account(
         ctx,
         NewAccount(
             first_name="Олег", last_name="Орлов", snils=snils, password=STRONG, level="standard"

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.accounts.identifiers import snils_checksum
-from idp.accounts.service import NewAccount, create_by_operator
+from idp.accounts.service import NewAccount
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import ThrottleCounter
@@ -35,7 +35,14 @@ from tests.support.api_kit import (
     serve_variant,
 )
 from tests.support.browser import Browser
-from tests.support.factories import PASSWORD, Person, make_rp, random_phone, random_snils
+from tests.support.factories import (
+    PASSWORD,
+    Person,
+    create_account,
+    make_rp,
+    random_phone,
+    random_snils,
+)
 from tests.support.flows import auth_params, login_page
 from tests.support.live import LiveServer
 
@@ -245,7 +252,7 @@ def ambiguous_digits() -> str:
 
 async def _person(ctx: Context, *, phone: str, snils: str, password: str) -> Person:
     email = f"two-{secrets.token_hex(6)}@example.ru"
-    account = await create_by_operator(
+    account = await create_account(
         ctx,
         NewAccount(
             first_name="Анна",

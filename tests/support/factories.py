@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from idp.accounts.identifiers import snils_checksum
-from idp.accounts.service import NewAccount, create_by_operator
+from idp.accounts.service import NewAccount, create_by_operator, prepare_operator_account
 from idp.clients.service import NewClient, create_client
 from idp.context import Context
 from idp.db.models import Account
@@ -43,12 +43,19 @@ class RP:
     scopes: list[str] = field(default_factory=list)
 
 
+async def create_account(ctx: Context, data: NewAccount) -> Account:
+    """``idp accounts create`` as the CLI runs it: checked and hashed, then stored."""
+    ready = await prepare_operator_account(ctx, data)
+    async with ctx.db.transaction() as session:
+        return await create_by_operator(session, ctx, ready)
+
+
 async def make_person(
     ctx: Context, *, level: str = "simplified", method: str | None = None
 ) -> Person:
     phone, snils = random_phone(), random_snils()
     email = f"user-{secrets.token_hex(6)}@example.ru"
-    account = await create_by_operator(
+    account = await create_account(
         ctx,
         NewAccount(
             first_name="Иван",

@@ -164,9 +164,23 @@ def _clean_name(value: str, field: str) -> str:
     return value
 
 
-async def create_by_operator(ctx: Context, data: NewAccount) -> Account:
-    """Registration at a service center: the account exists at once at the level given and
-    the contacts given count as confirmed (CONTRACT.md, ``idp accounts create``)."""
+@dataclass(frozen=True, slots=True)
+class OperatorAccount:
+    """A service center's registration, checked and with its password hashed: ready to store."""
+
+    data: NewAccount
+    first: str
+    last: str
+    middle: str | None
+    phone: str | None
+    email: str | None
+    snils: str | None
+    password_hash: str
+
+
+async def prepare_operator_account(ctx: Context, data: NewAccount) -> OperatorAccount:
+    """Check a service center's registration and hash its password, with no transaction open
+    (argon2 never runs under the writer lock); ``create_by_operator`` then stores it."""
     if data.level not in LEVEL_NAMES:
         raise BadInput(f"level must be one of {', '.join(LEVEL_NAMES)}")
     if data.level == Level.CONFIRMED:
@@ -197,51 +211,60 @@ async def create_by_operator(ctx: Context, data: NewAccount) -> Account:
         raise BadInput("password " + "; ".join(problems))
 
     password_hash = await ctx.passwords.hash(data.password)
+    return OperatorAccount(data, first, last, middle, phone, email, snils, password_hash)
+
+
+async def create_by_operator(
+    session: AsyncSession, ctx: Context, ready: OperatorAccount
+) -> Account:
+    """Registration at a service center: the account exists at once at the level given and
+    the contacts given count as confirmed (CONTRACT.md, ``idp accounts create``)."""
+    data, first, last, middle = ready.data, ready.first, ready.last, ready.middle
+    phone, email, snils, password_hash = ready.phone, ready.email, ready.snils, ready.password_hash
     now = ctx.clock.now()
     account_id = uuid.uuid4()
-    async with ctx.db.transaction() as session:
-        repo = AccountRepository(session)
-        for kind, value in (("phone", phone), ("email", email)):
-            if value and await repo.confirmed_contact_exists(kind, value):
-                raise BadInput(f"this {kind} already belongs to another account")
-        snils_index = ctx.vault.blind_index("snils", snils) if snils else None
-        if snils_index and await repo.by_snils_index(snils_index):
-            raise BadInput("this SNILS already belongs to another account")
-        account = Account(
-            id=account_id,
-            sub=str(uuid.uuid4()),
-            first_name=first,
-            last_name=last,
-            middle_name=middle,
-            level=data.level,
-            confirmation_method=data.confirmation_method,
-            password_hash=password_hash,
-            status="active",
-            snils_enc=ctx.vault.encrypt("snils", snils, str(account_id)) if snils else None,
-            snils_bidx=snils_index,
-            created_at=now,
-            updated_at=now,
-        )
-        repo.add(account)
-        await session.flush()
-        for kind, value in (("phone", phone), ("email", email)):
-            if value:
-                repo.add(
-                    Contact(
-                        account_id=account_id,
-                        kind=kind,
-                        value=value,
-                        confirmed_at=now,
-                        created_at=now,
-                    )
+    repo = AccountRepository(session)
+    for kind, value in (("phone", phone), ("email", email)):
+        if value and await repo.confirmed_contact_exists(kind, value):
+            raise BadInput(f"this {kind} already belongs to another account")
+    snils_index = ctx.vault.blind_index("snils", snils) if snils else None
+    if snils_index and await repo.by_snils_index(snils_index):
+        raise BadInput("this SNILS already belongs to another account")
+    account = Account(
+        id=account_id,
+        sub=str(uuid.uuid4()),
+        first_name=first,
+        last_name=last,
+        middle_name=middle,
+        level=data.level,
+        confirmation_method=data.confirmation_method,
+        password_hash=password_hash,
+        status="active",
+        snils_enc=ctx.vault.encrypt("snils", snils, str(account_id)) if snils else None,
+        snils_bidx=snils_index,
+        created_at=now,
+        updated_at=now,
+    )
+    repo.add(account)
+    await session.flush()
+    for kind, value in (("phone", phone), ("email", email)):
+        if value:
+            repo.add(
+                Contact(
+                    account_id=account_id,
+                    kind=kind,
+                    value=value,
+                    confirmed_at=now,
+                    created_at=now,
                 )
-        record(
-            session,
-            "account.created",
-            at=now,
-            actor="operator",
-            account_id=account_id,
-            level=data.level,
-            method=data.confirmation_method,
-        )
+            )
+    record(
+        session,
+        "account.created",
+        at=now,
+        actor="operator",
+        account_id=account_id,
+        level=data.level,
+        method=data.confirmation_method,
+    )
     return account
