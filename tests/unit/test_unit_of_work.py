@@ -37,5 +37,7 @@ def test_account_services_take_the_session_and_open_no_transaction() -> None:
     assert _offenders() - NAMED_EXCEPTIONS == set()
 
 
-def test_the_list_of_modules_still_to_move_is_up_to_date() -> None:
-    assert NAMED_EXCEPTIONS - _offenders() == set(), "no longer opens a transaction: drop it from NAMED_EXCEPTIONS"
+def test_the_list_of_named_exceptions_is_up_to_date() -> None:
+    assert NAMED_EXCEPTIONS - _offenders() == set(), (
+        "no longer opens a transaction: drop it from NAMED_EXCEPTIONS"
+    )
