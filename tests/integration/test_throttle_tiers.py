@@ -333,3 +333,19 @@ async def test_a_blocked_account_never_links_its_identifiers_and_lets_its_device
     assert shape(withheld) == shape(nobody)
     # ... but the owner's own browser does.
     assert (await owner.login(person.email, person.password)).status_code == 200
+
+
+async def test_a_failed_eleven_digit_login_counts_only_against_the_accounts_it_named(
+    tiers: LiveServer, apis: list[Api], ctx: Context
+) -> None:
+    from idp.accounts.attempts import account_key
+
+    digits = ambiguous_digits()
+    by_phone = await _person(ctx, phone="+7" + digits[1:], snils=random_snils(), password=PASSWORD)
+    bystander = await _person(ctx, phone=random_phone(), snils=random_snils(), password=PASSWORD)
+    assert (await browser_of(tiers, apis).login(digits, WRONG)).status_code == 401
+
+    async with ctx.db.read() as session:
+        keys = set((await session.scalars(select(ThrottleCounter.key))).all())
+    assert account_key(by_phone.account.id) in keys  # the phone reading named it
+    assert account_key(bystander.account.id) not in keys  # the SNILS reading named nobody
