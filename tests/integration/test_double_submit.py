@@ -156,3 +156,20 @@ async def test_first_consents_in_two_tabs_at_once_both_succeed(
     locations = [one_answer(answer, asking) for answer in responses]
     assert len(set(locations)) == len(pages)
     assert await codes_of(ctx, asking) == len(pages)
+
+
+async def test_reloading_a_finished_interaction_repeats_its_answer(
+    ctx: Context, browser: Browser, asking: RP
+) -> None:
+    page, verifier = await consent_page(browser, asking)
+    [approved] = await submit_many(browser, page, "allow", 1)
+    location = one_answer([approved], asking)
+    reloaded = await browser.get(str(page.url))  # the back button, or a reload
+    assert reloaded.status_code == 303, reloaded.text[:300]
+    assert reloaded.headers["location"] == location
+    assert await codes_of(ctx, asking) == 1
+    assert (
+        await redeem(browser.http, asking, query(location)["code"], verifier)
+    ).status_code == 200
+    # Once its code is used, the answer is no longer repeated.
+    assert (await browser.get(str(page.url))).status_code != 303

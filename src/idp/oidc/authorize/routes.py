@@ -181,9 +181,11 @@ def _just_authenticated(live: LiveSession | None, logged_in_here: uuid.UUID | No
 @router.get("/interaction/{interaction_id}")
 async def show_interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
     loaded = await _load(request, ctx, interaction_id)
-    if loaded is None or loaded[-1]:
+    if loaded is None:
         raise PageError("error_expired", "expired")
-    browser_id, auth_request, client, live, logged_in_here, _ = loaded
+    browser_id, auth_request, client, live, logged_in_here, finished = loaded
+    if finished:  # a reload, or the back button, after the interaction gave its answer
+        return await _repeat_outcome(ctx, interaction_id, auth_request)
     try:
         async with ctx.db.transaction() as session:
             decision = await decide(
