@@ -401,3 +401,13 @@ async def test_the_deadline_sweep_skips_rows_another_instance_holds(
         await other.dispose()
     assert (await job_row(ctx.db, held)).status == PENDING
     assert (await job_row(ctx.db, free)).status == FAILED
+
+
+async def test_the_database_clock_moves_within_a_transaction(ctx: Context) -> None:
+    """A lease or deadline written late in a transaction (after waiting on a lock) starts
+    then, not when the transaction began (PostgreSQL's now() is the transaction's start)."""
+    async with ctx.db.transaction() as session:
+        began = await db_now(session)
+        await asyncio.sleep(0.6)
+        later = await db_now(session)
+    assert (later - began).total_seconds() >= 0.5

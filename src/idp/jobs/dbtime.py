@@ -18,7 +18,10 @@ def now_sql(dialect: str, offset: float = 0.0) -> ColumnElement[datetime]:
         # strftime gives milliseconds, the zeros make the six digits text comparison needs.
         text = func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{offset:+.3f} seconds").concat("000")
         return type_coerce(text, UTCDateTime)
-    stamp = func.now() if not offset else func.now() + literal(timedelta(seconds=offset), Interval)
+    # statement_timestamp(), not now(): now() is when the transaction began, and a lease or a
+    # deadline written after waiting on a lock would start in the past.
+    clock = func.statement_timestamp()
+    stamp = clock if not offset else clock + literal(timedelta(seconds=offset), Interval)
     return type_coerce(stamp, UTCDateTime)
 
 
