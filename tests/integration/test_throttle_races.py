@@ -29,6 +29,7 @@ from idp.accounts.passwords.routes import change_password
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, BrowserSession
+from idp.errors import ServerBusy
 from idp.security.passwords import PasswordService
 from idp.settings import Argon2Settings, Settings
 from tests.support.api_kit import Api, random_ip, serve_variant
@@ -129,6 +130,30 @@ class HeldPasswords(PasswordService):
         self.entered.set()
         self.go_on.wait(30)
         return super()._check(stored, password)
+
+
+async def test_a_cancelled_request_keeps_its_hash_counted_until_the_hash_ends() -> None:
+    passwords = HeldPasswords(
+        Argon2Settings(time_cost=1, memory_cost_kib=64, pool_size=1, max_waiting=0)
+    )
+    try:
+        stored = passwords._hasher.hash("Some-Password-1")
+        first = asyncio.ensure_future(passwords.verify(stored, "Some-Password-1"))
+        await asyncio.to_thread(passwords.entered.wait, 10)
+        first.cancel()  # the client went away; its hash still runs in the pool
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        with pytest.raises(ServerBusy):
+            await passwords.verify(stored, "Some-Password-1")  # no room: it is still there
+        passwords.go_on.set()
+        for _ in range(100):  # the hash ends, and with it its place in the queue
+            if passwords._in_pool == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await passwords.verify(stored, "Some-Password-1") is True
+    finally:
+        passwords.go_on.set()
+        passwords.close()
 
 
 @pytest.fixture(scope="module")

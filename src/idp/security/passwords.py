@@ -13,6 +13,7 @@ import os
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -61,11 +62,20 @@ class PasswordService:
         if self._in_pool >= self._capacity:
             raise ServerBusy(retry_after=self._busy_retry_after)
         self._in_pool += 1
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, work, *args)
-        finally:
-            self._in_pool -= 1
+        loop = asyncio.get_running_loop()
+        job = self._pool.submit(work, *args)
+        # Counted out when the hash itself ends (or is dropped before it starts), not when its
+        # caller stops waiting: a cancelled request's hash still runs, taking room in the pool.
+        job.add_done_callback(lambda _: self._left_pool(loop))
+        return await asyncio.wrap_future(job)
+
+    def _left_pool(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Called in the pool's thread; the count lives on the event loop's thread.
+        with suppress(RuntimeError):  # the loop closed at shutdown: nothing left to count
+            loop.call_soon_threadsafe(self._count_out)
+
+    def _count_out(self) -> None:
+        self._in_pool -= 1
 
     def _check(self, stored: str, password: str) -> bool:
         try:
