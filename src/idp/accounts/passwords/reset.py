@@ -159,34 +159,27 @@ async def request_reset(
     session.add(reset)
     channel: Channel = destination[0] if destination else "sms"
     target = destination[1] if destination else None
-    try:
+
+    async def send(to: str | None) -> None:
         await verification.send_code(
             session,
             ctx,
             purpose=PURPOSE,
             owner_id=reset.id,
             channel=channel,
-            target=target,
+            target=to,
             locale=locale,
             template=TEMPLATE,
             sender=None,  # counted above, for every request alike
             failures=failures,
         )
+
+    try:
+        await send(target)
     except TooManyAttempts:
         # The contact's reset codes this hour, or the SMS budget, are spent: answer the
         # same way as when a code goes out (only known logins get this far), send nothing.
-        await verification.send_code(
-            session,
-            ctx,
-            purpose=PURPOSE,
-            owner_id=reset.id,
-            channel=channel,
-            target=None,
-            locale=locale,
-            template=TEMPLATE,
-            sender=None,
-            failures=failures,
-        )
+        await send(None)
     record(
         session,
         "password.reset_requested",
