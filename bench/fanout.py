@@ -37,7 +37,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from idp.accounts.service import NewAccount, create_by_operator
+from idp.accounts.service import NewAccount, create_by_operator, prepare_operator_account
 from idp.clients.service import NewClient, create_client
 from idp.context import Context
 from idp.oidc.pkce import s256
@@ -197,7 +197,7 @@ async def _measure(
             )
             clients.append((created.client_id, redirect))
         phone = "+7999" + "".join(secrets.choice("0123456789") for _ in range(7))
-        await create_by_operator(
+        ready = await prepare_operator_account(
             ctx,
             NewAccount(
                 first_name="Bench",
@@ -207,6 +207,8 @@ async def _measure(
                 level="simplified",
             ),
         )
+        async with ctx.db.transaction() as session:
+            await create_by_operator(session, ctx, ready)
     finally:
         await ctx.close()
     stats_url = f"{scheme}://127.0.0.1:{first_port}/stats"
