@@ -8,6 +8,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,9 @@ def _pg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-@pytest.fixture
-async def fresh_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
-        return
+@asynccontextmanager
+async def _scratch_pg_database() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
     server = os.environ.get("IDP_TEST_POSTGRES_URL")
     if not server:
         pytest.fail("IDP_TEST_POSTGRES_URL is not set: run the suite with `make test`")
@@ -64,6 +63,15 @@ async def fresh_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def fresh_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    async with _scratch_pg_database() as url:
+        yield url
 
 
 def _objects(connection: Connection) -> set[str]:
@@ -347,23 +355,7 @@ async def test_an_instance_is_not_ready_until_the_schema_is_its_own(
         live.stop()
 
 
-async def test_two_instances_migrating_at_once_both_succeed(tmp_path: Path) -> None:
-    server = os.environ.get("IDP_TEST_POSTGRES_URL")
-    if not server:
-        pytest.fail("IDP_TEST_POSTGRES_URL is not set: run the suite with `make test`")
-    name = f"idp_migrate_race_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_pg_dsn(server))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
+async def test_two_instances_migrating_at_once_both_succeed() -> None:
+    async with _scratch_pg_database() as url:
         await asyncio.gather(upgrade(url), upgrade(url))  # PostgreSQL: the advisory lock
         assert await _run(url, lambda c: _state(c)["revision"]) == head_revision()
-    finally:
-        admin = await asyncpg.connect(_pg_dsn(server))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
