@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     # signs. The delay must outlast both caches (``check``).
     key_cache_ttl: float = Field(default=30.0, gt=0)
     jwks_max_age: int = Field(default=60, ge=0)
+    # /metrics answers only a scraper that presents this bearer token; without one it is 404.
+    # Its counters are no personal data, but they tell an attacker how close a budget is.
+    metrics_token: str | None = Field(default=None, min_length=16)
     key_activation_delay: int = Field(default=120, ge=0)
     max_param_length: int = 2048
     # Reverse proxies (CIDRs) whose X-Forwarded-For entries are believed; empty: the peer

@@ -119,3 +119,8 @@ async def test_login_without_a_valid_csrf_token_is_refused(
     response = await browser.http.post(action, data=data)
     assert response.status_code == 403
     assert "location" not in response.headers
+
+
+async def test_metrics_do_not_exist_without_a_scraper_token(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get("/metrics")).status_code == 404

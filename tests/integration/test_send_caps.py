@@ -51,6 +51,9 @@ async def _reset(http: httpx.AsyncClient, login: str, *, ip: str) -> httpx.Respo
     )
 
 
+METRICS_TOKEN = "scraper-token-0123456789"
+
+
 @pytest.fixture
 def variant(settings: Settings, clock: OffsetClock) -> Iterator[Any]:
     """An instance on the same database with small caps of the test's choosing."""
@@ -63,7 +66,9 @@ def variant(settings: Settings, clock: OffsetClock) -> Iterator[Any]:
         notify = settings.notify.model_copy(
             update={k: v for k, v in changes.items() if k.startswith("sms_")}
         )
-        server = serve_variant(settings, clock, verification=verification, notify=notify)
+        server = serve_variant(
+            settings, clock, verification=verification, notify=notify, metrics_token=METRICS_TOKEN
+        )
         started.append(server)
         return server
 
@@ -195,6 +200,7 @@ async def test_the_sms_budget_holds_under_concurrency_and_is_logged_and_counted(
         # The next hour has a budget again.
         clock.advance(3601)
         assert (await _register(http, ip=random_ip(), phone=random_phone())).status_code == 201
-        metrics = await http.get("/metrics")
+        assert (await http.get("/metrics")).status_code == 401  # a scraper shows its token
+        metrics = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert metrics.status_code == 200
         assert f"idp_sms_budget_reached_total {caps.budget_reached.value}" in metrics.text

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from idp.db.migrate import current_revision, head_revision
 from idp.http.deps import Ctx
 from idp.http.routing import ProtocolRouter
 from idp.metrics import exposition
+from idp.security.tokens import same
 
 router = ProtocolRouter(include_in_schema=False)  # JSON for probes
 
@@ -34,6 +36,13 @@ async def ready(ctx: Ctx) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics() -> PlainTextResponse:
-    """This instance's counters (Prometheus text format); fixed names, no personal data."""
+async def metrics(request: Request, ctx: Ctx) -> Response:
+    """This instance's counters (Prometheus text format); fixed names, no personal data. Only
+    for a scraper holding ``IDP_METRICS_TOKEN``; without the setting the path does not exist."""
+    token = ctx.settings.metrics_token
+    if token is None:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not same(presented, token):
+        return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return PlainTextResponse(exposition(), media_type="text/plain; version=0.0.4")
