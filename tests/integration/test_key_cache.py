@@ -25,6 +25,7 @@ from tests.support.factories import RP, Person
 from tests.support.flows import log_in, redeem
 from tests.support.live import LiveServer
 from tests.support.logout_kit import idp_env, run_idp
+from tests.support.token_kit import refreshed as refresh_ok
 
 # What operators get unless they change it: the process's key cache lifetime.
 DEFAULT_KEY_CACHE = float(Settings.model_fields["key_cache_ttl"].default)
@@ -112,27 +113,15 @@ async def test_a_stale_key_set_never_signs_with_a_key_relying_parties_cannot_see
         # Until that copy of the JWKS runs out, and a process's stale key set with it, the old
         # keys sign.
         clock.advance(max_age + DEFAULT_KEY_CACHE)
-        refreshed = await _refresh(http, rp, tokens["refresh_token"])
+        refreshed = await refresh_ok(http, rp, tokens["refresh_token"])
         for name in ("id_token", "access_token"):
             assert _kid(refreshed[name]) in seen, "signed with a key relying parties cannot see"
 
         # Then the new keys take over.
         # (The process's key set already holds the new keys' schedule: it published them.)
         clock.advance(float(json.loads(out)["activate_in"]))
-        later = await _refresh(http, rp, refreshed["refresh_token"])
+        later = await refresh_ok(http, rp, refreshed["refresh_token"])
         assert _kid(later["id_token"]) in new_kids
-
-
-async def _refresh(http: httpx.AsyncClient, rp: RP, refresh_token: str) -> dict[str, Any]:
-    assert rp.client_secret is not None
-    response = await http.post(
-        "/token",
-        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-        auth=(rp.client_id, rp.client_secret),
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_a_key_that_will_not_open_is_left_out_and_the_others_still_sign(

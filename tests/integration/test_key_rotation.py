@@ -19,6 +19,7 @@ from tests.support.browser import Browser
 from tests.support.factories import RP, Person
 from tests.support.flows import log_in, redeem
 from tests.support.live import LiveServer
+from tests.support.token_kit import refreshed
 
 ACTIVATE_IN = 60
 
@@ -38,18 +39,6 @@ async def _wait_for_jwks(http: httpx.AsyncClient, ready: Any, what: str) -> set[
             return kids
         assert time.monotonic() < deadline, f"the JWKS never {what}: {kids}"
         await asyncio.sleep(0.1)
-
-
-async def _refresh(http: httpx.AsyncClient, rp: RP, refresh_token: str) -> dict[str, Any]:
-    assert rp.client_secret is not None
-    response = await http.post(
-        "/token",
-        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-        auth=(rp.client_id, rp.client_secret),
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _kid(token: str) -> str:
@@ -99,12 +88,12 @@ async def test_rotation_publishes_first_signs_later_and_retires_slowly(
         assert set(new_kids) <= kids
 
         # Not signing yet: relying parties' caches get ACTIVATE_IN seconds to see it.
-        before = await _refresh(http, rp, first["refresh_token"])
+        before = await refreshed(http, rp, first["refresh_token"])
         assert _kid(before["id_token"]) == old_kid
         assert _kid(before["access_token"]) == old_kid
 
         clock.advance(ACTIVATE_IN + 1)
-        after = await _refresh(http, rp, before["refresh_token"])
+        after = await refreshed(http, rp, before["refresh_token"])
         assert _kid(after["id_token"]) == new_kid
         assert _kid(after["access_token"]) == new_kid
 
@@ -138,7 +127,7 @@ async def test_rotation_publishes_first_signs_later_and_retires_slowly(
         clock.advance(10)
         kids = await _wait_for_jwks(http, lambda k: old_kid not in k, "dropped the old key")
         assert new_kid in kids
-        latest = await _refresh(http, rp, after["refresh_token"])
+        latest = await refreshed(http, rp, after["refresh_token"])
         assert _kid(latest["id_token"]) == new_kid
 
 

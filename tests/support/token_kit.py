@@ -86,6 +86,14 @@ async def refresh(http: httpx.AsyncClient, rp: RP, token: str) -> httpx.Response
     )
 
 
+async def refreshed(http: httpx.AsyncClient, rp: RP, token: str) -> dict[str, Any]:
+    """A refresh that must succeed: the new token response."""
+    response = await refresh(http, rp, token)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 async def introspect(http: httpx.AsyncClient, rp: RP, token: str) -> dict[str, Any]:
     assert rp.client_secret is not None
     response = await http.post(
