@@ -13,7 +13,18 @@ _DIR = Path(__file__).parent / "locales"
 
 @cache
 def catalog(locale: str) -> dict[str, str]:
-    data: dict[str, str] = json.loads((_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+    """``locales/<locale>.json`` and every ``locales/<locale>/*.json``: one file per area keeps
+    parallel work on different pages from colliding in one file. A key defined twice is a bug."""
+    files = [_DIR / f"{locale}.json", *sorted((_DIR / locale).glob("*.json"))]
+    data: dict[str, str] = {}
+    for path in files:
+        if not path.exists():
+            continue
+        part: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        twice = data.keys() & part.keys()
+        if twice:
+            raise ValueError(f"{path.name}: keys defined twice: {sorted(twice)}")
+        data.update(part)
     return data
 
 
