@@ -68,7 +68,8 @@ async def _journey(page: Page, dev: LiveServer, person: Person) -> None:
     assert claims["iss"] == dev.url
     assert claims["aud"] == "idp-demo"
     assert claims["sub"] == person.account.sub
-    assert "nonce" in claims and "sid" in claims
+    assert "nonce" in claims
+    assert "sid" in claims
     userinfo = await _json_of(page, "#userinfo")
     assert userinfo["sub"] == person.account.sub
     assert userinfo["phone_number"] == person.phone
