@@ -88,7 +88,7 @@ async def test_idp_serve_listens_on_the_issuers_port_and_says_when_it_is_ready(
             assert (await http.get("/readyz")).status_code == 200
             start = await http.get("/")
         assert start.status_code == 200
-        assert 'href="/demo/login"' in start.text
+        assert f'href="{issuer}/demo/login"' in start.text
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 30)

@@ -54,6 +54,15 @@ def _pretty(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+def _stored_tokens(request: Request, demo: Demo) -> tuple[Tokens, int] | None:
+    """The tokens the demo holds for this browser and how often they were refreshed."""
+    stored = demo.cookies.read(request, TOKENS)
+    try:
+        return (Tokens.from_dict(stored), int(stored.get("refreshes", 0))) if stored else None
+    except (KeyError, TypeError, ValueError):  # sealed by an older version: start again
+        return None
+
+
 def _tail(token: str | None) -> str | None:
     return f"…{token[-12:]}" if token else None
 
@@ -61,10 +70,10 @@ def _tail(token: str | None) -> str | None:
 @router.get("/demo")
 async def home(request: Request, ctx: Ctx, demo: DemoDep) -> Response:
     locale = locale_of(request)
-    stored = demo.cookies.read(request, TOKENS)
+    stored = _stored_tokens(request, demo)
     if stored is None:
         return form_page("demo.html", locale, signed_in=False)
-    tokens = Tokens.from_dict(stored)
+    tokens, refreshes = stored
     try:
         status, userinfo = await demo.rp.userinfo(tokens.access_token)
     except RelyingPartyError as exc:
@@ -81,7 +90,7 @@ async def home(request: Request, ctx: Ctx, demo: DemoDep) -> Response:
         refresh_token=_tail(tokens.refresh_token),
         expires_at=datetime.fromtimestamp(tokens.expires_at, UTC).isoformat(timespec="seconds"),
         scope=tokens.scope,
-        refreshes=int(stored.get("refreshes", 0)),
+        refreshes=refreshes,
         csrf_token=ctx.csrf.token_for(browser, CSRF_PURPOSE),
     )
     return remember_browser(response, ctx, browser, new)
@@ -129,16 +138,16 @@ async def callback(request: Request, demo: DemoDep) -> Response:
 async def refresh(request: Request, ctx: Ctx, demo: DemoDep) -> Response:
     locale = locale_of(request)
     await checked_form(request, ctx, CSRF_PURPOSE, locale)
-    stored = demo.cookies.read(request, TOKENS)
+    stored = _stored_tokens(request, demo)
     if stored is None:
         return redirect("/demo")
     try:
-        tokens = await demo.rp.refresh(Tokens.from_dict(stored))
+        tokens = await demo.rp.refresh(stored[0])
     except RelyingPartyError as exc:
         raise _failed("demo_error_refresh", exc, locale) from exc
     response = redirect("/demo")
-    refreshes = int(stored.get("refreshes", 0)) + 1
-    demo.cookies.write(response, TOKENS, {**tokens.as_dict(), "refreshes": refreshes}, TOKENS_TTL)
+    value = {**tokens.as_dict(), "refreshes": stored[1] + 1}
+    demo.cookies.write(response, TOKENS, value, TOKENS_TTL)
     return response
 
 
@@ -146,11 +155,11 @@ async def refresh(request: Request, ctx: Ctx, demo: DemoDep) -> Response:
 async def logout(request: Request, ctx: Ctx, demo: DemoDep) -> Response:
     locale = locale_of(request)
     await checked_form(request, ctx, CSRF_PURPOSE, locale)
-    stored = demo.cookies.read(request, TOKENS)
+    stored = _stored_tokens(request, demo)
     if stored is None:
         return redirect("/demo")
     try:
-        url = await demo.rp.logout_url(Tokens.from_dict(stored), locale)
+        url = await demo.rp.logout_url(stored[0], locale)
     except RelyingPartyError as exc:
         raise _failed("demo_error_provider", exc, locale) from exc
     response = redirect(url)  # RP-Initiated Logout: the provider ends its session, then /demo

@@ -19,6 +19,8 @@ CONSOLE = "/account"
 async def start(request: Request, ctx: Ctx) -> Response:
     if not ctx.settings.dev_mode:
         return RedirectResponse(CONSOLE, status_code=303)
+    # The demo's links are absolute: its cookies and redirect URI live at the issuer's origin,
+    # which may not be the name this page was opened by (localhost, 127.0.0.1).
     response = page("start.html", locale_of(request), issuer=ctx.settings.issuer)
     response.headers["Content-Security-Policy"] = POLICY
     return response
