@@ -190,6 +190,7 @@ async def test_a_callback_with_a_state_this_browser_did_not_send_changes_nothing
         for who, url_params in (
             (browser, tampered),  # the right browser, a state it did not send
             (browser, {"code": params["code"]}),  # no state at all
+            (browser, {**params, "state": "состояние"}),  # not even ASCII
             (stranger, params),  # the genuine answer in a browser that never asked
         ):
             refused = await who.get("/demo/callback", params=url_params)

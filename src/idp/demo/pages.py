@@ -115,7 +115,8 @@ async def callback(request: Request, demo: DemoDep) -> Response:
     params = request.query_params
     flow = demo.cookies.read(request, FLOW)
     state = params.get("state") or ""
-    if flow is None or not hmac.compare_digest(str(flow.get("state", "")), state) or not state:
+    expected = str(flow.get("state", "")) if flow else ""
+    if not state or not expected or not hmac.compare_digest(expected.encode(), state.encode()):
         # Not the answer to a request this browser made (or made too long ago): nothing is
         # exchanged, nothing is stored (OIDC Core §3.1.2.7, RFC 6749 §10.12).
         raise DemoFailed("demo_error_state", "invalid_state", 400, locale=locale)
