@@ -200,6 +200,13 @@ async def test_a_callback_with_a_state_this_browser_did_not_send_changes_nothing
                 refused
             ) or "не относится ко входу" in _error_text(refused)
             assert "invalid_state" in refused.text
+        # The right state from another issuer (RFC 9207 mix-up): refused the same way.
+        mixed_up = await browser.get(
+            "/demo/callback", params={**params, "iss": "http://127.0.0.1:1"}
+        )
+        assert mixed_up.status_code == 400
+        assert "issuer_mismatch" in mixed_up.text
+        assert "set-cookie" not in mixed_up.headers
         # The code was not spent by any of them: the genuine answer still logs the demo in.
         done = await browser.get(callback)
         assert done.status_code == 303, done.text[:500]

@@ -113,13 +113,16 @@ async def login(request: Request, demo: DemoDep) -> Response:
 async def callback(request: Request, demo: DemoDep) -> Response:
     locale = locale_of(request)
     params = request.query_params
-    flow = demo.cookies.read(request, FLOW)
+    flow = demo.cookies.read(request, FLOW) or {}
     state = params.get("state") or ""
-    expected = str(flow.get("state", "")) if flow else ""
+    expected = str(flow.get("state", ""))
     if not state or not expected or not hmac.compare_digest(expected.encode(), state.encode()):
         # Not the answer to a request this browser made (or made too long ago): nothing is
         # exchanged, nothing is stored (OIDC Core §3.1.2.7, RFC 6749 §10.12).
         raise DemoFailed("demo_error_state", "invalid_state", 400, locale=locale)
+    if params.get("iss", demo.rp.issuer) != demo.rp.issuer:
+        # RFC 9207 §2.4: an answer from another issuer (mix-up attack) is refused.
+        raise DemoFailed("demo_error_token", "issuer_mismatch", 400, locale=locale)
     if "error" in params:
         raise DemoFailed("demo_error_denied", params["error"][:64], 400, locale=locale)
     code = params.get("code")
