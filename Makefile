@@ -17,12 +17,16 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Development server (defaults from the app: 127.0.0.1:8000).
+# Development server at http://127.0.0.1:8000, or at PORT (`make run PORT=8080`): the issuer
+# follows the port unless IDP_ISSUER is set, and without PORT `idp serve` listens on the
+# issuer's port, so the two always agree. Prints the URL to open once it is ready.
+PORT ?=
 run: export IDP_DEV_MODE ?= true
+run: export IDP_ISSUER ?= http://127.0.0.1:$(or $(PORT),8000)
 run: venv
 	mkdir -p var
 	$(VENV)/bin/idp migrate
-	exec $(VENV)/bin/idp serve
+	exec $(VENV)/bin/idp serve $(if $(PORT),--port $(PORT))
 
 # Full test suite against a throw-away PostgreSQL server.
 test: venv

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,10 @@ from idp.accounts.registration import routes as registration_routes
 from idp.background import Background
 from idp.clock import Clock
 from idp.context import Context
+from idp.demo import pages as demo_pages
+from idp.demo.registration import register_demo_client
+from idp.demo.setup import build_demo
+from idp.errors import BadInput
 from idp.http import errors, health, openapi
 from idp.http.access_log import scrub_access_log
 from idp.http.cors import ApiCors
@@ -33,9 +38,10 @@ from idp.oidc.logout import end_session
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
 from idp.settings import Settings
-from idp.web import dev_mailbox
+from idp.web import dev_mailbox, start_page
 from idp.web.error_page import render_error_page
 
+logger = logging.getLogger("idp")
 DESCRIPTION = (
     "OpenID Connect identity provider. The protocol endpoints follow OpenID Connect Core 1.0, "
     "Discovery 1.0 and the OAuth 2.0 RFCs cited per operation."
@@ -50,16 +56,24 @@ def create_app(
     scrub_access_log()
     ctx = Context.build(settings, clock)
     background = Background(ctx)
+    demo = build_demo(ctx) if settings.dev_mode else None  # the built-in relying party
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.keys.ensure_keys()
+        if demo is not None:
+            try:
+                await register_demo_client(ctx)
+            except BadInput as exc:  # an issuer a redirect URI cannot use (http, not loopback)
+                logger.warning("the demo relying party is not registered: %s", exc)
         if run_jobs:
             background.start()
         try:
             yield
         finally:
             await background.stop()  # also the jobs run_now started, without run_jobs too
+            if demo is not None:
+                await demo.close()
             await ctx.close()
 
     app = FastAPI(
@@ -72,6 +86,7 @@ def create_app(
         description=DESCRIPTION,
     )
     app.state.ctx = ctx
+    app.state.demo = demo  # None outside dev mode: /demo is then 404
     app.state.jobs = background.jobs  # JobRunner: run_now after a commit (idp.jobs.deps)
     app.state.notifications = background.jobs.waker(NOTIFICATION)  # .wake() after a commit
     for module in (
@@ -89,6 +104,8 @@ def create_app(
         password_routes,
         contact_routes,
         dev_mailbox,
+        start_page,
+        demo_pages,
         registration_pages,
         email_link_pages,
         reset_pages,

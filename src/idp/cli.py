@@ -46,6 +46,9 @@ async def _with_context(action: Callable[[Any], Awaitable[dict[str, Any]]]) -> d
         await ctx.close()
 
 
+DEFAULT_PORT = 8000
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -58,18 +61,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     check_notifiers(settings)  # an unknown plug-in name: one line now, not a worker's traceback
     check_settings(settings)  # a missing key-encryption key, key delays that disagree: the same
-    uvicorn.run(
-        "idp.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=False,
-        server_header=False,
-        log_level=args.log_level,
-        access_log=args.access_log,
-    )
-    return 0
+    # Without --port, listen where a loopback issuer says the server is: the two agree.
+    port = args.port if args.port is not None else settings.loopback_port or DEFAULT_PORT
+    if settings.loopback_port not in (None, port):
+        # Allowed (a local balancer in front of several), but usually a slip: say so.
+        print(
+            f"idp: note: IDP_ISSUER is {settings.issuer} but this server listens on port {port}",
+            file=sys.stderr,
+        )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host,
+        "port": port,
+        "workers": args.workers,
+        "proxy_headers": False,
+        "server_header": False,
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+    }
+    if args.workers > 1:
+        uvicorn.run("idp.app:create_app", **options)
+        return 0
+
+    class Announcing(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # listening, with the keys (and in dev mode the demo) ready
+                print(f"idp is ready: open {settings.issuer}/", flush=True)
+
+    server = Announcing(uvicorn.Config("idp.app:create_app", **options))
+    server.run()
+    return 0 if server.started else EXIT_FAILURE
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -319,7 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on (default: the port of a loopback IDP_ISSUER, else 8000)",
+    )
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)

@@ -232,6 +232,18 @@ class Settings(BaseSettings):
             )
 
     @property
+    def loopback_port(self) -> int | None:
+        """The port of an issuer on this machine (``http://127.0.0.1:8000``): where ``idp
+        serve`` listens unless told otherwise. None for an issuer elsewhere."""
+        parts = urlsplit(self.issuer)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        try:
+            return parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return None
+
+    @property
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
 

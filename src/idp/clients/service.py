@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from idp.audit.log import record
 from idp.clients.cache import ClientCache
 from idp.clients.repository import ClientRepository
@@ -191,3 +193,49 @@ async def create_client(ctx: Registry, data: NewClient) -> CreatedClient:
         )
     ctx.clients.forget(client_id)
     return CreatedClient(client_id, secret)
+
+
+async def put_builtin_client(
+    session: AsyncSession, ctx: Registry, data: NewClient, *, actor: str
+) -> bool:
+    """Register a client that idp itself brings (the dev-mode demo) under its fixed
+    ``client_id``: created if absent, otherwise brought up to ``data`` (its redirect URIs follow
+    the issuer). Safe when several instances start at once: one statement inserts, the others
+    update the same row. No secret (a public client). True when this call created it."""
+    if data.client_id is None or data.auth_method != "none":
+        raise BadInput("a built-in client has a fixed client_id and no secret")
+    data = validate(data, block_private_addresses=ctx.settings.logout.block_private_addresses)
+    now = ctx.clock.now()
+    created = await ClientRepository(session).put(
+        {
+            "client_id": data.client_id,
+            "name": data.name.strip(),
+            "secret_hash": None,
+            "auth_method": data.auth_method,
+            "redirect_uris": data.redirect_uris,
+            "post_logout_redirect_uris": data.post_logout_redirect_uris,
+            "backchannel_logout_uri": data.backchannel_logout_uri,
+            "frontchannel_logout_uri": data.frontchannel_logout_uri,
+            "frontchannel_logout_session_required": True,
+            "grant_types": data.grant_types,
+            "scopes": data.scopes,
+            "min_level": data.min_level,
+            "forbidden_confirmation_methods": data.forbidden_confirmation_methods,
+            "require_consent": data.require_consent,
+            "id_token_signed_response_alg": data.id_token_signed_response_alg,
+            "jwks": data.jwks,
+            "created_at": now,
+        },
+        keep=("created_at",),
+    )
+    if created:
+        record(
+            session,
+            "client.created",
+            at=now,
+            actor=actor,
+            client_id=data.client_id,
+            auth_method=data.auth_method,
+            min_level=data.min_level,
+        )
+    return created  # the caller forgets the cached copy once it has committed
