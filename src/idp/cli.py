@@ -57,7 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("idp: several workers need PostgreSQL (IDP_DATABASE_URL)", file=sys.stderr)
         return EXIT_BAD_INPUT
     check_notifiers(settings)  # an unknown plug-in name: one line now, not a worker's traceback
-    check_settings(settings)  # a missing key-encryption key, key delays that disagree: the same
+    # A missing key-encryption key, key delays that disagree, and outside dev mode no SMS
+    # gateway or SMTP host, a KEK beside the database, an http issuer: the same one line.
+    check_settings(settings)
     uvicorn.run(
         "idp.app:create_app",
         factory=True,
@@ -243,11 +245,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     Run as many as you like beside ``idp serve`` (on PostgreSQL)."""
     import signal
 
+    from idp.context import check_settings
+    from idp.notify.registry import check_notifiers
+
+    settings = Settings()
+    check_notifiers(settings)  # the worker sends the messages: the same checks as `idp serve`
+    check_settings(settings)
+
     async def work() -> None:
         from idp.background import Background
         from idp.context import Context
 
-        ctx = Context.build(Settings())
+        ctx = Context.build(settings)
         background = Background(ctx)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
