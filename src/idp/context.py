@@ -35,7 +35,7 @@ def check_settings(settings: Settings) -> None:
     together, what outside dev mode would fail people (``idp.startup_checks``), a missing or
     unusable key-encryption key."""
     settings.check()
-    enforce(settings)
+    enforce(settings, warn=True)
     key_encryption_key(settings)
 
 

@@ -3,9 +3,9 @@
 A server that starts without a way to send codes leaves people waiting for an SMS that never
 comes; a key-encryption key generated beside the SQLite file is copied with it into every backup
 (one stolen copy opens all personal data); an issuer without TLS hands sessions and codes to the
-network. `idp serve`, `idp worker` and the application factory stop on these (`enforce`); dev
-mode logs them as one warning and goes on. The checks are small pure functions of the settings
-(and, for the key's place, of the file systems).
+network. `idp serve`, `idp worker` and the application factory stop on these (`enforce`); in
+dev mode `idp serve` and `idp worker` log them as one warning and go on. The checks are small
+pure functions of the settings (and, for the key's place, of the file systems).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def notifier_problems(settings: Settings) -> list[str]:
 def sqlite_file(database_url: str) -> Path | None:
     """The SQLite database's file; None for PostgreSQL or an in-memory database."""
     url = make_url(database_url)
-    if not url.get_backend_name() == "sqlite":
+    if url.get_backend_name() != "sqlite":
         return None
     name = url.database or ""
     if name in ("", ":memory:") or name.startswith("file:") or url.query.get("mode") == "memory":
@@ -109,6 +109,8 @@ def kek_location_problem(
 
 
 def problems(settings: Settings) -> list[str]:
+    """Everything that stops start-up outside dev mode (``auto`` notifiers resolved as there)."""
+    settings = settings.model_copy(update={"dev_mode": False})
     found = [
         issuer_problem(settings.issuer),
         *notifier_problems(settings),
@@ -117,13 +119,11 @@ def problems(settings: Settings) -> list[str]:
     return [problem for problem in found if problem]
 
 
-def enforce(settings: Settings) -> None:
-    """Raise ``ConfigurationError`` (one line, every finding) outside dev mode; in dev mode log
-    the findings as one warning."""
+def enforce(settings: Settings, *, warn: bool = False) -> None:
+    """Raise ``ConfigurationError`` (one line, every finding) outside dev mode; in dev mode,
+    with ``warn`` (the commands a person starts, not each worker's app), log them as one line."""
     found = problems(settings)
-    if not found:
-        return
-    if settings.dev_mode:
+    if found and not settings.dev_mode:
+        raise ConfigurationError("; ".join(found))
+    if found and warn:
         log.warning("dev mode: outside it idp would refuse to start: %s", "; ".join(found))
-        return
-    raise ConfigurationError("; ".join(found))

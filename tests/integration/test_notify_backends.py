@@ -21,6 +21,7 @@ from idp.notify.backends.smtp import SmtpNotifier
 from idp.notify.protocol import DeliveryFailed, Message
 from idp.settings import Settings, SmsGatewaySettings, SmtpSettings
 from tests.support.live import LiveServer, free_port
+from tests.support.production import production
 from tests.support.smtp_sink import SmtpSink
 
 
@@ -113,8 +114,9 @@ async def test_http_sms_gateway_errors(
 
 
 async def test_dev_mailbox_exists_only_in_dev_mode(settings: Settings, migrated: str) -> None:
-    for dev_mode, expected in ((False, 404), (True, 200)):
-        app = create_app(settings.model_copy(update={"dev_mode": dev_mode}), run_jobs=False)
+    for chosen, expected in ((production(settings), 404), (settings, 200)):
+        assert chosen.dev_mode is (expected == 200)
+        app = create_app(chosen, run_jobs=False)
         port = free_port()
         server = LiveServer(app, port).start()
         try:
