@@ -144,7 +144,7 @@ class SmtpSettings(BaseModel):
 
 
 class SmsGatewaySettings(BaseModel):
-    """An HTTP SMS gateway (notifier `http`): POST ``url`` with ``body_template``."""
+    """An HTTP SMS gateway (notifier `http`): idp POSTs the body template to the URL."""
 
     url: str | None = _doc(
         None,
