@@ -125,3 +125,18 @@ async def test_dev_mailbox_exists_only_in_dev_mode(settings: Settings, migrated:
         finally:
             server.stop()
         assert response.status_code == expected
+
+
+async def test_a_backend_without_its_server_fails_each_message_for_good() -> None:
+    # Only reachable in dev mode: outside it idp does not start without them.
+    for notifier, setting in (
+        (HttpSmsNotifier(SmsGatewaySettings()), "IDP_NOTIFY__SMS__URL"),
+        (SmtpNotifier(SmtpSettings()), "IDP_NOTIFY__SMTP__HOST"),
+    ):
+        try:
+            with pytest.raises(DeliveryFailed) as failure:
+                await notifier.send(Message("sms", "+79991234567", "", "Код: 123456"))
+        finally:
+            await notifier.close()
+        assert failure.value.permanent
+        assert str(failure.value).endswith(f"{setting} is not set")
