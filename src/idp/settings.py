@@ -207,9 +207,7 @@ class VerificationSettings(BaseModel):
         300, "Lifetime of an SMS code (NIST 800-63B: at most 10 minutes).", ge=60, le=600
     )
     sms_code_length: int = _doc(6, "Digits in an SMS code.", ge=6, le=10)
-    max_attempts: int = _doc(
-        5, "Wrong codes allowed per code, resends included.", ge=1, le=20
-    )
+    max_attempts: int = _doc(5, "Wrong codes allowed per code, resends included.", ge=1, le=20)
     resend_cooldown: int = _doc(60, "Seconds before a code may be sent again.", ge=10)
     max_sends_per_hour: int = _doc(
         5, "Codes and links per purpose and phone or address per hour.", ge=1
@@ -223,9 +221,7 @@ class VerificationSettings(BaseModel):
     email_link_ttl: int = _doc(
         3 * 86400, "Lifetime of an e-mail confirmation link (the portal's 3 days).", ge=600
     )
-    registration_ttl: int = _doc(
-        86400, "How long an unfinished registration is kept.", ge=600
-    )
+    registration_ttl: int = _doc(86400, "How long an unfinished registration is kept.", ge=600)
     email_code_ttl: int = _doc(
         900, "Lifetime of a code sent by e-mail (password reset).", ge=60, le=86400
     )
@@ -376,7 +372,7 @@ class Settings(BaseSettings):
     max_param_length: int = _doc(2048, "Longest request parameter accepted, in characters.")
     trusted_proxies: list[IPvAnyNetwork] = _doc(
         [],
-        "JSON list of the CIDRs of your reverse proxies, e.g. `[\"10.0.0.0/8\"]`; their "
+        'JSON list of the CIDRs of your reverse proxies, e.g. `["10.0.0.0/8"]`; their '
         "`X-Forwarded-For` entries are believed. Empty: the peer address is the client's.",
     )
     cors_origins: list[str] = _doc(

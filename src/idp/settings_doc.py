@@ -206,7 +206,7 @@ def clients_create() -> str:
     create = _subcommand(build_parser(), "clients", "create")
     out = [
         "## `idp clients create`\n",
-        "Registers a relying party; with `--json` it prints `{\"client_id\": …, "
+        'Registers a relying party; with `--json` it prints `{"client_id": …, '
         '"client_secret": …}` (no secret for `--auth-method none`).\n',
         "| option | value | default | meaning |",
         "|---|---|---|---|",

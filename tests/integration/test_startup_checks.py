@@ -235,9 +235,7 @@ async def test_a_key_directory_on_another_volume_is_used(
     settings: Settings, tmp_path: Path, other_volume: Path
 ) -> None:
     database = tmp_path / "idp.db"
-    code, out, err = await _idp(
-        _sqlite_env(settings, database, other_volume), "migrate", "--json"
-    )
+    code, out, err = await _idp(_sqlite_env(settings, database, other_volume), "migrate", "--json")
     assert code == 0, err
     assert '"status": "migrated"' in out
     assert (other_volume / "kek").stat().st_mode & 0o777 == 0o600

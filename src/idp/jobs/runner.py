@@ -286,11 +286,18 @@ def log_failed_try(registration: Registration, job: ClaimedJob, outcome: Outcome
     parts = (job.ref or "").split(":", len(registration.policy.ref_fields) - 1)
     fields: dict[str, object] = {"job": str(job.id), "kind": job.kind}
     fields.update(zip(registration.policy.ref_fields, parts, strict=False))
-    fields.update(
-        {"try": job.attempts, "outcome": outcome.status, "reason": json.dumps(outcome.error)}
+    fields.update({"try": job.attempts, "outcome": outcome.status, "reason": outcome.error})
+    line = " ".join(
+        f"{name}={_logfmt(value, quote=name == 'reason')}" for name, value in fields.items()
     )
-    line = " ".join(f"{name}={value}" for name, value in fields.items())
     log.warning("job try failed %s", line, extra={"job_try": fields})
+
+
+def _logfmt(value: object, *, quote: bool) -> str:
+    """A value on the one line: quoted and escaped (JSON) when it could break the line apart."""
+    text = str(value)
+    plain = text.isprintable() and not any(c.isspace() or c in '"=\\' for c in text)
+    return text if plain and text and not quote else json.dumps(text)
 
 
 def _raised(job: ClaimedJob, exc: Exception) -> Outcome:
