@@ -57,9 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("idp: several workers need PostgreSQL (IDP_DATABASE_URL)", file=sys.stderr)
         return EXIT_BAD_INPUT
     check_notifiers(settings)  # an unknown plug-in name: one line now, not a worker's traceback
-    # A missing key-encryption key, key delays that disagree, and outside dev mode no SMS
-    # gateway or SMTP host, a KEK beside the database, an http issuer: the same one line.
-    check_settings(settings)
+    check_settings(settings)  # a missing key-encryption key, key delays that disagree: the same
     uvicorn.run(
         "idp.app:create_app",
         factory=True,
