@@ -43,8 +43,8 @@ named with `__` between the parts (`IDP_TOKENS__ACCESS_TOKEN_TTL=300`). Lists an
 written as JSON (`IDP_CORS_ORIGINS='["https://portal.example"]'`). Outside dev mode idp refuses
 to start, with one line naming the setting, when the issuer is not `https://`, when a channel
 has nowhere to send (`IDP_NOTIFY__SMS__URL`, `IDP_NOTIFY__SMTP__HOST`), or when the generated
-key-encryption key would sit beside the SQLite database (see docs/operations.md, "Start-up
-checks").
+key-encryption key would sit beside the SQLite database ([Start-up
+checks](operations.md#start-up-checks)).
 """
 
 
