@@ -6,7 +6,7 @@ PYTEST_ARGS ?= -q -p no:cacheprovider -n 2 --dist loadgroup
 # Lint only the source trees that exist (bench/ may not exist yet).
 LINT_PATHS = $(wildcard src tests bench)
 
-.PHONY: venv run test lint openapi bench clean
+.PHONY: venv run test lint openapi settings-doc bench clean
 
 # Create / refresh the virtualenv whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -44,10 +44,16 @@ openapi: venv
 		|| { rm -f openapi.yaml.tmp; exit 1; }
 	mv openapi.yaml.tmp openapi.yaml
 
+# The settings reference, generated from the settings model and the `idp` command's parser.
+settings-doc: venv
+	$(VENV)/bin/python -m idp.settings_doc > docs/settings.md.tmp \
+		|| { rm -f docs/settings.md.tmp; exit 1; }
+	mv docs/settings.md.tmp docs/settings.md
+
 bench: venv
 	$(VENV)/bin/python bench/run.py
 
 clean:
 	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis \
-		openapi.yaml.tmp src/*.egg-info
+		openapi.yaml.tmp docs/settings.md.tmp src/*.egg-info
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

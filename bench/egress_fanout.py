@@ -37,7 +37,8 @@ async def run(n: int, rounds: int, first_port: int, var: Path, ca: LocalCA) -> N
     url = f"sqlite+aiosqlite:///{var}/idp.db"
     await upgrade(url)
     logout = LogoutSettings(block_private_addresses=False, ca_file=str(ca.ca_file))
-    ctx = Context.build(Settings(database_url=url, var_dir=var, logout=logout))
+    # Dev mode: the generated key beside the SQLite file is refused outside it.
+    ctx = Context.build(Settings(database_url=url, var_dir=var, logout=logout, dev_mode=True))
     await ctx.keys.ensure_keys()
 
     def jobs() -> list[Job]:

@@ -267,6 +267,9 @@ def main() -> None:
             "IDP_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "IDP_LOGOUT__BLOCK_PRIVATE_ADDRESSES": "false",
             "IDP_THROTTLE__PER_ADDRESS_FREE_FAILURES": "1000000",
+            # Plain http on loopback: refused outside dev mode (idp.startup_checks); dev mode
+            # changes nothing on the logout path measured here.
+            "IDP_DEV_MODE": "true",
         }
     )
     if tls:

@@ -147,7 +147,10 @@ case $mode in
         # Required on PostgreSQL outside dev mode: one key-encryption key for every worker.
         IDP_KEY_ENCRYPTION_KEY=$("$PY" -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')
         export IDP_KEY_ENCRYPTION_KEY
-        unset IDP_DEV_MODE
+        # Dev mode only because the server listens on plain http on loopback, which start-up
+        # refuses outside it (idp.startup_checks); nothing measured differs (it adds the dev
+        # mailbox and /api/docs, and keeps messages in the database; none are sent here).
+        export IDP_DEV_MODE=true
         if [[ $mode == postgres ]]; then
             export IDP_DATABASE_URL=$IDP_TEST_POSTGRES_URL
             workers=${BENCH_WORKERS:-2}

@@ -74,6 +74,10 @@ def port() -> int:
 @pytest.fixture(scope="session")
 def settings(database_url: str, var_dir: Path, port: int) -> Settings:
     return Settings(
+        # Dev mode: the test servers listen on plain http and keep messages in the dev sink,
+        # which outside dev mode stop start-up (idp.startup_checks; tests/integration/
+        # test_startup_checks.py builds production settings with support.production).
+        dev_mode=True,
         issuer=f"http://127.0.0.1:{port}",
         database_url=database_url,
         var_dir=var_dir,

@@ -38,6 +38,7 @@ from idp.oidc.logout import end_session
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
 from idp.settings import Settings
+from idp.startup_checks import enforce
 from idp.web import dev_mailbox, start_page
 from idp.web.error_page import render_error_page
 
@@ -53,6 +54,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     check_notifiers(settings)  # a wrong plug-in name stops start-up before anything is opened
+    enforce(settings)  # outside dev mode: no SMS gateway, a KEK beside the database, http issuer
     scrub_access_log()
     ctx = Context.build(settings, clock)
     background = Background(ctx)

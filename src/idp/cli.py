@@ -265,11 +265,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     Run as many as you like beside ``idp serve`` (on PostgreSQL)."""
     import signal
 
+    from idp.context import check_settings
+    from idp.notify.registry import check_notifiers
+
+    settings = Settings()
+    check_notifiers(settings)  # the worker sends the messages: the same checks as `idp serve`
+    check_settings(settings)
+
     async def work() -> None:
         from idp.background import Background
         from idp.context import Context
 
-        ctx = Context.build(Settings())
+        ctx = Context.build(settings)
         background = Background(ctx)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()

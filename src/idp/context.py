@@ -14,11 +14,15 @@ from idp.security.devices import DeviceCookies
 from idp.security.passwords import PasswordService
 from idp.security.pii import PersonalDataVault
 from idp.security.sealing import Keyring, load_or_create_kek
-from idp.settings import Settings
+from idp.settings import ConfigurationError, Settings
+from idp.startup_checks import enforce, kek_location_problem
 
 
 def key_encryption_key(settings: Settings) -> bytes:
-    # Generated into var/ only where one process owns the data (SQLite) or in development.
+    # Generated into var/ only where one process owns the data (SQLite) or in development, and
+    # outside dev mode never beside the database (every command: `idp migrate` would make it).
+    if not settings.dev_mode and (problem := kek_location_problem(settings)):
+        raise ConfigurationError(problem)
     return load_or_create_kek(
         settings.key_encryption_key,
         settings.var_dir,
@@ -28,8 +32,10 @@ def key_encryption_key(settings: Settings) -> bytes:
 
 def check_settings(settings: Settings) -> None:
     """What stops start-up with one line (``ConfigurationError``): settings that cannot work
-    together, a missing or unusable key-encryption key."""
+    together, what outside dev mode would fail people (``idp.startup_checks``), a missing or
+    unusable key-encryption key."""
     settings.check()
+    enforce(settings, warn=True)
     key_encryption_key(settings)
 
 

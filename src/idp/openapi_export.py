@@ -30,6 +30,7 @@ def build() -> dict[str, Any]:
             database_url="sqlite+aiosqlite:///:memory:",
             var_dir=Path(var_dir),
             key_encryption_key=_EXPORT_KEK,
+            dev_mode=True,  # a build tool, not a server: no SMS gateway or https issuer needed
         )
         app = create_app(settings, run_jobs=False)
         try:

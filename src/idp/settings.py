@@ -10,116 +10,225 @@ from pydantic import BaseModel, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PasswordPolicyName = Literal["portal", "nist"]
+_PRODUCTION_NOTIFIERS = {"email": "smtp", "sms": "http"}
+
+
+def _doc(default: Any, description: str, **constraints: Any) -> Any:
+    """A field with its description: ``docs/settings.md`` is generated from these."""
+    return Field(default=default, description=description, **constraints)
 
 
 class TokenSettings(BaseModel):
-    """Lifetimes in seconds."""
+    """Token lifetimes, in seconds."""
 
-    authorization_code_ttl: int = Field(default=60, ge=5, le=60)  # FAPI 2.0: at most 60 s
-    access_token_ttl: int = Field(default=600, ge=30, le=86400)
-    id_token_ttl: int = Field(default=600, ge=30, le=86400)
-    refresh_token_ttl: int = Field(default=30 * 86400, ge=60)
-    refresh_token_idle_ttl: int = Field(default=7 * 86400, ge=60)
-    client_assertion_max_age: int = Field(default=300, ge=10)
+    authorization_code_ttl: int = _doc(
+        60, "Authorization code lifetime; FAPI 2.0 allows at most 60 s.", ge=5, le=60
+    )
+    access_token_ttl: int = _doc(600, "Access token lifetime.", ge=30, le=86400)
+    id_token_ttl: int = _doc(600, "ID token lifetime.", ge=30, le=86400)
+    refresh_token_ttl: int = _doc(
+        30 * 86400, "Absolute lifetime of a refresh chain (30 days).", ge=60
+    )
+    refresh_token_idle_ttl: int = _doc(
+        7 * 86400, "A refresh token unused this long expires (7 days).", ge=60
+    )
+    client_assertion_max_age: int = _doc(
+        300, "Oldest `iat` accepted in a `private_key_jwt` client assertion.", ge=10
+    )
 
 
 class SessionSettings(BaseModel):
-    idle_ttl: int = Field(default=3600, ge=60)  # NIST 800-63B-4 AAL2: 1 h inactivity
-    absolute_ttl: int = Field(default=86400, ge=300)  # AAL2: 24 h overall
-    interaction_ttl: int = Field(default=1800, ge=60)
+    """Single sign-on sessions, in seconds."""
+
+    idle_ttl: int = _doc(
+        3600, "A session unused this long ends (NIST 800-63B-4 AAL2: 1 h inactivity).", ge=60
+    )
+    absolute_ttl: int = _doc(86400, "A session ends this long after login (AAL2: 24 h).", ge=300)
+    interaction_ttl: int = _doc(
+        1800, "How long a login or consent page may stay open before it expires.", ge=60
+    )
 
 
 class LogoutSettings(BaseModel):
     """Back-channel logout: the `backchannel_logout` jobs of the job queue and their retries."""
 
-    token_ttl: int = Field(default=120, ge=10, le=600)  # Back-Channel Logout §2.4: short
-    connect_timeout: float = Field(default=2.0, gt=0)
-    request_timeout: float = Field(default=5.0, gt=0)  # the whole POST, connect included
-    resolve_timeout: float = Field(default=2.0, gt=0)  # the RP's name lookup
-    # PEM bundle of the CAs that RPs' certificates chain to; unset: the system's trust store.
-    ca_file: str | None = None
-    inline_wait: float = Field(default=2.0, ge=0)  # how long a logout page waits for RPs
-    retry_period: int = Field(default=86400, ge=60)  # then the delivery is marked failed
-    backoff_base: float = Field(default=2.0, gt=0)
-    backoff_max: float = Field(default=900.0, gt=0)
-    lease: float = Field(default=60.0, gt=0)  # a claimed delivery is retried after this
-    poll_interval: float = Field(default=1.0, gt=0)
-    batch_size: int = Field(default=500, ge=1)
-    max_concurrency: int = Field(default=512, ge=1)  # open connections at once (file handles)
-    frontchannel_wait: int = Field(default=3, ge=1, le=30)
-    revoke_offline_access: bool = False
-    block_private_addresses: bool = True
-    sweep_interval: float = Field(default=30.0, gt=0)
-    # Outbound proxy for deliveries, e.g. "http://proxy.internal:3128"; it then resolves and
-    # connects, so it must do the egress filtering. HTTPS_PROXY and the like are ignored
-    # unless trust_env_proxy is set.
-    proxy: str | None = None
-    trust_env_proxy: bool = False
+    token_ttl: int = _doc(
+        120, "Lifetime of a logout token (Back-Channel Logout §2.4: short).", ge=10, le=600
+    )
+    connect_timeout: float = _doc(2.0, "Seconds per TCP connect to a relying party.", gt=0)
+    request_timeout: float = _doc(
+        5.0, "Seconds per back-channel POST, the whole exchange, connect included.", gt=0
+    )
+    resolve_timeout: float = _doc(
+        2.0,
+        "Seconds for the name lookup of an RP's host; a slower lookup fails that try "
+        "(retried later).",
+        gt=0,
+    )
+    ca_file: str | None = _doc(
+        None,
+        "PEM file of the CAs that RPs' certificates must chain to; unset: the system's trust "
+        "store (`SSL_CERT_FILE` is honoured).",
+    )
+    inline_wait: float = _doc(
+        2.0,
+        "How long the logout page waits for relying parties before moving on (the rest "
+        "continues in the background).",
+        ge=0,
+    )
+    retry_period: int = _doc(
+        86400, "How long failed deliveries are retried before they are marked failed.", ge=60
+    )
+    backoff_base: float = _doc(2.0, "First delay between retries (doubling, with jitter).", gt=0)
+    backoff_max: float = _doc(900.0, "Longest delay between retries.", gt=0)
+    lease: float = _doc(
+        60.0, "A delivery taken by an instance that dies is retried after this many seconds.", gt=0
+    )
+    poll_interval: float = _doc(1.0, "Seconds between looks for due deliveries.", gt=0)
+    batch_size: int = _doc(500, "Deliveries claimed at once.", ge=1)
+    max_concurrency: int = _doc(
+        512, "Deliveries one process runs at once (open connections, so file handles).", ge=1
+    )
+    frontchannel_wait: int = _doc(
+        3, "Seconds the front-channel logout page shows the RPs' frames.", ge=1, le=30
+    )
+    revoke_offline_access: bool = _doc(
+        False, "Also revoke `offline_access` refresh tokens when a session ends."
+    )
+    block_private_addresses: bool = _doc(
+        True,
+        "Refuse back-channel targets on loopback, private, link-local or otherwise non-public "
+        "addresses, and plain http altogether; `false` allows those addresses, and plain http "
+        "to them (never to a public host).",
+    )
+    sweep_interval: float = _doc(
+        30.0, "How often expired sessions are found and logged out at every RP.", gt=0
+    )
+    proxy: str | None = _doc(
+        None,
+        "An outbound proxy for every back-channel POST (`http://proxy.internal:3128`); the proxy "
+        "then resolves and connects, so it must do the egress filtering.",
+    )
+    trust_env_proxy: bool = _doc(
+        False,
+        "Use the proxy the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, minus "
+        "`NO_PROXY`); otherwise those variables are ignored.",
+    )
 
 
 class JobsSettings(BaseModel):
     """The job queue's workers as a whole (each kind's policy is in its own section)."""
 
-    # On shutdown: how long running jobs may still finish before they are handed back.
-    stop_grace: float = Field(default=5.0, ge=0)
+    stop_grace: float = _doc(
+        5.0,
+        "On shutdown: seconds running jobs may still finish before they are handed back.",
+        ge=0,
+    )
 
 
 class SmtpSettings(BaseModel):
-    host: str = "localhost"
-    port: int = 25
-    username: str | None = None
-    password: str | None = None
-    start_tls: bool = False
-    use_tls: bool = False
-    sender: str = "idp <no-reply@localhost>"
-    timeout: float = 10.0
+    """The SMTP server e-mail goes through (notifier `smtp`)."""
+
+    host: str | None = _doc(
+        None,
+        "The SMTP server's host name; required outside dev mode when e-mail goes through "
+        "`smtp` (idp refuses to start without it).",
+    )
+    port: int = _doc(25, "The SMTP server's port.")
+    username: str | None = _doc(None, "Login name, if the server wants one.")
+    password: str | None = _doc(None, "Password for `username`.")
+    start_tls: bool = _doc(False, "Upgrade the connection with STARTTLS.")
+    use_tls: bool = _doc(False, "Connect with TLS from the start (port 465).")
+    sender: str = _doc("idp <no-reply@localhost>", "The `From` of every message.")
+    timeout: float = _doc(10.0, "Seconds per message, connect included.")
 
 
 class SmsGatewaySettings(BaseModel):
-    """An HTTP SMS gateway: POST ``url`` with ``body_template`` (JSON with ``{to}``, ``{text}``)."""
+    """An HTTP SMS gateway (notifier `http`): idp POSTs the body template to the URL."""
 
-    url: str = "http://127.0.0.1:9/sms"
-    body_template: str = '{"to": "{to}", "text": "{text}"}'
-    auth_header: str | None = None  # e.g. "Bearer …", sent as Authorization
-    timeout: float = 10.0
+    url: str | None = _doc(
+        None,
+        "The gateway URL; required outside dev mode when SMS go through `http` (idp refuses "
+        "to start without it).",
+    )
+    body_template: str = _doc(
+        '{"to": "{to}", "text": "{text}"}',
+        "The JSON body; `{to}` and `{text}` are filled in, escaped for a JSON string.",
+    )
+    auth_header: str | None = _doc(None, "Sent as `Authorization` (e.g. `Bearer …`).")
+    timeout: float = _doc(10.0, "Seconds per message, connect included.")
 
 
 class NotifySettings(BaseModel):
-    # A notifier plug-in's name (idp.notify.registry): smtp, http, dev, memory or a third party's.
-    # "auto": the dev sink in dev mode, smtp / http otherwise. Checked when the app starts.
-    email_backend: str = "auto"
-    sms_backend: str = "auto"
+    """SMS and e-mail: which notifier carries each channel, and the `notification` jobs."""
+
+    email_backend: str = _doc(
+        "auto",
+        "A notifier plug-in's name: `smtp`, `dev` (kept in the database, shown at "
+        "`/dev/mailbox`), `memory` (tests) or a third party's; `auto` is `dev` in dev mode, "
+        "`smtp` otherwise.",
+    )
+    sms_backend: str = _doc(
+        "auto",
+        "A notifier plug-in's name: `http` (an HTTP SMS gateway), `dev`, `memory` or a third "
+        "party's; `auto` is `dev` in dev mode, `http` otherwise.",
+    )
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsGatewaySettings = SmsGatewaySettings()
-    # Third-party plug-ins' own sections, by plug-in name: IDP_NOTIFY__PLUGINS__<NAME>__<KEY>.
-    plugins: dict[str, dict[str, Any]] = {}
-    poll_interval: float = Field(default=1.0, gt=0)
-    lease: float = Field(default=60.0, gt=0)
-    retry_period: int = Field(default=3600, ge=60)
-    backoff_base: float = Field(default=5.0, gt=0)
-    backoff_max: float = Field(default=300.0, gt=0)
-    batch_size: int = Field(default=100, ge=1)
-    # Paid SMS across every instance and purpose, per clock hour window (SMS pumping costs
-    # money). Codes are refused once it is spent; notices to confirmed contacts still go.
-    sms_hourly_budget: int = Field(default=1000, ge=1)
+    plugins: dict[str, dict[str, Any]] = _doc(
+        {},
+        "Third-party notifiers' own sections, by plug-in name: "
+        "`IDP_NOTIFY__PLUGINS__<NAME>__<KEY>`.",
+    )
+    poll_interval: float = _doc(1.0, "Seconds between looks for due messages.", gt=0)
+    lease: float = _doc(
+        60.0, "A message taken by an instance that dies is retried after this many seconds.", gt=0
+    )
+    retry_period: int = _doc(
+        3600,
+        "How long a message is retried (a message with a code: at most until the code expires).",
+        ge=60,
+    )
+    backoff_base: float = _doc(5.0, "First delay between retries (doubling, with jitter).", gt=0)
+    backoff_max: float = _doc(300.0, "Longest delay between retries.", gt=0)
+    batch_size: int = _doc(100, "Messages claimed, and sent, at once.", ge=1)
+    sms_hourly_budget: int = _doc(
+        1000,
+        "Code SMS across every instance and purpose per clock hour (SMS pumping costs money); "
+        "codes are refused once it is spent, notices to confirmed contacts still go.",
+        ge=1,
+    )
 
 
 class VerificationSettings(BaseModel):
-    """Confirming phones and e-mail addresses."""
+    """Confirming phones and e-mail addresses; times in seconds."""
 
-    sms_code_ttl: int = Field(default=300, ge=60, le=600)  # 5 min; NIST 800-63B: at most 10
-    sms_code_length: int = Field(default=6, ge=6, le=10)
-    max_attempts: int = Field(default=5, ge=1, le=20)  # wrong codes per code, resends included
-    resend_cooldown: int = Field(default=60, ge=10)
-    max_sends_per_hour: int = Field(default=5, ge=1)  # per purpose and phone or address
-    # Code and link messages one sender may cause per hour, whatever the targets: a client
-    # address for unauthenticated sends (registration, reset), the account for its contacts.
-    max_sends_per_sender_per_hour: int = Field(default=30, ge=1)
-    email_link_ttl: int = Field(default=3 * 86400, ge=600)  # the portal's 3 days
-    registration_ttl: int = Field(default=86400, ge=600)
-    email_code_ttl: int = Field(default=900, ge=60, le=86400)  # a code sent by e-mail (reset)
-    password_reset_ttl: int = Field(default=1800, ge=300, le=86400)
-    max_contacts: int = Field(default=10, ge=2, le=50)  # phones and e-mails per account
+    sms_code_ttl: int = _doc(
+        300, "Lifetime of an SMS code (NIST 800-63B: at most 10 minutes).", ge=60, le=600
+    )
+    sms_code_length: int = _doc(6, "Digits in an SMS code.", ge=6, le=10)
+    max_attempts: int = _doc(5, "Wrong codes allowed per code, resends included.", ge=1, le=20)
+    resend_cooldown: int = _doc(60, "Seconds before a code may be sent again.", ge=10)
+    max_sends_per_hour: int = _doc(
+        5, "Codes and links per purpose and phone or address per hour.", ge=1
+    )
+    max_sends_per_sender_per_hour: int = _doc(
+        30,
+        "Code and link messages one sender may cause per hour, whatever the targets: a client "
+        "address for unauthenticated sends (registration, reset), the account for its contacts.",
+        ge=1,
+    )
+    email_link_ttl: int = _doc(
+        3 * 86400, "Lifetime of an e-mail confirmation link (the portal's 3 days).", ge=600
+    )
+    registration_ttl: int = _doc(86400, "How long an unfinished registration is kept.", ge=600)
+    email_code_ttl: int = _doc(
+        900, "Lifetime of a code sent by e-mail (password reset).", ge=60, le=86400
+    )
+    password_reset_ttl: int = _doc(
+        1800, "How long a started password reset may be finished.", ge=300, le=86400
+    )
+    max_contacts: int = _doc(10, "Phones and e-mail addresses per account.", ge=2, le=50)
 
 
 class ConfigurationError(ValueError):
@@ -129,52 +238,102 @@ class ConfigurationError(ValueError):
 class ThrottleSettings(BaseModel):
     """Failed logins: a growing delay per account and per client address, never a hard lock."""
 
-    free_failures: int = Field(default=5, ge=1)
-    base_delay: float = Field(default=1.0, ge=0)
-    max_delay: float = Field(default=900.0, ge=0)
-    window: int = Field(default=3600, ge=60)
-    per_address_free_failures: int = Field(default=30, ge=1)
-    # Strangers' failures against one account, whichever identifier they typed: generous, so a
-    # stranger cannot keep the owner out for long (NIST 800-63B-4 §3.2.2: at most 100).
-    per_account_free_failures: int = Field(default=100, ge=1, le=100)
-    device_cookie_ttl: int = Field(default=400 * 86400, ge=86400)  # RFC 6265bis caps at 400 days
+    free_failures: int = _doc(
+        5,
+        "Failed logins per login identifier (and per known device) before delays start.",
+        ge=1,
+    )
+    base_delay: float = _doc(1.0, "The first delay in seconds; it then doubles.", ge=0)
+    max_delay: float = _doc(900.0, "The longest delay in seconds.", ge=0)
+    window: int = _doc(3600, "Seconds a failure counts.", ge=60)
+    per_address_free_failures: int = _doc(
+        30, "Failed logins per client address before delays start.", ge=1
+    )
+    per_account_free_failures: int = _doc(
+        100,
+        "Strangers' failures against one account, whichever identifier they typed, from "
+        "browsers the account never logged in from (NIST 800-63B-4 §3.2.2: at most 100).",
+        ge=1,
+        le=100,
+    )
+    device_cookie_ttl: int = _doc(
+        400 * 86400,
+        "Seconds the `idp_device` cookie lives (RFC 6265bis caps it at 400 days).",
+        ge=86400,
+    )
 
 
 class HousekeepingSettings(BaseModel):
-    """Deleting what has run out: grants, refresh tokens and browser sessions are kept
-    ``retention`` seconds after they ended (audit questions, refresh-token replay still answered
-    as reuse), then deleted ``batch_size`` rows per statement."""
+    """Deleting what has run out: grants, refresh tokens and browser sessions."""
 
-    retention: int = Field(default=86400, ge=0)
-    batch_size: int = Field(default=1000, ge=1)
+    retention: int = _doc(
+        86400,
+        "Seconds ended grants, refresh tokens and sessions are kept (audit questions, refresh "
+        "token replay still answered as reuse) before they are deleted.",
+        ge=0,
+    )
+    batch_size: int = _doc(1000, "Rows deleted per statement.", ge=1)
 
 
 class Argon2Settings(BaseModel):
-    """OWASP's argon2id floor is m=19 MiB, t=2, p=1; we use m=19 MiB, t=2 by default."""
+    """Password hashing (argon2id; OWASP's floor is m=19 MiB, t=2, p=1)."""
 
-    time_cost: int = Field(default=2, ge=1)
-    memory_cost_kib: int = Field(default=19456, ge=8)
-    parallelism: int = Field(default=1, ge=1)
-    pool_size: int = Field(default=0, ge=0)  # 0: one worker per core
-    # Hashes allowed to wait for a worker; beyond that the request is refused at once (503)
-    # instead of queueing without limit.
-    max_waiting: int = Field(default=32, ge=0)
-    busy_retry_after: int = Field(default=2, ge=1)  # seconds, the 503's Retry-After
+    time_cost: int = _doc(2, "Iterations.", ge=1)
+    memory_cost_kib: int = _doc(19456, "Memory per hash in KiB.", ge=8)
+    parallelism: int = _doc(1, "Lanes per hash.", ge=1)
+    pool_size: int = _doc(0, "Threads hashing at once; 0: one per core.", ge=0)
+    max_waiting: int = _doc(
+        32,
+        "Hashes allowed to wait for a thread; beyond that the request is refused at once "
+        "(503) instead of queueing without limit.",
+        ge=0,
+    )
+    busy_retry_after: int = _doc(2, "Seconds, the 503's `Retry-After`.", ge=1)
 
 
 class Settings(BaseSettings):
+    """idp's settings, read once from the environment."""
+
     model_config = SettingsConfigDict(
         env_prefix="IDP_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
-    issuer: str = "http://127.0.0.1:8000"
-    database_url: str = "sqlite+aiosqlite:///./var/idp.db"
-    database_pool_size: int = 10
-    var_dir: Path = Path("./var")
-    key_encryption_key: str | None = None  # base64url 32 bytes; generated into var_dir if absent
-    dev_mode: bool = False
-    default_id_token_alg: Literal["ES256", "RS256", "EdDSA"] = "ES256"
-    password_policy: PasswordPolicyName = "portal"
+    issuer: str = _doc(
+        "http://127.0.0.1:8000",
+        "The issuer identifier, the public URL of this server; outside dev mode it must be "
+        "`https://` (idp refuses to start otherwise).",
+    )
+    database_url: str = _doc(
+        "sqlite+aiosqlite:///./var/idp.db",
+        "The database: the embedded SQLite file, or `postgresql+asyncpg://user:pass@host/db` "
+        "in production.",
+    )
+    database_pool_size: int = _doc(10, "Connections per process (PostgreSQL).")
+    var_dir: Path = _doc(
+        Path("./var"),
+        "Where the generated key-encryption key file (`kek`) is kept when "
+        "`IDP_KEY_ENCRYPTION_KEY` is not set; outside dev mode it must be on another volume "
+        "than the SQLite database.",
+    )
+    key_encryption_key: str | None = _doc(
+        None,
+        "32 random bytes, base64url: seals signing keys and derives the personal-data keys. "
+        "Required on PostgreSQL outside dev mode; else generated into `IDP_VAR_DIR/kek`. Keep "
+        "it outside the database and its backups.",
+    )
+    dev_mode: bool = _doc(
+        False,
+        "Development conveniences (`make run` turns it on): the dev mailbox, `/api/docs`, "
+        "messages kept in the database, and none of the start-up refusals below.",
+    )
+    default_id_token_alg: Literal["ES256", "RS256", "EdDSA"] = _doc(
+        "ES256", "The ID token signing algorithm of a client that names none."
+    )
+    password_policy: PasswordPolicyName = _doc(
+        "portal",
+        "`portal` (8+ characters, Latin upper and lower case, digits) or `nist` (NIST SP "
+        "800-63B rev. 4: 15+ characters, no composition rules).",
+    )
     tokens: TokenSettings = TokenSettings()
     sessions: SessionSettings = SessionSettings()
     throttle: ThrottleSettings = ThrottleSettings()
@@ -184,24 +343,48 @@ class Settings(BaseSettings):
     verification: VerificationSettings = VerificationSettings()
     argon2: Argon2Settings = Argon2Settings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
-    client_cache_ttl: float = 30.0
-    # Signing keys: how long a process keeps the key set, how long relying parties may cache the
-    # JWKS (its Cache-Control max-age), and how long a rotated-in key is published before it
-    # signs. The delay must outlast both caches (``check``).
-    key_cache_ttl: float = Field(default=30.0, gt=0)
-    jwks_max_age: int = Field(default=60, ge=0)
-    # /metrics answers only a scraper that presents this bearer token; without one it is 404.
-    # Its counters are no personal data, but they tell an attacker how close a budget is.
-    metrics_token: str | None = Field(default=None, min_length=16)
-    key_activation_delay: int = Field(default=120, ge=0)
-    max_param_length: int = 2048
-    # Reverse proxies (CIDRs) whose X-Forwarded-For entries are believed; empty: the peer
-    # address is the client's (idp.http.client_address).
-    trusted_proxies: list[IPvAnyNetwork] = []
-    # Front-end origins allowed to call /api/ from a browser (CORS, with credentials).
-    cors_origins: list[str] = []
-    # Clients whose Bearer access tokens may call the person's own /api/v1/me endpoints.
-    first_party_clients: list[str] = []
+    client_cache_ttl: float = _doc(
+        30.0, "Seconds a process keeps a relying party's registration before re-reading it."
+    )
+    key_cache_ttl: float = _doc(
+        30.0,
+        "Seconds a process keeps the signing key set before re-reading it (opened keys are "
+        "kept by `kid`).",
+        gt=0,
+    )
+    jwks_max_age: int = _doc(
+        60,
+        "The `Cache-Control: max-age` of `/jwks`: how long relying parties may keep the key set.",
+        ge=0,
+    )
+    metrics_token: str | None = _doc(
+        None,
+        "Bearer token a Prometheus scraper sends to `/metrics` (16+ characters); unset, "
+        "`/metrics` is 404. The counters hold no personal data, but tell how close a budget is.",
+        min_length=16,
+    )
+    key_activation_delay: int = _doc(
+        120,
+        "Seconds a rotated-in key is published before it signs; must exceed "
+        "`IDP_JWKS_MAX_AGE` + `IDP_KEY_CACHE_TTL` or idp refuses to start.",
+        ge=0,
+    )
+    max_param_length: int = _doc(2048, "Longest request parameter accepted, in characters.")
+    trusted_proxies: list[IPvAnyNetwork] = _doc(
+        [],
+        'JSON list of the CIDRs of your reverse proxies, e.g. `["10.0.0.0/8"]`; their '
+        "`X-Forwarded-For` entries are believed. Empty: the peer address is the client's.",
+    )
+    cors_origins: list[str] = _doc(
+        [],
+        "JSON list of exact front-end origins (`scheme://host[:port]`) allowed to call "
+        "`/api/` from a browser, with credentials; no wildcard.",
+    )
+    first_party_clients: list[str] = _doc(
+        [],
+        "JSON list of client ids whose Bearer access tokens may call the person's own "
+        "`/api/v1/me` endpoints.",
+    )
 
     @field_validator("issuer")
     @classmethod
@@ -230,6 +413,13 @@ class Settings(BaseSettings):
                 f"IDP_JWKS_MAX_AGE ({self.jwks_max_age} s) plus IDP_KEY_CACHE_TTL "
                 f"({self.key_cache_ttl:g} s)"
             )
+
+    def notifier_name(self, channel: Literal["email", "sms"]) -> str:
+        """The notifier chosen for ``channel``; ``auto`` is the dev sink in dev mode."""
+        chosen = self.notify.email_backend if channel == "email" else self.notify.sms_backend
+        if chosen == "auto":
+            return "dev" if self.dev_mode else _PRODUCTION_NOTIFIERS[channel]
+        return chosen
 
     @property
     def loopback_port(self) -> int | None:

@@ -15,10 +15,11 @@ from idp.security.sealing import load_or_create_kek
 from idp.settings import ConfigurationError, Settings
 from tests.support.live import free_port
 from tests.support.logout_kit import idp_env, run_idp
+from tests.support.production import production, production_env
 
 
 def _without_kek(settings: Settings, **extra: str) -> dict[str, str]:
-    env = idp_env(settings, **extra)
+    env = idp_env(settings, **production_env(), **extra)
     del env["IDP_KEY_ENCRYPTION_KEY"]
     return env
 
@@ -26,10 +27,13 @@ def _without_kek(settings: Settings, **extra: str) -> dict[str, str]:
 async def test_postgresql_without_a_kek_refuses_to_start(
     backend: str, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    alone = Settings(database_url=database_url, var_dir=tmp_path / "var", key_encryption_key=None)
+    alone = production(
+        settings, database_url=database_url, var_dir=tmp_path / "var", key_encryption_key=None
+    )
     if backend == "sqlite":
-        # One process owns a SQLite file: the embedded default generates var/kek.
-        check_settings(alone)
+        # One process owns a SQLite file: the embedded default generates var/kek (outside dev
+        # mode only on another volume than the database: test_startup_checks.py).
+        check_settings(alone.model_copy(update={"dev_mode": True}))
         assert (tmp_path / "var" / "kek").exists()
         return
     with pytest.raises(ConfigurationError, match="IDP_KEY_ENCRYPTION_KEY is required"):

@@ -79,6 +79,7 @@ async def _close(notifiers: dict[str, Notifier]) -> None:
 
 def _settings(tmp_path: Path, **notify: object) -> Settings:
     return Settings(
+        dev_mode=True,  # the fake and the dev sink are refused outside it (test_startup_checks)
         database_url=f"sqlite+aiosqlite:///{tmp_path}/notifiers.db",
         var_dir=tmp_path,
         notify=NotifySettings.model_validate({"poll_interval": 0.1, **notify}),

@@ -21,6 +21,7 @@ from idp.notify.backends.smtp import SmtpNotifier
 from idp.notify.protocol import DeliveryFailed, Message
 from idp.settings import Settings, SmsGatewaySettings, SmtpSettings
 from tests.support.live import LiveServer, free_port
+from tests.support.production import production
 from tests.support.smtp_sink import SmtpSink
 
 
@@ -113,8 +114,9 @@ async def test_http_sms_gateway_errors(
 
 
 async def test_dev_mailbox_exists_only_in_dev_mode(settings: Settings, migrated: str) -> None:
-    for dev_mode, expected in ((False, 404), (True, 200)):
-        app = create_app(settings.model_copy(update={"dev_mode": dev_mode}), run_jobs=False)
+    for chosen, expected in ((production(settings), 404), (settings, 200)):
+        assert chosen.dev_mode is (expected == 200)
+        app = create_app(chosen, run_jobs=False)
         port = free_port()
         server = LiveServer(app, port).start()
         try:
@@ -123,3 +125,18 @@ async def test_dev_mailbox_exists_only_in_dev_mode(settings: Settings, migrated:
         finally:
             server.stop()
         assert response.status_code == expected
+
+
+async def test_a_backend_without_its_server_fails_each_message_for_good() -> None:
+    # Only reachable in dev mode: outside it idp does not start without them.
+    for notifier, setting in (
+        (HttpSmsNotifier(SmsGatewaySettings()), "IDP_NOTIFY__SMS__URL"),
+        (SmtpNotifier(SmtpSettings()), "IDP_NOTIFY__SMTP__HOST"),
+    ):
+        try:
+            with pytest.raises(DeliveryFailed) as failure:
+                await notifier.send(Message("sms", "+79991234567", "", "Код: 123456"))
+        finally:
+            await notifier.close()
+        assert failure.value.permanent
+        assert str(failure.value).endswith(f"{setting} is not set")

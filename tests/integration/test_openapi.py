@@ -200,7 +200,10 @@ def test_the_protocol_endpoints_are_described(document: dict[str, Any]) -> None:
 async def test_the_document_is_true_to_the_app(document: dict[str, Any], tmp_path: Path) -> None:
     kek = base64.urlsafe_b64encode(b"o" * 32).decode().rstrip("=")
     settings = Settings(
-        database_url="sqlite+aiosqlite:///:memory:", var_dir=tmp_path, key_encryption_key=kek
+        database_url="sqlite+aiosqlite:///:memory:",
+        var_dir=tmp_path,
+        key_encryption_key=kek,
+        dev_mode=True,  # as `make openapi` builds it
     )
     app = create_app(settings, run_jobs=False)
     try:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from idp.app import create_app
 from idp.clients.service import NewClient, put_builtin_client
 from idp.clock import OffsetClock
 from idp.context import Context
@@ -27,6 +28,7 @@ from tests.support.browser import Browser, query
 from tests.support.dev_server import dev_server, dev_settings
 from tests.support.factories import Person
 from tests.support.live import LiveServer, free_port
+from tests.support.production import production
 
 LINKS = ("/.well-known/openid-configuration", "/dev/mailbox", "/account")
 
@@ -41,11 +43,18 @@ def _links(page: str) -> set[str]:
     return {html.unescape(href) for href in re.findall(r'href="([^"]+)"', page)}
 
 
-async def test_outside_dev_mode_the_start_page_leads_to_the_console(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        start = await http.get("/")
-        demo = await http.get("/demo")
-        login = await http.get("/demo/login")
+async def test_outside_dev_mode_the_start_page_leads_to_the_console(
+    settings: Settings, clock: OffsetClock, migrated: str
+) -> None:
+    port = free_port()
+    live = LiveServer(create_app(production(settings), clock=clock), port).start()
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            start = await http.get("/")
+            demo = await http.get("/demo")
+            login = await http.get("/demo/login")
+    finally:
+        live.stop()
     assert start.status_code == 303
     assert start.headers["location"] == "/account"
     assert demo.status_code == 404  # no demo relying party outside dev mode

@@ -338,6 +338,7 @@ def idp_env(settings: Settings, **extra: str) -> dict[str, str]:
         IDP_DATABASE_URL=settings.database_url,
         IDP_VAR_DIR=str(settings.var_dir),
         IDP_KEY_ENCRYPTION_KEY=settings.key_encryption_key,
+        IDP_DEV_MODE=str(settings.dev_mode).lower(),
     )
     env.update(extra)
     return env

@@ -27,6 +27,7 @@ from idp.settings import Settings
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")  # when none is named
 
 
 @dataclass(slots=True)
@@ -79,7 +80,7 @@ def validate(data: NewClient, *, block_private_addresses: bool = True) -> NewCli
         raise BadInput("name must be 1 to 200 characters")
     if data.auth_method not in AUTH_METHODS:
         raise BadInput(f"auth method must be one of {', '.join(AUTH_METHODS)}")
-    grant_types = data.grant_types or ["authorization_code", "refresh_token"]
+    grant_types = data.grant_types or list(DEFAULT_GRANT_TYPES)
     for grant in grant_types:
         if grant not in GRANT_TYPES:
             raise BadInput(f"grant type {grant!r} is not supported; use {', '.join(GRANT_TYPES)}")

@@ -35,6 +35,9 @@ class KindPolicy:
     inline_wait: float = 0.0  # run_now waits this long by default
     audit_event: str | None = None  # written when a job settles; its ``ref`` as client_id
     run_timeout: float | None = None  # one try's limit; None: 80% of the lease
+    # Names for the ":"-separated parts of a job's ``ref`` in the failed-try log line (never
+    # personal data: a ref is what operators see in `idp jobs list`).
+    ref_fields: tuple[str, ...] = ("ref",)
 
     def __post_init__(self) -> None:
         # A try that outlives its lease races the worker that claims the job next.

@@ -5,6 +5,7 @@ its claim still holds the lease."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -189,6 +190,8 @@ class JobRunner:
 
     async def _execute(self, kind: _Kind, job: ClaimedJob) -> None:
         outcome = await self._try(kind, job)
+        if outcome.status != "done":
+            log_failed_try(kind.registration, job, outcome)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         kind.results.append((job, outcome, done))
         if kind.writer is None or kind.writer.done():
@@ -273,6 +276,28 @@ class JobRunner:
                 error=row.last_error,
                 job_id=str(row.id),
             )
+
+
+def log_failed_try(registration: Registration, job: ClaimedJob, outcome: Outcome) -> None:
+    """One structured line per failed try: ``job try failed job=… kind=… <ref fields> try=N
+    outcome=retry|failed reason="…"``, its fields also as the record's ``extra``. The reason is
+    the one stored for operators, which handlers keep free of personal data and secrets (for
+    messages: ``notify.protocol.safe_reason``); the payload is never logged."""
+    parts = (job.ref or "").split(":", len(registration.policy.ref_fields) - 1)
+    fields: dict[str, object] = {"job": str(job.id), "kind": job.kind}
+    fields.update(zip(registration.policy.ref_fields, parts, strict=False))
+    fields.update({"try": job.attempts, "outcome": outcome.status, "reason": outcome.error})
+    line = " ".join(
+        f"{name}={_logfmt(value, quote=name == 'reason')}" for name, value in fields.items()
+    )
+    log.warning("job try failed %s", line, extra={"job_try": fields})
+
+
+def _logfmt(value: object, *, quote: bool) -> str:
+    """A value on the one line: quoted and escaped (JSON) when it could break the line apart."""
+    text = str(value)
+    plain = text.isprintable() and not any(c.isspace() or c in '"=\\' for c in text)
+    return text if plain and text and not quote else json.dumps(text)
 
 
 def _raised(job: ClaimedJob, exc: Exception) -> Outcome:

@@ -96,5 +96,6 @@ def register(
             batch_size=settings.batch_size,
             concurrency=settings.batch_size,
             poll_interval=settings.poll_interval,
+            ref_fields=("channel", "template"),  # the ref is "sms:code", never the recipient
         ),
     )

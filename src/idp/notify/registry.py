@@ -28,15 +28,11 @@ NOTIFIERS: Registry[NotifierFactory] = Registry(
 )
 
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
-_PRODUCTION_DEFAULT: dict[Channel, str] = {"email": "smtp", "sms": "http"}
 
 
 def backend_name(settings: Settings, channel: Channel) -> str:
     """The name chosen for ``channel``; ``auto`` is the dev sink in dev mode."""
-    chosen = settings.notify.email_backend if channel == "email" else settings.notify.sms_backend
-    if chosen == "auto":
-        return "dev" if settings.dev_mode else _PRODUCTION_DEFAULT[channel]
-    return chosen
+    return settings.notifier_name(channel)
 
 
 def options_for(settings: NotifySettings, name: str) -> Mapping[str, Any]:

@@ -20,10 +20,12 @@ class HttpSmsNotifier:
         self._settings = settings
         self._http = httpx.AsyncClient(timeout=settings.timeout, follow_redirects=False)
         # Gateways often take their key in the query string; an error quoting the URL must not.
-        url = urlsplit(settings.url)
+        url = urlsplit(settings.url or "")
         self._secrets = (settings.auth_header, url.query, url.password)
 
     async def send(self, message: Message) -> None:
+        if not self._settings.url:  # dev mode only: outside it idp does not start without one
+            raise DeliveryFailed("no SMS gateway: IDP_NOTIFY__SMS__URL is not set", permanent=True)
         body = self._settings.body_template.replace("{to}", _json_string(message.to)).replace(
             "{text}", _json_string(message.body)
         )

@@ -35,6 +35,10 @@ class SmtpNotifier:
         self._settings = settings
 
     async def send(self, message: Message) -> None:
+        if not self._settings.host:  # dev mode only: outside it idp does not start without one
+            raise DeliveryFailed(
+                "no SMTP server: IDP_NOTIFY__SMTP__HOST is not set", permanent=True
+            )
         email = EmailMessage()
         email["From"] = self._settings.sender
         email["To"] = message.to

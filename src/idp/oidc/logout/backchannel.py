@@ -76,5 +76,6 @@ def register(registry: Registry, ctx: Context) -> None:
             poll_interval=settings.poll_interval,
             inline_wait=settings.inline_wait,
             audit_event="logout.backchannel",
+            ref_fields=("client_id",),
         ),
     )

@@ -1,0 +1,129 @@
+"""What stops idp from starting outside dev mode, each finding one line naming the setting to fix.
+
+A server that starts without a way to send codes leaves people waiting for an SMS that never
+comes; a key-encryption key generated beside the SQLite file is copied with it into every backup
+(one stolen copy opens all personal data); an issuer without TLS hands sessions and codes to the
+network. `idp serve`, `idp worker` and the application factory stop on these (`enforce`); in
+dev mode `idp serve` and `idp worker` log them as one warning and go on. The checks are small
+pure functions of the settings (and, for the key's place, of the file systems).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+from idp.security.sealing import KEK_FILE
+from idp.settings import ConfigurationError, Settings
+
+log = logging.getLogger("idp.startup")
+
+# Where messages are only kept in the database (shown at /dev/mailbox, in dev mode only).
+_KEPT_NOT_SENT = frozenset({"dev", "memory"})
+
+
+def issuer_problem(issuer: str) -> str | None:
+    # OIDC Core 3.1.2.1 and Discovery 3: the issuer is an https URL.
+    if urlsplit(issuer).scheme == "https":
+        return None
+    return f"IDP_ISSUER must be an https:// URL outside dev mode, not {issuer!r}"
+
+
+def notifier_problems(settings: Settings) -> list[str]:
+    """A channel whose messages would go nowhere: no gateway URL, no SMTP host, or a sink that
+    only dev mode shows."""
+    found = []
+    sms, email = settings.notifier_name("sms"), settings.notifier_name("email")
+    if sms == "http" and not settings.notify.sms.url:
+        found.append(
+            "IDP_NOTIFY__SMS__URL is not set: SMS codes go to an HTTP gateway outside dev mode "
+            "(or name a plug-in in IDP_NOTIFY__SMS_BACKEND)"
+        )
+    if email == "smtp" and not settings.notify.smtp.host:
+        found.append(
+            "IDP_NOTIFY__SMTP__HOST is not set: e-mail goes to an SMTP server outside dev mode "
+            "(or name a plug-in in IDP_NOTIFY__EMAIL_BACKEND)"
+        )
+    for channel, name in (("SMS", sms), ("EMAIL", email)):
+        if name in _KEPT_NOT_SENT:
+            found.append(
+                f"IDP_NOTIFY__{channel}_BACKEND={name} keeps messages in the database, "
+                "unsent, outside dev mode: choose a notifier that delivers them"
+            )
+    return found
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The SQLite database's file; None for PostgreSQL or an in-memory database."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    name = url.database or ""
+    if name in ("", ":memory:") or name.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(name)
+
+
+def device_of(path: Path) -> int:
+    """The file system holding ``path``, or the one it would be created on."""
+    for candidate in (path, *path.parents):
+        try:
+            return os.stat(candidate).st_dev
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(path)  # pragma: no cover - "/" exists
+
+
+def kek_location_problem(
+    settings: Settings, device: Callable[[Path], int] = device_of
+) -> str | None:
+    """The generated key file (``IDP_VAR_DIR/kek``, used when ``IDP_KEY_ENCRYPTION_KEY`` is not
+    set) inside the SQLite database's directory or on its file system: whoever copies the
+    volume, or restores a backup of it, holds the key with the data it seals.
+
+    PostgreSQL needs ``IDP_KEY_ENCRYPTION_KEY`` outside dev mode anyway (``sealing``)."""
+    if settings.key_encryption_key is not None:
+        return None
+    database = sqlite_file(settings.database_url)
+    if database is None:
+        return None
+    kek = settings.var_dir / KEK_FILE
+    kek_dir, db_dir = settings.var_dir.resolve(), database.resolve().parent
+    fix = "set IDP_KEY_ENCRYPTION_KEY, or IDP_VAR_DIR to a directory on another volume"
+    if kek_dir == db_dir or kek_dir.is_relative_to(db_dir):
+        return (
+            f"the key-encryption key {kek} would sit in the directory of the SQLite "
+            f"database {database}: {fix}"
+        )
+    if device(kek_dir) == device(db_dir):
+        return (
+            f"the key-encryption key {kek} would sit on the same volume as the SQLite "
+            f"database {database}: {fix}"
+        )
+    return None
+
+
+def problems(settings: Settings) -> list[str]:
+    """Everything that stops start-up outside dev mode (``auto`` notifiers resolved as there)."""
+    settings = settings.model_copy(update={"dev_mode": False})
+    found = [
+        issuer_problem(settings.issuer),
+        *notifier_problems(settings),
+        kek_location_problem(settings),
+    ]
+    return [problem for problem in found if problem]
+
+
+def enforce(settings: Settings, *, warn: bool = False) -> None:
+    """Raise ``ConfigurationError`` (one line, every finding) outside dev mode; in dev mode,
+    with ``warn`` (the commands a person starts, not each worker's app), log them as one line."""
+    found = problems(settings)
+    if found and not settings.dev_mode:
+        raise ConfigurationError("; ".join(found))
+    if found and warn:
+        log.warning("dev mode: outside it idp would refuse to start: %s", "; ".join(found))
