@@ -184,7 +184,13 @@ class Settings(BaseSettings):
     verification: VerificationSettings = VerificationSettings()
     argon2: Argon2Settings = Argon2Settings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
+    # Seconds between `idp accounts delete` and housekeeping purging the account (until then
+    # `idp accounts enable` undoes it; the person cannot log in meanwhile).
+    account_deletion_grace: int = Field(default=30 * 86400, ge=0)
     client_cache_ttl: float = 30.0
+    # How often each instance asks whether a client changed (``idp.clients.cache``): the most
+    # an update, deletion or new secret takes to reach every instance.
+    client_cache_recheck: float = Field(default=1.0, gt=0)
     # Signing keys: how long a process keeps the key set, how long relying parties may cache the
     # JWKS (its Cache-Control max-age), and how long a rotated-in key is published before it
     # signs. The delay must outlast both caches (``check``).
