@@ -299,7 +299,7 @@ async def update_client(
     repo = ClientRepository(session)
     await repo.bump_generation()  # first: it serialises registry changes
     row = await registered_client(session, client_id)
-    merged = {name: getattr(row, name) for name in _FIELDS}
+    merged: dict[str, Any] = {name: getattr(row, name) for name in _FIELDS}
     for name in _FIELDS:
         value = getattr(changes, name)
         if value is not None:
@@ -307,6 +307,8 @@ async def update_client(
     for name in changes.clear:
         if name not in CLEARABLE:
             raise BadInput(f"{name} cannot be cleared")
+        if getattr(changes, name) is not None:
+            raise BadInput(f"{name} is both given and cleared")
         merged[name] = [] if name.endswith("s") else None
     if secret_family(merged["auth_method"]) != secret_family(row.auth_method):
         raise BadInput(
@@ -314,7 +316,7 @@ async def update_client(
             "register a new client instead"
         )
     checked = validate(
-        NewClient(**{k: (list(v) if isinstance(v, list) else v) for k, v in merged.items()}),
+        NewClient(**{k: (list(v) if isinstance(v, list) else v) for k, v in merged.items()}),  # type: ignore[arg-type]
         block_private_addresses=ctx.settings.logout.block_private_addresses,
     )
     values = {name: getattr(checked, name) for name in _FIELDS}
