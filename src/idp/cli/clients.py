@@ -26,18 +26,25 @@ def add_client_options(parser: argparse.ArgumentParser, *, creating: bool) -> No
     registered value, and a repeatable option given replaces the whole list."""
     again = "repeat for more" if creating else "repeat for more; replaces the registered list"
     parser.add_argument(
-        "--redirect-uri", action="append", help=f"where codes are sent (exact match); {again}"
+        "--redirect-uri",
+        action="append",
+        metavar="URI",
+        help=f"where codes are sent (exact match); {again}",
     )
     parser.add_argument(
         "--post-logout-redirect-uri",
         action="append",
+        metavar="URI",
         help=f"where the browser may go after logout; {again}",
     )
     parser.add_argument(
-        "--backchannel-logout-uri", help="the RP's Back-Channel Logout 1.0 endpoint (https)"
+        "--backchannel-logout-uri",
+        metavar="URI",
+        help="the RP's Back-Channel Logout 1.0 endpoint (https)",
     )
     parser.add_argument(
         "--frontchannel-logout-uri",
+        metavar="URI",
         help="the RP's Front-Channel Logout 1.0 page (the origin of a redirect URI)",
     )
     parser.add_argument(
@@ -49,6 +56,7 @@ def add_client_options(parser: argparse.ArgumentParser, *, creating: bool) -> No
     parser.add_argument(
         "--scope",
         action="append",
+        metavar="SCOPE",
         help=f"a scope the client may request (default: openid profile email phone); {again}",
     )
     parser.add_argument(
@@ -80,7 +88,9 @@ def add_client_options(parser: argparse.ArgumentParser, *, creating: bool) -> No
         choices=["ES256", "RS256", "EdDSA"],
         help="the algorithm ID tokens are signed with",
     )
-    parser.add_argument("--jwks", help="public JWK Set as JSON, or @file (private_key_jwt)")
+    parser.add_argument(
+        "--jwks", metavar="JSON|@FILE", help="public JWK Set as JSON, or @file (private_key_jwt)"
+    )
 
 
 def register(clients: Any) -> None:
