@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ from tests.support.logout_kit import (
     RPFarm,
     idp_env,
     logged_in,
+    refresh,
     serve_instance,
     sign_in,
     unverified,
@@ -64,18 +66,27 @@ async def _told(live: LiveRP, person: Person, sid: str) -> None:
 async def _signed_in_at_two(
     browser: Browser, person: Person, farm: RPFarm
 ) -> tuple[LiveRP, LiveRP, str]:
+    tax, pension, tokens = await _signed_in_with_tokens(browser, person, farm)
+    return tax, pension, str(unverified(tokens["id_token"])[1]["sid"])
+
+
+async def _signed_in_with_tokens(
+    browser: Browser, person: Person, farm: RPFarm
+) -> tuple[LiveRP, LiveRP, dict[str, Any]]:
     tax = await farm.add(name="Налоговая служба")
     pension = await farm.add(name="Пенсионный фонд")
     tokens = await sign_in(browser, tax.rp, person)
     await sign_in(browser, pension.rp, person)
-    _, claims = unverified(tokens["id_token"])
-    return tax, pension, str(claims["sid"])
+    return tax, pension, tokens
 
 
 async def test_disable_logs_the_person_out_everywhere_and_blocks_login(
     ctx: Context, settings: Settings, browser: Browser, person: Person, farm: RPFarm
 ) -> None:
-    tax, pension, sid = await _signed_in_at_two(browser, person, farm)
+    tax, pension, tokens = await _signed_in_with_tokens(browser, person, farm)
+    sid = str(unverified(tokens["id_token"])[1]["sid"])
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await browser.http.get("/userinfo", headers=bearer)).status_code == 200
 
     out = (await idp(settings, "accounts", "disable", person.phone, "--json")).json()
 
@@ -87,6 +98,11 @@ async def test_disable_logs_the_person_out_everywhere_and_blocks_login(
     assert not await logged_in(browser, tax.rp)
     with pytest.raises(InvalidCredentials):
         await authenticate(ctx, person.email, person.password, "192.0.2.31")
+    # Tokens already issued stop working too.
+    assert (await browser.http.get("/userinfo", headers=bearer)).status_code == 401
+    refused = await refresh(browser.http, tax.rp, tokens["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
 
     assert (await idp(settings, "accounts", "enable", str(person.account.id), "--json")).json()
     assert await authenticate(ctx, person.email, person.password, "192.0.2.31")
