@@ -9,6 +9,7 @@ run the installed script itself)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -30,6 +31,7 @@ from sqlalchemy.pool import NullPool
 from idp.accounts.errors import InvalidCredentials
 from idp.accounts.identifiers import format_snils
 from idp.accounts.service import authenticate
+from idp.clients.service import DuplicateName, NewClient, create_client
 from idp.context import Context
 from idp.db.models import Account, AuditEvent, Client, QueuedJob
 from idp.db.sealed import attach_vault
@@ -580,3 +582,24 @@ async def test_the_installed_script_runs_the_operator_commands(op: Operator) -> 
     bad = await run_script(op.env, IDP, "accounts", "find", "12345")
     assert bad.refused().startswith("idp: the identifier is not")
     assert json.loads((await run_script(op.env, IDP, "notifications", "list", "--json")).out)
+
+
+async def test_ten_registrations_racing_for_one_name_leave_one_client(op: Operator) -> None:
+    name = f"Гонка {secrets.token_hex(3)}"
+
+    async def one() -> str:
+        try:
+            await create_client(
+                op.ctx, NewClient(name=name, redirect_uris=[REDIRECT]), unique_name=True
+            )
+        except DuplicateName:
+            return "refused"
+        return "created"
+
+    outcomes = await asyncio.gather(*(one() for _ in range(10)))
+
+    assert outcomes.count("created") == 1, outcomes
+    assert outcomes.count("refused") == 9
+    async with op.engine.connect() as connection:
+        named = (await connection.execute(select(Client).filter_by(name=name))).all()
+    assert len(named) == 1
