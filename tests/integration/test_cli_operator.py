@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import secrets
 import sys
@@ -603,3 +604,24 @@ async def test_ten_registrations_racing_for_one_name_leave_one_client(op: Operat
     async with op.engine.connect() as connection:
         named = (await connection.execute(select(Client).filter_by(name=name))).all()
     assert len(named) == 1
+
+
+async def test_the_account_commands_log_no_personal_data(
+    op: Operator, caplog: pytest.LogCaptureFixture
+) -> None:
+    person = await _person(op)
+    caplog.set_level(logging.DEBUG)
+    for command in (
+        ["accounts", "find", person.phone],
+        ["accounts", "show", person.email],
+        ["accounts", "disable", format_snils(person.snils)],
+        ["accounts", "delete", person.phone],
+        ["accounts", "enable", person.email],
+        ["sessions", "list", "--account", person.phone],
+    ):
+        assert (await op.run(*command, "--json")).code == 0, command
+    await op.refused("accounts", "find", person.phone[:-4])
+    assert caplog.records  # the capture works (the engine logs its statements at DEBUG)
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    for value in (person.phone, person.phone[2:], person.email, person.snils, "Смирнова"):
+        assert value not in logged
