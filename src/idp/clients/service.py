@@ -141,6 +141,14 @@ def parse_jwks(raw: str) -> dict[str, Any]:
     return value
 
 
+def new_client_id() -> str:
+    """A random client_id that never starts with "-" (a command line would read it as an
+    option: ``idp clients show -x…``)."""
+    while (client_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return client_id
+
+
 class Registry(Protocol):
     """What registering a client uses of the app (the ``Context`` has all three; it is not
     imported here because it holds this package's cache)."""
@@ -164,7 +172,7 @@ async def create_client(
     """Register a client. With ``unique_name`` a name another client has is refused
     (``DuplicateName``); the check and the insert are one serialised change."""
     data = validate(data, block_private_addresses=ctx.settings.logout.block_private_addresses)
-    client_id = data.client_id or secrets.token_urlsafe(16)
+    client_id = data.client_id or new_client_id()
     secret = None if data.auth_method in ("none", "private_key_jwt") else new_token(32)
     async with ctx.db.transaction() as session:
         repo = ClientRepository(session)
