@@ -76,7 +76,7 @@ class Context:
             keyring=keyring,
             keys=keys,
             signer=TokenSigner(keys, clock),
-            clients=ClientCache(db, settings.client_cache_ttl),
+            clients=ClientCache(db, settings.client_cache_ttl, settings.client_cache_recheck),
             passwords=PasswordService(settings.argon2),
             vault=vault,
             csrf=Csrf(keyring),

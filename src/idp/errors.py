@@ -249,3 +249,8 @@ class CsrfFailed(ProblemError):
 
 class BadInput(ValueError):
     """Raised by operator-facing code (CLI) for input it refuses; nothing was written."""
+
+
+class WrongState(BadInput):
+    """Operator input that is well formed but meets the thing in another state (an account
+    disabled already); nothing was written. The CLI exits 3 for it."""

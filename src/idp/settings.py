@@ -343,8 +343,20 @@ class Settings(BaseSettings):
     verification: VerificationSettings = VerificationSettings()
     argon2: Argon2Settings = Argon2Settings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
+    account_deletion_grace: int = _doc(
+        30 * 86400,
+        "Seconds between `idp accounts delete` and housekeeping purging the account; until then "
+        "`idp accounts enable` undoes it and the person cannot log in.",
+        ge=0,
+    )
     client_cache_ttl: float = _doc(
         30.0, "Seconds a process keeps a relying party's registration before re-reading it."
+    )
+    client_cache_recheck: float = _doc(
+        1.0,
+        "How often each instance asks whether any client changed: the most an update, deletion "
+        "or new secret takes to reach every instance.",
+        gt=0,
     )
     key_cache_ttl: float = _doc(
         30.0,

@@ -162,8 +162,9 @@ async def cli(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
 
 
 async def _create_client(cli: Cli, *options: str) -> Result:
+    name = f"Налоговая {secrets.token_hex(3)}"  # a name another client has needs --force
     return await cli.run(
-        "clients", "create", "--name", "Налоговая", "--redirect-uri", REDIRECT, *options, "--json"
+        "clients", "create", "--name", name, "--redirect-uri", REDIRECT, *options, "--json"
     )
 
 

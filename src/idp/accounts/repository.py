@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -59,6 +60,28 @@ class AccountRepository:
     async def lock(self, account_id: uuid.UUID) -> Account | None:
         """The account, locked until the transaction ends (serialises changes to one account)."""
         return await self._session.get(Account, account_id, with_for_update=True)
+
+    async def by_sub(self, sub: str) -> Account | None:
+        return (await self._session.scalars(select(Account).where(Account.sub == sub))).first()
+
+    async def move_status(
+        self,
+        account_id: uuid.UUID,
+        *,
+        from_: Sequence[str],
+        to: str,
+        now: datetime,
+        delete_after: datetime | None = None,
+    ) -> bool:
+        """Move the account to ``to`` only if it is in one of ``from_`` (one statement: of
+        racing operators exactly one wins). False when it was not."""
+        result = await self._session.execute(
+            update(Account)
+            .where(Account.id == account_id, Account.status.in_(from_))
+            .values(status=to, delete_after=delete_after, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def open_sessions(self, account_id: uuid.UUID) -> list[BrowserSession]:
         """Every session not ended yet, idle or not (ending them revokes their grants now)."""

@@ -1,4 +1,8 @@
-"""Registering relying parties (the operator's ``idp clients create``)."""
+"""Registering relying parties and changing them (the operator's ``idp clients …``).
+
+Every change to the registry raises the clients' cache generation in its transaction
+(``ClientRepository.bump_generation``): each instance's ``ClientCache`` then drops what it
+holds within its recheck interval, whichever process made the change."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit.log import record
 from idp.clients.cache import ClientCache
+from idp.clients.model import ClientInfo
 from idp.clients.repository import ClientRepository
 from idp.clients.scopes import DEFAULT_CLIENT_SCOPES, SCOPES_SUPPORTED
 from idp.clock import Clock
@@ -137,6 +142,14 @@ def parse_jwks(raw: str) -> dict[str, Any]:
     return value
 
 
+def new_client_id() -> str:
+    """A random client_id that never starts with "-" (a command line would read it as an
+    option: ``idp clients show -x…``)."""
+    while (client_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return client_id
+
+
 class Registry(Protocol):
     """What registering a client uses of the app (the ``Context`` has all three; it is not
     imported here because it holds this package's cache)."""
@@ -154,14 +167,21 @@ class Registry(Protocol):
     def settings(self) -> Settings: ...
 
 
-async def create_client(ctx: Registry, data: NewClient) -> CreatedClient:
+async def create_client(
+    ctx: Registry, data: NewClient, *, unique_name: bool = False
+) -> CreatedClient:
+    """Register a client. With ``unique_name`` a name another client has is refused
+    (``DuplicateName``); the check and the insert are one serialised change."""
     data = validate(data, block_private_addresses=ctx.settings.logout.block_private_addresses)
-    client_id = data.client_id or secrets.token_urlsafe(16)
+    client_id = data.client_id or new_client_id()
     secret = None if data.auth_method in ("none", "private_key_jwt") else new_token(32)
     async with ctx.db.transaction() as session:
         repo = ClientRepository(session)
+        await repo.bump_generation()  # first: it serialises registry changes
         if await repo.get(client_id) is not None:
             raise BadInput(f"client {client_id!r} already exists")
+        if unique_name:
+            await _check_name_free(repo, data.name.strip(), except_id=None)
         repo.add(
             Client(
                 client_id=client_id,
@@ -240,3 +260,159 @@ async def put_builtin_client(
             min_level=data.min_level,
         )
     return created  # the caller forgets the cached copy once it has committed
+
+
+class DuplicateName(BadInput):
+    """Another client has this name (operators tell clients apart by name)."""
+
+
+class UnknownClient(BadInput):
+    pass
+
+
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+async def _check_name_free(repo: ClientRepository, name: str, *, except_id: str | None) -> None:
+    taken = [c for c in await repo.named(name) if c != except_id]
+    if taken:
+        raise DuplicateName(
+            f"client {taken[0]!r} is already named {name!r}; give --force to use the name again"
+        )
+
+
+def secret_family(auth_method: str) -> str:
+    return "secret" if auth_method in SECRET_METHODS else auth_method
+
+
+async def registered_clients(session: AsyncSession) -> list[ClientInfo]:
+    return [ClientInfo.from_row(row) for row in await ClientRepository(session).listing()]
+
+
+async def registered_client(session: AsyncSession, client_id: str) -> Client:
+    row = await ClientRepository(session).get(client_id)
+    if row is None:
+        raise UnknownClient(f"no client with id {client_id!r}")
+    return row
+
+
+@dataclass(slots=True)
+class ClientChanges:
+    """An operator's update: None leaves a field as it is; ``clear`` empties the named
+    optional fields (``post_logout_redirect_uris``, ``backchannel_logout_uri``,
+    ``frontchannel_logout_uri``, ``forbidden_confirmation_methods``)."""
+
+    name: str | None = None
+    redirect_uris: list[str] | None = None
+    post_logout_redirect_uris: list[str] | None = None
+    backchannel_logout_uri: str | None = None
+    frontchannel_logout_uri: str | None = None
+    auth_method: str | None = None
+    grant_types: list[str] | None = None
+    scopes: list[str] | None = None
+    min_level: str | None = None
+    forbidden_confirmation_methods: list[str] | None = None
+    require_consent: bool | None = None
+    id_token_signed_response_alg: str | None = None
+    jwks: dict[str, Any] | None = None
+    clear: set[str] = field(default_factory=set)
+
+
+CLEARABLE = (
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "frontchannel_logout_uri",
+    "forbidden_confirmation_methods",
+)
+_FIELDS = (
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "frontchannel_logout_uri",
+    "auth_method",
+    "grant_types",
+    "scopes",
+    "min_level",
+    "forbidden_confirmation_methods",
+    "require_consent",
+    "id_token_signed_response_alg",
+    "jwks",
+)
+
+
+async def update_client(
+    session: AsyncSession,
+    ctx: Registry,
+    client_id: str,
+    changes: ClientChanges,
+    *,
+    unique_name: bool = True,
+) -> list[str]:
+    """Apply ``changes`` with the checks of registration; returns the fields that changed.
+    A client keeps its kind of authentication: a secret (basic or post), keys, or none."""
+    repo = ClientRepository(session)
+    await repo.bump_generation()  # first: it serialises registry changes
+    row = await registered_client(session, client_id)
+    merged: dict[str, Any] = {name: getattr(row, name) for name in _FIELDS}
+    for name in _FIELDS:
+        value = getattr(changes, name)
+        if value is not None:
+            merged[name] = value
+    for name in changes.clear:
+        if name not in CLEARABLE:
+            raise BadInput(f"{name} cannot be cleared")
+        if getattr(changes, name) is not None:
+            raise BadInput(f"{name} is both given and cleared")
+        merged[name] = [] if name.endswith("s") else None
+    if secret_family(merged["auth_method"]) != secret_family(row.auth_method):
+        raise BadInput(
+            f"a client using {row.auth_method} cannot switch to {merged['auth_method']}; "
+            "register a new client instead"
+        )
+    checked = validate(
+        NewClient(**{k: (list(v) if isinstance(v, list) else v) for k, v in merged.items()}),  # type: ignore[arg-type]
+        block_private_addresses=ctx.settings.logout.block_private_addresses,
+    )
+    values = {name: getattr(checked, name) for name in _FIELDS}
+    values["name"] = checked.name.strip()
+    changed = sorted(name for name in _FIELDS if values[name] != getattr(row, name))
+    if not changed:
+        return []
+    if "name" in changed and unique_name:
+        await _check_name_free(repo, values["name"], except_id=client_id)
+    if not await repo.change(client_id, {name: values[name] for name in changed}):
+        raise UnknownClient(f"no client with id {client_id!r}")
+    record(
+        session,
+        "client.updated",
+        at=ctx.clock.now(),
+        actor="operator",
+        client_id=client_id,
+        fields=changed,
+    )
+    return changed
+
+
+async def rotate_secret(session: AsyncSession, ctx: Registry, client_id: str) -> str:
+    """A new secret for a client that has one; the old one stops working at once."""
+    repo = ClientRepository(session)
+    await repo.bump_generation()
+    row = await registered_client(session, client_id)
+    secret = new_token(32)
+    if not await repo.replace_secret(client_id, digest(secret)):
+        raise BadInput(f"client {client_id!r} uses {row.auth_method}: it has no secret")
+    record(
+        session, "client.secret_rotated", at=ctx.clock.now(), actor="operator", client_id=client_id
+    )
+    return secret
+
+
+async def delete_client(session: AsyncSession, ctx: Registry, client_id: str) -> None:
+    """Delete a client with its grants, consents and pending codes: its refresh and access
+    tokens stop working (an access token whose grant is gone is refused)."""
+    repo = ClientRepository(session)
+    await repo.bump_generation()
+    if not await repo.remove(client_id):
+        raise UnknownClient(f"no client with id {client_id!r}")
+    record(session, "client.deleted", at=ctx.clock.now(), actor="operator", client_id=client_id)

@@ -13,7 +13,11 @@ When a row is dead, and how long it is kept (``retention``, ``IDP_HOUSEKEEPING__
   lifetime ago) and without any refresh token left. Access tokens of a grant that is gone are
   refused, as those of a revoked one;
 - a browser session: ended more than the retention ago. Sessions that ran out but were not
-  ended yet are left to the expiry sweep, which ends them with the logout fan-out.
+  ended yet are left to the expiry sweep, which ends them with the logout fan-out;
+- an account marked for deletion (``idp accounts delete``, status ``deleting``) once its
+  ``delete_after`` has passed: deleted with everything that hangs on it (contacts, sessions,
+  grants, consents: ``ON DELETE CASCADE``), one ``account.purged`` audit record each. The
+  guard repeats the status, so an account enabled again meanwhile stays.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.audit.log import record
 from idp.db.engine import Database
-from idp.db.models import BrowserSession, Grant, RefreshToken, SendCounter
+from idp.db.models import Account, BrowserSession, Grant, RefreshToken, SendCounter
 from idp.settings import Settings
 
 # A pass stops after this many full batches and goes on at the next one (bounded work).
@@ -74,4 +79,24 @@ async def purge_expired(db: Database, settings: Settings, now: datetime) -> dict
             return await _delete_batch(session, key, where, limit)
 
         purged[name] = await _in_batches(db, batch, limit)
+
+    async def accounts(session: AsyncSession) -> int:
+        return await _purge_deleted_accounts(session, now, limit)
+
+    purged["accounts"] = await _in_batches(db, accounts, limit)
     return purged
+
+
+async def _purge_deleted_accounts(session: AsyncSession, now: datetime, limit: int) -> int:
+    due = (Account.status == "deleting") & (Account.delete_after < now)
+    chosen = (await session.scalars(select(Account.id).where(due).limit(limit))).all()
+    if not chosen:
+        return 0
+    gone = (
+        await session.scalars(
+            delete(Account).where(Account.id.in_(chosen), due).returning(Account.id)
+        )
+    ).all()
+    for account_id in gone:
+        record(session, "account.purged", at=now, actor="system", account_id=account_id)
+    return len(gone)

@@ -2,6 +2,7 @@
 
 from idp.db.models.accounts import Account, Contact
 from idp.db.models.audit import AuditEvent
+from idp.db.models.caches import CacheGeneration
 from idp.db.models.clients import Client
 from idp.db.models.grants import (
     AuthorizationCode,
@@ -24,6 +25,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "BrowserSession",
+    "CacheGeneration",
     "Client",
     "ClientAssertionJti",
     "Consent",

@@ -26,7 +26,10 @@ class Account(Base):
     level: Mapped[str] = mapped_column(String(16))
     confirmation_method: Mapped[str | None] = mapped_column(String(32))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # active | disabled (an operator blocked it) | deleting (purged after ``delete_after``);
+    # everything that lets a person in checks ``status == "active"``.
     status: Mapped[str] = mapped_column(String(16), default="active")
+    delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # SNILS is personal data: stored only encrypted, found through a keyed blind index.
     snils_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     snils_bidx: Mapped[str | None] = mapped_column(String(64), unique=True)

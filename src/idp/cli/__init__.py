@@ -1,49 +1,35 @@
-"""The ``idp`` command (see CONTRACT.md): serve, worker, migrate, clients, accounts, keys, jobs.
+"""The ``idp`` command (see CONTRACT.md): serve, worker, migrate, clients, accounts, keys,
+sessions, jobs, deliveries, notifications.
 
-Every command that creates something prints one JSON object with ``--json``, exits 0 on
-success, and exits 2 with a one-line reason on stderr for bad input (nothing written).
+Every command that prints data prints one JSON object with ``--json`` (a readable table
+otherwise), exits 0 on success, 2 with a one-line reason on stderr for bad input (malformed,
+an unknown id, a duplicate name) and 3 when the thing is in a state that does not allow the
+change; nothing is written then. The operator commands live in ``clients.py``,
+``accounts.py`` and ``notifications.py`` beside this module.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.errors import BadInput
+from idp.cli import accounts as accounts_commands
+from idp.cli import clients as clients_commands
+from idp.cli import notifications as notifications_commands
+from idp.cli.kit import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_WRONG_STATE, add_json, show
+from idp.cli.kit import Parser as _Parser
+from idp.cli.kit import emit as _emit
+from idp.cli.kit import with_context as _with_context
+from idp.errors import BadInput, WrongState
 from idp.settings import Settings
 
-EXIT_BAD_INPUT = 2
-EXIT_FAILURE = 1
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line, exit 2, as for any bad input
-        self.exit(EXIT_BAD_INPUT, f"idp: {message}\n")
-
-
-def _emit(data: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(data))
-    else:
-        for key, value in data.items():
-            print(f"{key}: {value}")
-
-
-async def _with_context(action: Callable[[Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    from idp.context import Context
-
-    ctx = Context.build(Settings())
-    try:
-        return await action(ctx)
-    finally:
-        await ctx.close()
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_WRONG_STATE", "build_parser", "main"]
 
 
 DEFAULT_PORT = 8000
@@ -138,7 +124,7 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
     )
 
     async def create(ctx: Any) -> dict[str, Any]:
-        created = await create_client(ctx, data)
+        created = await create_client(ctx, data, unique_name=not args.force)
         out: dict[str, Any] = {"client_id": created.client_id}
         if created.client_secret is not None:
             out["client_secret"] = created.client_secret
@@ -186,31 +172,13 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _find_account(session: Any, ref: str) -> Any:
-    import uuid
-
-    from sqlalchemy import select
-
-    from idp.db.models import Account
-
-    try:
-        by_id = await session.get(Account, uuid.UUID(ref))
-    except ValueError:
-        by_id = None
-    if by_id is not None:
-        return by_id
-    found = (await session.scalars(select(Account).where(Account.sub == ref))).first()
-    if found is None:
-        raise BadInput(f"no account with id or sub {ref!r}")
-    return found
-
-
 def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from idp.accounts.operator.service import resolve_account
     from idp.sessions.service import live_sessions_of
 
     async def listing(ctx: Any) -> dict[str, Any]:
         async with ctx.db.read() as session:
-            account = await _find_account(session, args.account)
+            account = await resolve_account(session, ctx, args.account)
             records = await live_sessions_of(
                 session, account.id, ctx.clock.now(), ctx.settings.sessions.idle_ttl
             )
@@ -228,18 +196,30 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
             ]
         }
 
-    _emit(asyncio.run(_with_context(listing)), args.json)
+    show(
+        asyncio.run(_with_context(listing)),
+        args.json,
+        rows="sessions",
+        columns=[
+            ("id", "ID"),
+            ("created_at", "STARTED"),
+            ("last_seen_at", "LAST SEEN"),
+            ("ip", "ADDRESS"),
+            ("device", "DEVICE"),
+        ],
+    )
     return 0
 
 
 def cmd_sessions_end(args: argparse.Namespace) -> int:
     """End every session of an account (a compromised account); running servers deliver the
     back-channel logouts from the job queue."""
+    from idp.accounts.operator.service import resolve_account
     from idp.sessions.service import end_sessions, live_sessions_of, revoke_offline_access
 
     async def end(ctx: Any) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            account = await _find_account(session, args.account)
+            account = await resolve_account(session, ctx, args.account)
             records = await live_sessions_of(
                 session, account.id, ctx.clock.now(), ctx.settings.sessions.idle_ttl
             )
@@ -344,79 +324,85 @@ def cmd_deliveries_list(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="idp", description="OpenID Connect identity provider")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
 
     serve = commands.add_parser("serve", help="run the HTTP server")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
         "--port",
         type=int,
         default=None,
         help="port to listen on (default: the port of a loopback IDP_ISSUER, else 8000)",
     )
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default="info")
-    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than one: PostgreSQL)"
+    )
+    serve.add_argument("--log-level", default="info", help="uvicorn's log level (info, debug…)")
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log one line per request",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = commands.add_parser("worker", help="run the background jobs without HTTP")
     worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
-    migrate.add_argument("--json", action="store_true")
+    add_json(migrate)
     migrate.set_defaults(func=cmd_migrate)
 
     clients = commands.add_parser("clients", help="relying parties").add_subparsers(
-        dest="clients_command", required=True, parser_class=_Parser
+        dest="clients_command", required=True, parser_class=_Parser, metavar="ACTION"
     )
     create = clients.add_parser("create", help="register a relying party")
-    create.add_argument("--name", required=True)
-    create.add_argument("--redirect-uri", action="append")
-    create.add_argument("--post-logout-redirect-uri", action="append")
-    create.add_argument("--backchannel-logout-uri")
-    create.add_argument("--frontchannel-logout-uri")
+    create.add_argument("--name", required=True, help="the name people see on the consent page")
+    clients_commands.add_client_options(create, creating=True)
     create.add_argument(
         "--auth-method",
         default="client_secret_basic",
         choices=["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        help="how the client authenticates at the token endpoint (none: a public client)",
     )
-    create.add_argument(
-        "--grant-type",
-        action="append",
-        choices=["authorization_code", "refresh_token", "client_credentials"],
-    )
-    create.add_argument("--scope", action="append")
-    create.add_argument(
-        "--min-level", default="simplified", choices=["simplified", "standard", "confirmed"]
-    )
-    create.add_argument(
-        "--forbid-confirmation-method", action="append", choices=["service_center", "post", "qes"]
-    )
-    create.add_argument("--no-consent", action="store_true")
-    create.add_argument("--id-token-alg", default="ES256", choices=["ES256", "RS256", "EdDSA"])
-    create.add_argument("--jwks", help="public JWK Set as JSON, or @file (private_key_jwt)")
     create.add_argument("--client-id", help="choose the client_id (default: random)")
-    create.add_argument("--json", action="store_true")
+    create.add_argument(
+        "--force", action="store_true", help="register even if another client has this name"
+    )
+    add_json(create)
     create.set_defaults(func=cmd_clients_create)
+    clients_commands.register(clients)
 
     accounts = commands.add_parser("accounts", help="accounts").add_subparsers(
-        dest="accounts_command", required=True, parser_class=_Parser
+        dest="accounts_command", required=True, parser_class=_Parser, metavar="ACTION"
     )
     acreate = accounts.add_parser("create", help="register a person (service center)")
-    acreate.add_argument("--first-name", required=True)
-    acreate.add_argument("--last-name", required=True)
-    acreate.add_argument("--middle-name")
-    acreate.add_argument("--phone")
-    acreate.add_argument("--email")
-    acreate.add_argument("--snils")
-    acreate.add_argument("--password", required=True)
-    acreate.add_argument("--level", required=True, choices=["simplified", "standard", "confirmed"])
-    acreate.add_argument("--confirmation-method", choices=["service_center", "post", "qes"])
-    acreate.add_argument("--json", action="store_true")
+    acreate.add_argument("--first-name", required=True, help="given name")
+    acreate.add_argument("--last-name", required=True, help="family name")
+    acreate.add_argument("--middle-name", help="patronymic")
+    acreate.add_argument("--phone", help="mobile phone to log in with (counts as confirmed)")
+    acreate.add_argument("--email", help="e-mail address to log in with (counts as confirmed)")
+    acreate.add_argument("--snils", help="SNILS to log in with, with or without separators")
+    acreate.add_argument("--password", required=True, help="the first password")
+    acreate.add_argument(
+        "--level",
+        required=True,
+        choices=["simplified", "standard", "confirmed"],
+        help="assurance level the account starts at",
+    )
+    acreate.add_argument(
+        "--confirmation-method",
+        choices=["service_center", "post", "qes"],
+        help="how the identity was confirmed (the confirmed level only)",
+    )
+    add_json(acreate)
     acreate.set_defaults(func=cmd_accounts_create)
+    accounts_commands.register(accounts)
 
     keys = commands.add_parser("keys", help="signing keys").add_subparsers(
-        dest="keys_command", required=True, parser_class=_Parser
+        dest="keys_command", required=True, parser_class=_Parser, metavar="ACTION"
     )
     rotate = keys.add_parser("rotate", help="add new signing keys; old ones retire slowly")
     rotate.add_argument(
@@ -427,41 +413,51 @@ def build_parser() -> argparse.ArgumentParser:
         "IDP_KEY_ACTIVATION_DELAY, 120); shorter than the JWKS max-age plus the key cache, "
         "relying parties may meet tokens signed with a key they have not seen",
     )
-    rotate.add_argument("--json", action="store_true")
+    add_json(rotate)
     rotate.set_defaults(func=cmd_keys_rotate)
 
+    account_help = "the account: its id or sub, or a phone number, e-mail or SNILS"
     sessions = commands.add_parser("sessions", help="single sign-on sessions").add_subparsers(
-        dest="sessions_command", required=True, parser_class=_Parser
+        dest="sessions_command", required=True, parser_class=_Parser, metavar="ACTION"
     )
     slist = sessions.add_parser("list", help="an account's active sessions")
-    slist.add_argument("--account", required=True, help="account id or sub")
-    slist.add_argument("--json", action="store_true")
+    slist.add_argument("--account", required=True, help=account_help)
+    add_json(slist)
     slist.set_defaults(func=cmd_sessions_list)
     send = sessions.add_parser("end", help="end every session of an account, telling every RP")
-    send.add_argument("--account", required=True, help="account id or sub")
-    send.add_argument("--json", action="store_true")
+    send.add_argument("--account", required=True, help=account_help)
+    add_json(send)
     send.set_defaults(func=cmd_sessions_end)
 
     deliveries = commands.add_parser(
         "deliveries", help="back-channel logout deliveries"
-    ).add_subparsers(dest="deliveries_command", required=True, parser_class=_Parser)
+    ).add_subparsers(
+        dest="deliveries_command", required=True, parser_class=_Parser, metavar="ACTION"
+    )
     dlist = deliveries.add_parser("list", help="deliveries by status (default: failed)")
     dlist.add_argument(
-        "--status", default="failed", choices=["pending", "delivered", "rejected", "failed"]
+        "--status",
+        default="failed",
+        choices=["pending", "delivered", "rejected", "failed"],
+        help="which deliveries to list",
     )
-    dlist.add_argument("--limit", type=int, default=100)
-    dlist.add_argument("--json", action="store_true")
+    dlist.add_argument("--limit", type=int, default=100, help="at most this many, newest first")
+    add_json(dlist)
     dlist.set_defaults(func=cmd_deliveries_list)
 
     jobs = commands.add_parser("jobs", help="the background job queue").add_subparsers(
-        dest="jobs_command", required=True, parser_class=_Parser
+        dest="jobs_command", required=True, parser_class=_Parser, metavar="ACTION"
     )
     jlist = jobs.add_parser("list", help="jobs, newest first (no payloads)")
-    jlist.add_argument("--status", choices=["pending", "running", "done", "failed"])
-    jlist.add_argument("--kind", help="e.g. backchannel_logout, notification")
-    jlist.add_argument("--limit", type=int, default=100)
-    jlist.add_argument("--json", action="store_true")
+    jlist.add_argument(
+        "--status", choices=["pending", "running", "done", "failed"], help="only jobs in this state"
+    )
+    jlist.add_argument("--kind", help="only this kind, e.g. backchannel_logout, notification")
+    jlist.add_argument("--limit", type=int, default=100, help="at most this many, newest first")
+    add_json(jlist)
     jlist.set_defaults(func=cmd_jobs_list)
+
+    notifications_commands.register(commands)
     return parser
 
 
@@ -469,6 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+    except WrongState as exc:
+        print(f"idp: {exc}", file=sys.stderr)
+        return EXIT_WRONG_STATE
     except BadInput as exc:
         print(f"idp: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
