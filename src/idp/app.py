@@ -33,8 +33,9 @@ from idp.oidc.logout import end_session
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
 from idp.settings import Settings
-from idp.web import dev_mailbox
+from idp.web import dev_mailbox, language, theme
 from idp.web.error_page import render_error_page
+from idp.web.render import PageScope
 
 DESCRIPTION = (
     "OpenID Connect identity provider. The protocol endpoints follow OpenID Connect Core 1.0, "
@@ -48,6 +49,7 @@ def create_app(
     settings = settings or Settings()
     check_notifiers(settings)  # a wrong plug-in name stops start-up before anything is opened
     scrub_access_log()
+    page_theme = theme.load_theme(settings)  # a wrong theme stops start-up with one line
     ctx = Context.build(settings, clock)
     background = Background(ctx)
 
@@ -72,6 +74,7 @@ def create_app(
         description=DESCRIPTION,
     )
     app.state.ctx = ctx
+    app.state.theme = page_theme  # idp.web.render draws every page's frame with it
     app.state.jobs = background.jobs  # JobRunner: run_now after a commit (idp.jobs.deps)
     app.state.notifications = background.jobs.waker(NOTIFICATION)  # .wake() after a commit
     for module in (
@@ -89,6 +92,8 @@ def create_app(
         password_routes,
         contact_routes,
         dev_mailbox,
+        language,
+        theme,
         registration_pages,
         email_link_pages,
         reset_pages,
@@ -104,5 +109,6 @@ def create_app(
     app.add_middleware(BodyLimit, refuse=errors.too_large)
     app.add_middleware(errors.UnexpectedErrors)  # inside the headers: its 500 gets them too
     app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413 gets the headers too
-    app.add_middleware(ApiCors, origins=settings.cors_origins)  # outermost: errors readable too
+    app.add_middleware(ApiCors, origins=settings.cors_origins)  # errors readable too
+    app.add_middleware(PageScope)  # outermost: every page and error page sees its request
     return app

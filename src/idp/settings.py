@@ -162,6 +162,24 @@ class Argon2Settings(BaseModel):
     busy_retry_after: int = Field(default=2, ge=1)  # seconds, the 503's Retry-After
 
 
+class FooterLink(BaseModel):
+    """A link in every page's footer; ``label`` in one text or per language (``{"ru": …}``)."""
+
+    label: str | dict[str, str]
+    url: str
+
+
+class BrandSettings(BaseModel):
+    """What pages look like (idp.web.theme). Unset values come from ``IDP_THEME_DIR``'s
+    ``theme.json``, then from the built-in look."""
+
+    name: str | dict[str, str] | None = None  # the service's name, one text or per language
+    logo: str | None = None  # a path on this origin, e.g. /theme/logo.svg
+    # CSS custom properties without the "--idp-" prefix: primary, text, accent, background.
+    colors: dict[str, str] = {}
+    footer_links: list[FooterLink] | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IDP_", env_nested_delimiter="__", extra="ignore", frozen=True
@@ -202,6 +220,15 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # Clients whose Bearer access tokens may call the person's own /api/v1/me endpoints.
     first_party_clients: list[str] = []
+    # Pages (idp.web): a theme directory (theme.json and files served under /theme/), the
+    # brand over it, whom people may contact (a URL or an e-mail address, shown on every
+    # error page), and the operator's notice on processing personal data (152-FZ) that
+    # registration asks consent to, with the version recorded with each consent.
+    theme_dir: Path | None = None
+    brand: BrandSettings = BrandSettings()
+    support_contact: str | None = None
+    privacy_notice_url: str = "/privacy"
+    privacy_notice_version: str = Field(default="1", min_length=1, max_length=64)
 
     @field_validator("issuer")
     @classmethod

@@ -24,7 +24,7 @@ from idp.http.deps import Ctx, client_ip
 from idp.http.openapi import link, links
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
-from idp.web.i18n import pick_locale
+from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["registration"])
 PROBLEM = problems(400, 404, 409, 415, 422, 429)
@@ -62,7 +62,7 @@ def _wake(request: Request) -> None:
     responses={**PROBLEM, **NEXT_STEPS},
 )
 async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> RegistrationCreated:
-    locale = pick_locale(None, request.headers.get("accept-language"))
+    locale = request_locale(request)
     data = registration.RegistrationInput(
         last_name=body.last_name,
         first_name=body.first_name,
@@ -161,7 +161,7 @@ async def choose_password(
 
 @router.post("/email-confirmations", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEM)
 async def confirm_email(body: EmailConfirmation, request: Request, ctx: Ctx) -> Response:
-    locale = pick_locale(None, request.headers.get("accept-language"))
+    locale = request_locale(request)
     with registration.contact_taken(registration.EMAIL_TAKEN):
         async with ctx.db.transaction() as session:
             await registration.confirm_email(

@@ -42,7 +42,7 @@ from idp.oidc.authorize.request import AuthorizationRequest, validate
 from idp.security.csrf import Csrf
 from idp.sessions.interactions import find as find_interaction
 from idp.sessions.service import LiveSession, find_live_session
-from idp.web.i18n import Translator, pick_locale
+from idp.web.i18n import Translator, request_locale
 from idp.web.render import page
 from idp.web.repost import same_site_repost
 
@@ -52,7 +52,7 @@ router = PageRouter()
 
 
 def _locale(request: Request, ui_locales: str | None = None) -> str:
-    return pick_locale(ui_locales, request.headers.get("accept-language"))
+    return request_locale(request, ui_locales)
 
 
 def _browser_id(request: Request, ctx: Context) -> tuple[str, bool]:

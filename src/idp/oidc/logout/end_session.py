@@ -36,7 +36,7 @@ from idp.sessions.service import (
     end_sessions,
     find_live_session,
 )
-from idp.web.i18n import Translator, pick_locale
+from idp.web.i18n import Translator, request_locale
 from idp.web.render import page
 from idp.web.repost import same_site_repost
 
@@ -98,7 +98,7 @@ def _hint_matches(hint: dict[str, Any] | None, live: LiveSession) -> bool:
 
 
 def _locale(request: Request, ui_locales: str | None) -> str:
-    return pick_locale(ui_locales, request.headers.get("accept-language"))
+    return request_locale(request, ui_locales)
 
 
 @router.api_route("/logout", methods=["GET", "POST"])
