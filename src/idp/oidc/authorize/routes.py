@@ -42,6 +42,7 @@ from idp.oidc.authorize.request import AuthorizationRequest, validate
 from idp.security.csrf import Csrf
 from idp.sessions.interactions import find as find_interaction
 from idp.sessions.service import LiveSession, find_live_session
+from idp.web.error_page import offer_way_back
 from idp.web.i18n import Translator, request_locale
 from idp.web.render import page
 from idp.web.repost import same_site_repost
@@ -159,6 +160,8 @@ async def _load(request: Request, ctx: Context, interaction_id: str) -> _Loaded 
     client = await ctx.clients.get(auth_request.client_id)
     if client is None or browser_id is None:
         return None
+    # The interaction's redirect URI was checked when it started: an error page offers it.
+    offer_way_back(request, client.name, auth_request.redirect_uri)
     return browser_id, auth_request, client, live, logged_in_here, finished
 
 

@@ -36,6 +36,7 @@ from idp.sessions.service import (
     end_sessions,
     find_live_session,
 )
+from idp.web.error_page import offer_way_back
 from idp.web.i18n import Translator, request_locale
 from idp.web.render import page
 from idp.web.repost import same_site_repost
@@ -144,6 +145,8 @@ async def confirm(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     decision = params.pop("decision", None)
     logout = await _parse(ctx, {k: v for k, v in params.items() if k != "id_token_hint"})
     browser_id = cookies.read(request, cookies.BROWSER, ctx.settings)
+    if logout.client is not None and logout.redirect_uri is not None:
+        offer_way_back(request, logout.client.name, logout.redirect_uri)  # registered: trusted
     if not ctx.csrf.check(browser_id, CONFIRM_PURPOSE, csrf_token):
         raise PageError("csrf_failed", "csrf", 403, locale=logout.ui_locales)
     t = Translator(_locale(request, logout.ui_locales))
