@@ -118,6 +118,7 @@ async def fill_registration(page: Page, words: dict[str, str], phone: str) -> No
     await field(page, words["first_name"]).fill(names[1])
     await field(page, words["middle_name"]).fill(names[2])
     await field(page, words["phone"]).fill(phone)
+    await page.locator("#personal_data_consent").check()  # 152-FZ consent, required
     await press(page, button(page, words["continue"]))
 
 

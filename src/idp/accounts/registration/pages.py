@@ -93,6 +93,7 @@ def _register_form(
         status,
         csrf_token=ctx.csrf.token_for(browser, "register"),
         return_to=return_path(interaction_id),
+        privacy_notice_url=ctx.settings.privacy_notice_url,
         values=values or {},
         errors=errors or {},
         form_error=form_error,
@@ -133,6 +134,8 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     t = Translator(locale)
     browser, _ = browser_id(request, ctx)
     values = {k: form.get(k, "") for k in (*_NAME_FIELDS, "phone", "email")}
+    consent = form.get(registration.CONSENT_FIELD) == "yes"
+    values[registration.CONSENT_FIELD] = "yes" if consent else ""
 
     def again(errors: dict[str, str], form_error: str | None = None, status: int = 400) -> Response:
         form_errors = {k: v for k, v in errors.items() if k != "form"}
@@ -153,6 +156,7 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
         middle_name=values["middle_name"] or None,
         phone=values["phone"] or None,
         email=values["email"] or None,
+        consent=consent,
     )
     errors = _page_errors(t, registration.field_problems(data))
     if errors:
@@ -170,6 +174,14 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     response = redirect(next_step(started.registration))
     held.write(response, ctx, cookies.REGISTRATION, ctx.settings.verification.registration_ttl)
     return response
+
+
+@router.get("/privacy")
+async def privacy_notice(request: Request, ctx: Ctx) -> Response:
+    """The bundled notice on the processing of personal data; an operator publishes their own
+    and points ``IDP_PRIVACY_NOTICE_URL`` at it."""
+    locale = locale_of(request)
+    return form_page("privacy.html", locale, version=ctx.settings.privacy_notice_version)
 
 
 # --- 2. the SMS code -----------------------------------------------------------------------

@@ -69,6 +69,7 @@ async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> Reg
         middle_name=body.middle_name,
         phone=body.phone,
         email=body.email,
+        consent=body.personal_data_consent,
     )
     async with ctx.db.transaction() as session:
         started = await registration.start(session, ctx, data, locale, ip=client_ip(request))
