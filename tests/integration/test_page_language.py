@@ -64,7 +64,9 @@ async def test_the_switcher_sets_the_cookie_and_goes_back(browser: Browser) -> N
     assert response.headers["location"] == "/register?x=1"
     cookie = response.headers["set-cookie"].lower()
     assert cookie.startswith("idp_lang=en;")
-    assert "samesite=lax" in cookie and "path=/" in cookie and "max-age=31536000" in cookie
+    assert "samesite=lax" in cookie
+    assert "path=/" in cookie
+    assert "max-age=31536000" in cookie
     page = await browser.get("/register")
     assert page_language(page.text) == "en"
 
@@ -131,7 +133,8 @@ async def test_without_ui_locales_the_cookie_decides_the_login_page(
     page = await login_page(browser, params)
     assert page_language(page.text) == "en"
     links = switcher_links(page.text)
-    assert len(links) == 1 and links[0].startswith("/lang?to=ru&next=%2Finteraction%2F")
+    assert len(links) == 1
+    assert links[0].startswith("/lang?to=ru&next=%2Finteraction%2F")
     switched = await browser.get(links[0])
     assert switched.status_code == 303
     again = await browser.get(switched.headers["location"])
@@ -170,7 +173,9 @@ async def test_an_untrusted_request_is_an_error_page_wholly_in_russian(russian: 
     assert latin(words) == [], latin(words)
     assert "Сайт, с которого вы пришли, не зарегистрирован" in html.unescape(response.text)
     # The client is unknown: the way back is the console; and the support contact is there.
-    assert re.search(r'<a href="/account" id="way-back">Перейти в личный кабинет</a>', response.text)
+    assert re.search(
+        r'<a href="/account" id="way-back">Перейти в личный кабинет</a>', response.text
+    )
     assert f'<a href="mailto:{SUPPORT}">{SUPPORT}</a>' in response.text
 
 

@@ -128,7 +128,9 @@ async def test_the_page_refuses_to_go_on_without_consent_and_writes_nothing(
     assert await _written(ctx) == before
     assert browser.http.cookies.get("idp_registration") is None
     # Ticked, it goes on.
-    started = await browser.submit(refused, {**NAMES, "phone": phone, "personal_data_consent": "yes"})
+    started = await browser.submit(
+        refused, {**NAMES, "phone": phone, "personal_data_consent": "yes"}
+    )
     assert started.status_code == 303
     assert started.headers["location"] == "/register/phone"
 
@@ -140,7 +142,8 @@ async def test_the_page_links_the_operators_notice(operator: LiveServer) -> None
     finally:
         await b.close()
     checkbox = re.search(r'<input id="personal_data_consent"[^>]*>', form.text)
-    assert checkbox and "required" in checkbox.group(0)
+    assert checkbox
+    assert "required" in checkbox.group(0)
     assert f'<a href="{NOTICE_URL}" target="_blank" rel="noopener">' in html.unescape(form.text)
 
 

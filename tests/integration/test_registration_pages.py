@@ -225,7 +225,12 @@ async def test_english_pages(english: Browser, ctx: Context) -> None:
     phone = random_phone()
     started = await english.submit(
         bad,
-        {"last_name": "Smith", "first_name": "Anna", "phone": phone, "personal_data_consent": "yes"},
+        {
+            "last_name": "Smith",
+            "first_name": "Anna",
+            "phone": phone,
+            "personal_data_consent": "yes",
+        },
     )
     assert started.status_code == 303
     page = await english.get("/register/phone")

@@ -51,4 +51,3 @@ async def switch_language(request: Request, ctx: Ctx) -> Response:
     cookies.write(response, cookies.LANG, to, ctx.settings, max_age=COOKIE_AGE)
     response.headers["Cache-Control"] = "no-store"
     return response
-

@@ -92,16 +92,11 @@ def _frame(t: Translator, switcher: bool) -> Frame:
     )
 
 
-def page(
-    template: str,
-    locale: str,
-    status_code: int = 200,
-    *,
-    switcher: bool = True,
-    **context: Any,
-) -> HTMLResponse:
+def page(template: str, locale: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` in ``locale`` within the frame; ``switcher=False`` leaves the language
+    switcher out (a page that a GET to its address would not show again)."""
     t = Translator(locale)
-    frame = _frame(t, switcher)
+    frame = _frame(t, bool(context.pop("switcher", True)))
     html = _ENV.get_template(template).render(t=t, locale=locale, frame=frame, **context)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 

@@ -74,7 +74,7 @@ def _page_href(value: str, what: str, *, mail: bool = False) -> str:
     if value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     parts = urlsplit(value)
-    if parts.scheme in ("https", "http") and parts.netloc or parts.scheme == "mailto" and mail:
+    if (parts.scheme in ("https", "http") and parts.netloc) or (parts.scheme == "mailto" and mail):
         return value
     raise ConfigurationError(f"{what}: not a path, an http(s) URL or an e-mail address: {value!r}")
 
