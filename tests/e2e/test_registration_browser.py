@@ -300,6 +300,7 @@ async def test_email_link_opened_on_another_device(
     await field(page, RU["last_name"]).fill("Сидорова")
     await field(page, RU["first_name"]).fill("Анна")
     await field(page, RU["email"]).fill(email)
+    await page.locator("#personal_data_consent").check()
     await press(page, button(page, RU["continue"]))
     await expect(page.get_by_text(email)).to_be_visible()
 
