@@ -140,6 +140,11 @@ def test_a_wrong_brand_stops_start_up_with_one_line(
     assert "\n" not in str(refused.value)
 
 
+def test_a_notice_url_that_is_no_link_stops_start_up(settings: Settings) -> None:
+    with pytest.raises(ConfigurationError, match="IDP_PRIVACY_NOTICE_URL"):
+        load_theme(settings.model_copy(update={"privacy_notice_url": "javascript:alert(1)"}))
+
+
 def test_a_broken_theme_file_or_missing_directory_stops_start_up(
     settings: Settings, tmp_path: Path
 ) -> None:

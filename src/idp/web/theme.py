@@ -114,6 +114,7 @@ def load_theme(settings: Settings) -> Theme:
     brand = settings.brand
     links = brand.footer_links if brand.footer_links is not None else base.footer_links
     support = settings.support_contact
+    _page_href(settings.privacy_notice_url, "IDP_PRIVACY_NOTICE_URL")  # linked from registration
     return Theme(
         name=brand.name or base.name,
         logo=_logo(logo) if (logo := brand.logo or base.logo) else None,
