@@ -248,7 +248,7 @@ async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) ->
         if decision_value == "deny":
             return await _deny(ctx, interaction_id, auth_request, client, live, just)
         if decision_value == "switch_account":
-            return await _switch_account(request, ctx, interaction_id, live)
+            return await _switch_account(request, ctx, interaction_id, auth_request, live)
         if "password" in form or "login" in form:
             return await _login(
                 request, ctx, interaction_id, browser_id, client, auth_request, form
@@ -289,10 +289,14 @@ async def _deny(
 
 
 async def _switch_account(
-    request: Request, ctx: Context, interaction_id: str, live: LiveSession | None
+    request: Request,
+    ctx: Context,
+    interaction_id: str,
+    auth_request: AuthorizationRequest,
+    live: LiveSession | None,
 ) -> Response:
-    """ "Not you?": end this browser's SSO session (the services in it are logged out as on
-    any logout) and ask the same interaction for a login again."""
+    """The consent page's "Not you?": end this browser's SSO session (the services in it are
+    logged out as on any logout) and ask the same interaction for a login again."""
     async with ctx.db.transaction() as session:
         if not await interactions.forget_login(session, interaction_id):
             raise interactions.AlreadyFinished
@@ -307,7 +311,7 @@ async def _switch_account(
         dispatcher: JobRunner = request.app.state.jobs
         await dispatcher.run_now(ended.jobs)
         if ended.frontchannel:
-            locale = _locale(request)
+            locale = _locale(request, auth_request.ui_locales)
             response = frontchannel_page(ctx, locale, ended.frontchannel, login)
     cookies.clear(response, cookies.SESSION, ctx.settings)
     return response
