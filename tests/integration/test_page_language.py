@@ -16,7 +16,7 @@ from idp.clock import OffsetClock
 from idp.context import Context
 from idp.settings import Settings
 from tests.support.browser import Browser
-from tests.support.factories import RP, make_rp
+from tests.support.factories import RP, make_rp, random_phone
 from tests.support.flows import auth_params, login_page
 from tests.support.live import LiveServer, free_port
 
@@ -122,7 +122,23 @@ async def test_ui_locales_beats_the_cookie_through_the_whole_interaction(
     # So is the registration started from its login page.
     register = re.search(r'href="(/register\?return=[^"]+)"', page.text)
     assert register
-    assert page_language((await english.get(html.unescape(register.group(1)))).text) == "ru"
+    form = await english.get(html.unescape(register.group(1)))
+    assert page_language(form.text) == "ru"
+    # And its next pages, while the interaction waits.
+    started = await english.submit(
+        form,
+        {
+            "last_name": "Смирнова",
+            "first_name": "Ольга",
+            "phone": random_phone(),
+            "personal_data_consent": "yes",
+            "return": html.unescape(register.group(1)).split("return=", 1)[1].replace("%2F", "/"),
+        },
+    )
+    assert started.status_code == 303, started.text[:300]
+    phone_page = await english.get(started.headers["location"])
+    assert phone_page.status_code == 200
+    assert page_language(phone_page.text) == "ru"
 
 
 async def test_without_ui_locales_the_cookie_decides_the_login_page(

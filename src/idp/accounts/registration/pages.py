@@ -198,7 +198,7 @@ def _phone_page(
     restart: bool = False,
     status: int = 200,
 ) -> Response:
-    locale = locale_of(request, started_in=current.row.locale)
+    locale = current.locale(request)
     browser, new = browser_id(request, ctx)
     settings = ctx.settings.verification
     if wait is None:
@@ -236,7 +236,7 @@ async def show_phone(request: Request, ctx: Ctx) -> Response:
 @router.post("/register/phone")
 async def submit_phone(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
-    locale = locale_of(request, started_in=current.row.locale if current else None)
+    locale = current.locale(request) if current else locale_of(request)
     form = await checked_form(request, ctx, "register:phone", locale)
     if current is None:
         return _expired(request, ctx)
@@ -271,7 +271,7 @@ async def submit_phone(request: Request, ctx: Ctx) -> Response:
 @router.post("/register/phone/resend")
 async def resend_phone(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
-    locale = locale_of(request, started_in=current.row.locale if current else None)
+    locale = current.locale(request) if current else locale_of(request)
     await checked_form(request, ctx, "register:resend", locale)
     if current is None:
         return _expired(request, ctx)
@@ -318,7 +318,7 @@ async def show_email_sent(request: Request, ctx: Ctx) -> Response:
     if current.row.email is None or current.row.email_confirmed_at is not None:
         return redirect(next_step(current.row))
     ttl = ctx.settings.verification.email_link_ttl
-    locale = locale_of(request, started_in=current.row.locale)
+    locale = current.locale(request)
     return form_page(
         "email_sent.html",
         locale,
@@ -341,7 +341,7 @@ def _password_page(
     form_error: str | None = None,
     status: int = 200,
 ) -> Response:
-    locale = locale_of(request, started_in=current.row.locale)
+    locale = current.locale(request)
     browser, new = browser_id(request, ctx)
     row = current.row
     response = form_page(
@@ -375,7 +375,7 @@ async def show_password(request: Request, ctx: Ctx) -> Response:
 @router.post("/register/password")
 async def submit_password(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
-    locale = locale_of(request, started_in=current.row.locale if current else None)
+    locale = current.locale(request) if current else locale_of(request)
     form = await checked_form(request, ctx, "register:password", locale)
     if current is None:
         return _expired(request, ctx)
