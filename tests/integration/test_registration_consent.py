@@ -154,3 +154,67 @@ async def test_the_bundled_notice_names_its_version(browser: Browser) -> None:
     assert notice.status_code == 200
     assert "Обработка персональных данных" in notice.text
     assert "Редакция 1" in notice.text
+
+
+# --- the notice version the person was shown ----------------------------------------------
+
+
+async def test_the_api_tells_the_notice_and_refuses_a_stale_version(
+    operator: LiveServer, ctx: Context
+) -> None:
+    async with httpx.AsyncClient(base_url=operator.url) as http:
+        notice = await http.get("/api/v1/privacy-notice")
+        assert notice.status_code == 200
+        assert notice.json() == {"url": NOTICE_URL, "version": "2026-12-01"}
+        body = {**NAMES, "phone": random_phone(), "personal_data_consent": True}
+        before = await _written(ctx)
+        stale = await http.post(
+            "/api/v1/registrations", json={**body, "privacy_notice_version": "2025-01-01"}
+        )
+        assert stale.status_code == 409, stale.text
+        assert stale.headers["content-type"].startswith("application/problem+json")
+        assert stale.json()["type"].endswith("/problems/privacy-notice-changed")
+        assert stale.json()["current_version"] == "2026-12-01"
+        assert await _written(ctx) == before
+        current = await http.post(
+            "/api/v1/registrations", json={**body, "privacy_notice_version": "2026-12-01"}
+        )
+        assert current.status_code == 201, current.text
+
+
+async def test_the_bundled_notice_is_told_as_an_absolute_url(
+    api: httpx.AsyncClient, server: LiveServer
+) -> None:
+    notice = await api.get("/api/v1/privacy-notice")
+    assert notice.json() == {"url": f"{server.url}/privacy", "version": "1"}
+
+
+async def test_the_page_asks_again_when_the_notice_changed_meanwhile(
+    browser: Browser, ctx: Context
+) -> None:
+    form = await browser.get("/register")
+    assert '<input type="hidden" name="privacy_notice_version" value="1">' in form.text
+    before = await _written(ctx)
+    action, token = (
+        re.search(r'action="([^"]+)"', form.text),
+        re.search(r'name="csrf_token" value="([^"]+)"', form.text),
+    )
+    assert action
+    assert token
+    refused = await browser.http.post(
+        action.group(1),
+        data={
+            "csrf_token": token.group(1),
+            **NAMES,
+            "phone": random_phone(),
+            "personal_data_consent": "yes",
+            "privacy_notice_version": "0",
+        },
+    )
+    assert refused.status_code == 409
+    message = assert_invalid(refused.text, "personal_data_consent")
+    assert message.startswith("Положение об обработке персональных данных обновлено")
+    checkbox = re.search(r'<input id="personal_data_consent"[^>]*>', refused.text)
+    assert checkbox
+    assert "checked" not in checkbox.group(0)  # agree again, to the current notice
+    assert await _written(ctx) == before

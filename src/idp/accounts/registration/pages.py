@@ -94,6 +94,7 @@ def _register_form(
         csrf_token=ctx.csrf.token_for(browser, "register"),
         return_to=return_path(interaction_id),
         privacy_notice_url=ctx.settings.privacy_notice_url,
+        privacy_notice_version=ctx.settings.privacy_notice_version,
         values=values or {},
         errors=errors or {},
         form_error=form_error,
@@ -157,6 +158,7 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
         phone=values["phone"] or None,
         email=values["email"] or None,
         consent=consent,
+        notice_version=form.get("privacy_notice_version") or None,
     )
     errors = _page_errors(t, registration.field_problems(data))
     if errors:
@@ -164,6 +166,10 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     try:
         async with ctx.db.transaction() as session:
             started = await registration.start(session, ctx, data, locale, ip=client_ip(request))
+    except registration.NoticeChanged:
+        # Shown an older notice (the operator changed it meanwhile): agree to the current one.
+        values[registration.CONSENT_FIELD] = ""
+        return again({registration.CONSENT_FIELD: t("err_notice_changed")}, status=409)
     except TooManyAttempts as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
         response = again({}, t("err_too_many_sends", minutes=minutes), 429)

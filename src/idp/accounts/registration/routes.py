@@ -14,6 +14,7 @@ from idp.accounts.registration.schemas import (
     EmailConfirmation,
     PasswordChoice,
     PhoneCode,
+    PrivacyNotice,
     RegisteredAccount,
     RegistrationCreated,
     RegistrationRequest,
@@ -55,6 +56,15 @@ def _wake(request: Request) -> None:
     request.app.state.notifications.wake()
 
 
+@router.get("/privacy-notice", response_model=PrivacyNotice)
+async def privacy_notice(ctx: Ctx) -> PrivacyNotice:
+    """The notice a registration asks consent to (Federal Law 152-FZ): show it to the person
+    before they agree, and send its version with the registration."""
+    url = ctx.settings.privacy_notice_url
+    absolute = ctx.settings.issuer + url if url.startswith("/") else url
+    return PrivacyNotice(url=absolute, version=ctx.settings.privacy_notice_version)
+
+
 @router.post(
     "/registrations",
     status_code=status.HTTP_201_CREATED,
@@ -70,6 +80,7 @@ async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> Reg
         phone=body.phone,
         email=body.email,
         consent=body.personal_data_consent,
+        notice_version=body.privacy_notice_version,
     )
     async with ctx.db.transaction() as session:
         started = await registration.start(session, ctx, data, locale, ip=client_ip(request))

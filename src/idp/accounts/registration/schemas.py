@@ -41,6 +41,21 @@ class RegistrationRequest(BaseModel):
             "version (IDP_PRIVACY_NOTICE_VERSION) and the time are recorded with the account."
         )
     )
+    privacy_notice_version: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64)] | None
+    ) = Field(
+        default=None,
+        description=(
+            "The version of the notice the person was shown (GET /api/v1/privacy-notice). "
+            "When given and no longer current, the answer is 409 privacy-notice-changed and "
+            "nothing is stored: show the current notice and ask again."
+        ),
+    )
+
+
+class PrivacyNotice(BaseModel):
+    url: str = Field(description="The operator's notice on the processing of personal data")
+    version: str = Field(description="Send it back as privacy_notice_version when registering")
 
 
 class RegistrationCreated(BaseModel):

@@ -46,6 +46,8 @@ class RegistrationInput:
     # Consent to the processing of personal data (152-FZ art. 9) under the operator's notice:
     # without it nothing is kept, not even the names.
     consent: bool
+    # The notice version the person was shown, when the caller says; it must be the current one.
+    notice_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,14 @@ class ConsentMissing(ProblemError):
     status_code = 409
     type_slug = "consent-missing"
     title = "Consent to the processing of personal data is missing"
+
+
+class NoticeChanged(ProblemError):
+    """The person agreed to a notice that is no longer the operator's current one."""
+
+    status_code = 409
+    type_slug = "privacy-notice-changed"
+    title = "The notice on the processing of personal data has changed"
 
 
 class ContactNotConfirmed(ProblemError):
@@ -130,6 +140,12 @@ async def start(
     ip: str | None = None,
 ) -> Started:
     last, first, middle, phone, email = _validate(data)
+    current_notice = ctx.settings.privacy_notice_version
+    if data.notice_version is not None and data.notice_version != current_notice:
+        raise NoticeChanged(
+            "The person was shown another version of the notice: show the current one.",
+            current_version=current_notice,
+        )
     now = ctx.clock.now()
     token = new_token(32)
     repo = AccountRepository(session)
@@ -142,7 +158,7 @@ async def start(
         phone=phone,
         email=email,
         locale=locale,
-        privacy_notice_version=ctx.settings.privacy_notice_version,
+        privacy_notice_version=current_notice,
         privacy_consented_at=now,
         created_at=now,
         expires_at=now + timedelta(seconds=ctx.settings.verification.registration_ttl),
