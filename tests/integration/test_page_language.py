@@ -11,14 +11,14 @@ from urllib.parse import urlencode
 
 import pytest
 
-from idp.app import create_app
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.settings import Settings
+from tests.support.api_kit import serve_variant
 from tests.support.browser import Browser
 from tests.support.factories import RP, make_rp, random_phone
 from tests.support.flows import auth_params, login_page
-from tests.support.live import LiveServer, free_port
+from tests.support.live import LiveServer
 
 SUPPORT = "help@idp.example.ru"
 
@@ -161,12 +161,8 @@ async def test_without_ui_locales_the_cookie_decides_the_login_page(
 
 
 @pytest.fixture(scope="module")
-def supported(settings: Settings, clock: OffsetClock, migrated: str) -> Iterator[LiveServer]:
-    port = free_port()
-    own = settings.model_copy(
-        update={"issuer": f"http://127.0.0.1:{port}", "support_contact": SUPPORT}
-    )
-    live = LiveServer(create_app(own, clock=clock), port).start()
+def supported(settings: Settings, clock: OffsetClock, server: LiveServer) -> Iterator[LiveServer]:
+    live = serve_variant(settings, clock, support_contact=SUPPORT)
     yield live
     live.stop()
 
