@@ -136,3 +136,23 @@ async def test_the_logout_page_says_when_no_service_is_signed_in(
     assert page.status_code == 200
     assert "You have not signed in to any service" in page.text
     assert "logout-services" not in page.text
+
+
+async def test_not_you_loads_front_channel_logouts_then_returns_to_the_login(
+    browser: Browser, ctx: Context, farm: RPFarm, person: Person
+) -> None:
+    first = await farm.add(name="Пенсионный фонд", backchannel=False, frontchannel=True)
+    await sign_in(browser, first.rp, person)
+    asking = await make_rp(ctx, require_consent=True)
+    params, _ = auth_params(asking, ui_locales="en")
+    consent = await login_page(browser, params)
+    action = re.search(r'action="(/interaction/[^"]+)"', consent.text)
+    assert action
+    switched = await browser.submit(consent, {"decision": "switch_account"})
+    assert switched.status_code == 200
+    assert '<html lang="en">' in switched.text
+    assert f'<iframe src="{first.url}/frontchannel' in switched.text
+    assert f'<meta http-equiv="refresh" content="3;url={action.group(1)}">' in switched.text
+    assert "frame-src " + first.url in switched.headers["content-security-policy"]
+    login = await browser.get(action.group(1))
+    assert 'name="password"' in login.text
