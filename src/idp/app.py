@@ -39,8 +39,9 @@ from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
 from idp.settings import Settings
 from idp.startup_checks import enforce
-from idp.web import dev_mailbox, start_page
+from idp.web import dev_mailbox, language, start_page, theme
 from idp.web.error_page import render_error_page
+from idp.web.render import PageScope
 
 logger = logging.getLogger("idp")
 DESCRIPTION = (
@@ -56,6 +57,7 @@ def create_app(
     check_notifiers(settings)  # a wrong plug-in name stops start-up before anything is opened
     enforce(settings)  # outside dev mode: no SMS gateway, a KEK beside the database, http issuer
     scrub_access_log()
+    page_theme = theme.load_theme(settings)  # a wrong theme stops start-up with one line
     ctx = Context.build(settings, clock)
     background = Background(ctx)
     demo = build_demo(ctx) if settings.dev_mode else None  # the built-in relying party
@@ -89,6 +91,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.demo = demo  # None outside dev mode: /demo is then 404
+    app.state.theme = page_theme  # idp.web.render draws every page's frame with it
     app.state.jobs = background.jobs  # JobRunner: run_now after a commit (idp.jobs.deps)
     app.state.notifications = background.jobs.waker(NOTIFICATION)  # .wake() after a commit
     for module in (
@@ -108,6 +111,8 @@ def create_app(
         dev_mailbox,
         start_page,
         demo_pages,
+        language,
+        theme,
         registration_pages,
         email_link_pages,
         reset_pages,
@@ -123,5 +128,6 @@ def create_app(
     app.add_middleware(BodyLimit, refuse=errors.too_large)
     app.add_middleware(errors.UnexpectedErrors)  # inside the headers: its 500 gets them too
     app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413 gets the headers too
-    app.add_middleware(ApiCors, origins=settings.cors_origins)  # outermost: errors readable too
+    app.add_middleware(ApiCors, origins=settings.cors_origins)  # errors readable too
+    app.add_middleware(PageScope)  # outermost: every page and error page sees its request
     return app

@@ -291,6 +291,31 @@ class Argon2Settings(BaseModel):
     busy_retry_after: int = _doc(2, "Seconds, the 503's `Retry-After`.", ge=1)
 
 
+class FooterLink(BaseModel):
+    """A link in every page's footer; ``label`` in one text or per language (``{"ru": …}``)."""
+
+    label: str | dict[str, str]
+    url: str
+
+
+class BrandSettings(BaseModel):
+    """What pages look like (idp.web.theme). Unset values come from ``IDP_THEME_DIR``'s
+    ``theme.json``, then from the built-in look."""
+
+    name: str | dict[str, str] | None = _doc(
+        None, 'The service\'s name: one text or per language (`{"ru": ..., "en": ...}`).'
+    )
+    logo: str | None = _doc(None, "The logo: a path on this origin, e.g. `/theme/logo.svg`.")
+    colors: dict[str, str] = _doc(
+        {},
+        "JSON CSS colours without the `--idp-` prefix: `primary`, `text`, `accent`, `background`.",
+    )
+    footer_links: list[FooterLink] | None = _doc(
+        None,
+        'JSON list of footer links, `[{"label": ... or {"ru": ..., "en": ...}, "url": ...}]`.',
+    )
+
+
 class Settings(BaseSettings):
     """idp's settings, read once from the environment."""
 
@@ -396,6 +421,26 @@ class Settings(BaseSettings):
         [],
         "JSON list of client ids whose Bearer access tokens may call the person's own "
         "`/api/v1/me` endpoints.",
+    )
+    theme_dir: Path | None = _doc(
+        None,
+        "A directory with `theme.json` and the files it refers to, served at `/theme/...` "
+        "(docs/operations.md, Pages).",
+    )
+    brand: BrandSettings = BrandSettings()
+    support_contact: str | None = _doc(
+        None, "A URL or an e-mail address shown on every error page (and the notice page)."
+    )
+    privacy_notice_url: str = _doc(
+        "/privacy",
+        "The operator's notice on the processing of personal data (152-FZ) that registration "
+        "links to; the bundled `/privacy` is a generic text: publish your own.",
+    )
+    privacy_notice_version: str = _doc(
+        "1",
+        "The notice version recorded with each consent; change it when the notice changes.",
+        min_length=1,
+        max_length=64,
     )
 
     @field_validator("issuer")

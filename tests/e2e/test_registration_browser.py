@@ -118,6 +118,7 @@ async def fill_registration(page: Page, words: dict[str, str], phone: str) -> No
     await field(page, words["first_name"]).fill(names[1])
     await field(page, words["middle_name"]).fill(names[2])
     await field(page, words["phone"]).fill(phone)
+    await page.locator("#personal_data_consent").check()  # 152-FZ consent, required
     await press(page, button(page, words["continue"]))
 
 
@@ -299,6 +300,7 @@ async def test_email_link_opened_on_another_device(
     await field(page, RU["last_name"]).fill("Сидорова")
     await field(page, RU["first_name"]).fill("Анна")
     await field(page, RU["email"]).fill(email)
+    await page.locator("#personal_data_consent").check()
     await press(page, button(page, RU["continue"]))
     await expect(page.get_by_text(email)).to_be_visible()
 

@@ -227,7 +227,12 @@ async def test_a_contact_of_another_account_is_a_decoy_and_its_owner_is_warned(
     mark = await last_message_id(ctx)
     created = await stranger.http.post(
         "/api/v1/registrations",
-        json={"last_name": "Иванова", "first_name": "Мария", "phone": owned_phone},
+        json={
+            "last_name": "Иванова",
+            "first_name": "Мария",
+            "phone": owned_phone,
+            "personal_data_consent": True,
+        },
     )
     assert created.status_code == 201
     started = created.json()

@@ -98,7 +98,13 @@ async def _started(http: httpx.AsyncClient, ctx: Context) -> tuple[dict[str, Any
     mark = await last_message_id(ctx)
     created = await http.post(
         "/api/v1/registrations",
-        json={"last_name": "Орлова", "first_name": "Вера", "phone": phone, "email": email},
+        json={
+            "last_name": "Орлова",
+            "first_name": "Вера",
+            "phone": phone,
+            "email": email,
+            "personal_data_consent": True,
+        },
     )
     assert created.status_code == 201, created.text
     body: dict[str, Any] = created.json()

@@ -25,7 +25,12 @@ async def test_abandoned_registrations_are_deleted_a_day_after_they_expire(
     async with httpx.AsyncClient(base_url=server.url) as http:
         created = await http.post(
             "/api/v1/registrations",
-            json={"last_name": "Кузнецов", "first_name": "Олег", "phone": random_phone()},
+            json={
+                "last_name": "Кузнецов",
+                "first_name": "Олег",
+                "phone": random_phone(),
+                "personal_data_consent": True,
+            },
         )
     registration_id = uuid.UUID(created.json()["id"])
     maintenance = Maintenance(ctx)

@@ -186,7 +186,12 @@ async def test_the_app_sends_through_the_plug_in_the_settings_name(
         async with httpx.AsyncClient(transport=transport, base_url=settings.issuer) as http:
             created = await http.post(
                 "/api/v1/registrations",
-                json={"last_name": "Сидорова", "first_name": "Анна", "phone": phone},
+                json={
+                    "last_name": "Сидорова",
+                    "first_name": "Анна",
+                    "phone": phone,
+                    "personal_data_consent": True,
+                },
             )
             assert created.status_code == 201, created.text
         [(channel, sender, notifier)] = importlib.import_module(pigeon).BUILT

@@ -36,7 +36,12 @@ async def test_register_confirm_phone_set_password_then_log_in(
     async with httpx.AsyncClient(base_url=server.url) as http:
         created = await http.post(
             "/api/v1/registrations",
-            json={"last_name": "Сидорова", "first_name": "Анна", "phone": phone},
+            json={
+                "last_name": "Сидорова",
+                "first_name": "Анна",
+                "phone": phone,
+                "personal_data_consent": True,
+            },
         )
         assert created.status_code == 201, created.text
         body = created.json()
@@ -68,7 +73,13 @@ async def test_email_confirmed_after_the_password_joins_the_account(
         body = (
             await http.post(
                 "/api/v1/registrations",
-                json={"last_name": "Орлова", "first_name": "Вера", "phone": phone, "email": email},
+                json={
+                    "last_name": "Орлова",
+                    "first_name": "Вера",
+                    "phone": phone,
+                    "email": email,
+                    "personal_data_consent": True,
+                },
             )
         ).json()
         headers = {"X-Registration-Token": body["token"]}

@@ -31,7 +31,7 @@ from tests.support.api_kit import (
 from tests.support.factories import Person, random_phone
 from tests.support.live import LiveServer
 
-NAMES = {"last_name": "Смирнова", "first_name": "Ольга"}
+NAMES = {"last_name": "Смирнова", "first_name": "Ольга", "personal_data_consent": True}
 
 
 async def _register(

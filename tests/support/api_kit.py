@@ -200,7 +200,11 @@ async def register(
 ) -> Registered:
     """Register through /api/v1/registrations, confirming every contact given."""
     mark = await last_message_id(ctx)
-    body: dict[str, str] = {"last_name": names[0], "first_name": names[1]}
+    body: dict[str, str | bool] = {
+        "last_name": names[0],
+        "first_name": names[1],
+        "personal_data_consent": True,
+    }
     if phone:
         body["phone"] = phone
     if email:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from idp.accounts.registration.service import RegistrationInput, field_problems
 
 
-def _input(**fields: str | None) -> RegistrationInput:
-    values: dict[str, str | None] = {
+def _input(**fields: str | bool | None) -> RegistrationInput:
+    values: dict[str, str | bool | None] = {
         "last_name": "Иванова",
         "first_name": "Анна",
         "middle_name": None,
         "phone": "+79991234567",
         "email": None,
+        "consent": True,
     }
     values.update(fields)
     return RegistrationInput(**values)  # type: ignore[arg-type]
@@ -50,3 +51,7 @@ def test_the_api_reports_field_and_message_without_the_page_code() -> None:
     (problem,) = field_problems(_input(phone=None, email=None))
     assert problem.field == "phone"
     assert problem.message == "Give a phone number or an e-mail address."
+
+
+def test_registration_without_consent_to_the_processing_of_personal_data_is_refused() -> None:
+    assert _codes(_input(consent=False)) == [("personal_data_consent", "consent_required")]

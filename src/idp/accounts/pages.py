@@ -71,7 +71,7 @@ async def submit_confirm_email(request: Request, ctx: Ctx) -> Response:
 @router.get("/confirm-email/done")
 async def email_confirmed(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
-    locale = locale_of(request, current.row.locale if current else None)
+    locale = current.locale(request) if current else locale_of(request)
     return form_page(
         "confirm_email.html",
         locale,

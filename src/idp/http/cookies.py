@@ -12,6 +12,7 @@ BROWSER = "idp_browser"
 REGISTRATION = "idp_registration"  # a self-registration in progress: its id and token
 PASSWORD_RESET = "idp_password_reset"  # a password reset in progress: its id and token
 DEVICE = "idp_device"  # this browser logged in to these accounts before (idp.security.devices)
+LANG = "idp_lang"  # the language the person chose with the switcher (idp.web.language)
 
 
 def name(base: str, settings: Settings) -> str:

@@ -147,6 +147,16 @@ class SessionRepository:
         )
         return (await self._session.execute(stmt)).all()
 
+    async def service_names(self, session_id: uuid.UUID) -> list[str]:
+        """The names of the clients that received tokens in this session, A to Z."""
+        stmt = (
+            select(Client.name)
+            .join(SessionClient, SessionClient.client_id == Client.client_id)
+            .where(SessionClient.session_id == session_id)
+            .order_by(Client.name)
+        )
+        return list((await self._session.scalars(stmt)).all())
+
     async def live_of(
         self, account_id: uuid.UUID, now: datetime, idle_ttl: int
     ) -> list[BrowserSession]:

@@ -302,6 +302,11 @@ async def live_sessions_of(
     return await SessionRepository(session).live_of(account_id, now, idle_ttl)
 
 
+async def signed_in_services(session: AsyncSession, session_id: uuid.UUID) -> list[str]:
+    """The services (client names) this browser session signed in to: what a logout ends."""
+    return await SessionRepository(session).service_names(session_id)
+
+
 async def expired_sessions(
     session: AsyncSession, now: datetime, idle_ttl: int, limit: int
 ) -> list[BrowserSession]:

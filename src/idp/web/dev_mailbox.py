@@ -10,7 +10,7 @@ from idp.db.models import DevMessage
 from idp.errors import NotFound
 from idp.http.deps import Ctx
 from idp.http.routing import PageRouter
-from idp.web.i18n import pick_locale
+from idp.web.i18n import request_locale
 from idp.web.render import page
 
 router = PageRouter()
@@ -25,5 +25,5 @@ async def mailbox(request: Request, ctx: Ctx, to: str | None = None) -> Response
         stmt = stmt.where(DevMessage.recipient == to)
     async with ctx.db.read() as session:
         messages = (await session.scalars(stmt)).all()
-    locale = pick_locale(None, request.headers.get("accept-language"))
+    locale = request_locale(request)
     return page("dev_mailbox.html", locale, messages=messages)

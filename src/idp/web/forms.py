@@ -14,7 +14,7 @@ from idp.http import cookies
 from idp.http.headers import PAGE_CSP
 from idp.http.params import read_form
 from idp.security.csrf import Csrf
-from idp.web.i18n import Translator, pick_locale
+from idp.web.i18n import Translator, request_locale
 from idp.web.render import page
 
 # These pages post only to themselves and load nothing from elsewhere.
@@ -32,10 +32,12 @@ class FormRefused(PageError):
     """A posted form that cannot be processed at all: shown as the error page."""
 
 
-def locale_of(request: Request, preferred: str | None = None) -> str:
-    """``preferred`` (``ui_locales`` or the locale a registration started in), then the
-    browser's Accept-Language."""
-    return pick_locale(preferred, request.headers.get("accept-language"))
+def locale_of(
+    request: Request, ui_locales: str | None = None, *, started_in: str | None = None
+) -> str:
+    """The page's language (``idp.web.i18n.choose_locale``): the RP's ``ui_locales``, the
+    switcher's cookie, the language a journey ``started_in``, Accept-Language."""
+    return request_locale(request, ui_locales, started_in=started_in)
 
 
 def form_page(

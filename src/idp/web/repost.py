@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from idp.http import cookies
 from idp.settings import Settings
-from idp.web.i18n import pick_locale
+from idp.web.i18n import request_locale
 from idp.web.render import page
 
 MARKER = "idp_same_site_repost"
@@ -81,13 +81,14 @@ def same_site_repost(
         return None
     if not looks_cross_site(request, settings.issuer):
         return None
-    locale = pick_locale(params.get("ui_locales"), request.headers.get("accept-language"))
+    locale = request_locale(request, params.get("ui_locales"))
     response = page(
         "repost.html",
         locale,
         action=request.url.path,
         fields=sorted(params.items()),
         marker=MARKER,
+        switcher=False,  # a GET to this address would not post the parameters again
     )
     sources = sorted({s for t in targets if t for s in [_source(t)] if s})
     response.headers["Content-Security-Policy"] = _POLICY.format(

@@ -25,13 +25,13 @@ from idp.http.openapi import CALLER_WITH_CSRF, link, links, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.sessions.auth import CurrentCaller
-from idp.web.i18n import pick_locale
+from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1/me/contacts", tags=["account"], route_class=JsonRoute)
 
 
 def _locale(request: Request) -> str:
-    return pick_locale(None, request.headers.get("accept-language"))
+    return request_locale(request)
 
 
 @router.post(

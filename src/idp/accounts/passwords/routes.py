@@ -27,7 +27,7 @@ from idp.http.routing import ApiRouter
 from idp.jobs.deps import Jobs
 from idp.sessions.auth import CurrentCaller
 from idp.sessions.service import Ended
-from idp.web.i18n import pick_locale
+from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
 # Required: without it nothing about a reset is told or changed (422 names the header).
@@ -37,7 +37,7 @@ ResetToken = Annotated[
 
 
 def _locale(request: Request) -> str:
-    return pick_locale(None, request.headers.get("accept-language"))
+    return request_locale(request)
 
 
 @router.post(

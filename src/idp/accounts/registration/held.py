@@ -14,6 +14,8 @@ from idp.context import Context
 from idp.db.models import Registration, Verification
 from idp.errors import NotFound
 from idp.http import cookies
+from idp.sessions import interactions
+from idp.web.forms import locale_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,12 @@ class Open:
     held: Held
     row: Registration
     sms: Verification | None
+    ui_locales: str | None = None  # of the interaction whose login page it started from
+
+    def locale(self, request: Request) -> str:
+        """The language of the journey's pages: its interaction's ``ui_locales`` while that
+        interaction waits, then the switcher, then the language it started in."""
+        return locale_of(request, self.ui_locales, started_in=self.row.locale)
 
 
 def held_cookie(request: Request, ctx: Context) -> Held | None:
@@ -38,7 +46,13 @@ async def held_registration(request: Request, ctx: Context) -> Open | None:
         except NotFound:
             return None
         sms = await verification.latest(session, row.id, registration.PURPOSE, "sms")
-    return Open(held, row, sms)
+        pending = None
+        if held.interaction_id:
+            browser = cookies.read(request, cookies.BROWSER, ctx.settings)
+            pending = await interactions.find(
+                session, ctx.clock.now(), held.interaction_id, browser
+            )
+    return Open(held, row, sms, interactions.ui_locales(pending) if pending else None)
 
 
 def next_step(row: Registration) -> str:

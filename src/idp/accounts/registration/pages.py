@@ -93,6 +93,8 @@ def _register_form(
         status,
         csrf_token=ctx.csrf.token_for(browser, "register"),
         return_to=return_path(interaction_id),
+        privacy_notice_url=ctx.settings.privacy_notice_url,
+        privacy_notice_version=ctx.settings.privacy_notice_version,
         values=values or {},
         errors=errors or {},
         form_error=form_error,
@@ -133,6 +135,8 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     t = Translator(locale)
     browser, _ = browser_id(request, ctx)
     values = {k: form.get(k, "") for k in (*_NAME_FIELDS, "phone", "email")}
+    consent = form.get(registration.CONSENT_FIELD) == "yes"
+    values[registration.CONSENT_FIELD] = "yes" if consent else ""
 
     def again(errors: dict[str, str], form_error: str | None = None, status: int = 400) -> Response:
         form_errors = {k: v for k, v in errors.items() if k != "form"}
@@ -153,6 +157,8 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
         middle_name=values["middle_name"] or None,
         phone=values["phone"] or None,
         email=values["email"] or None,
+        consent=consent,
+        notice_version=form.get("privacy_notice_version") or None,
     )
     errors = _page_errors(t, registration.field_problems(data))
     if errors:
@@ -160,6 +166,10 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     try:
         async with ctx.db.transaction() as session:
             started = await registration.start(session, ctx, data, locale, ip=client_ip(request))
+    except registration.NoticeChanged:
+        # Shown an older notice (the operator changed it meanwhile): agree to the current one.
+        values[registration.CONSENT_FIELD] = ""
+        return again({registration.CONSENT_FIELD: t("err_notice_changed")}, status=409)
     except TooManyAttempts as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
         response = again({}, t("err_too_many_sends", minutes=minutes), 429)
@@ -170,6 +180,14 @@ async def submit_register(request: Request, ctx: Ctx) -> Response:
     response = redirect(next_step(started.registration))
     held.write(response, ctx, cookies.REGISTRATION, ctx.settings.verification.registration_ttl)
     return response
+
+
+@router.get("/privacy")
+async def privacy_notice(request: Request, ctx: Ctx) -> Response:
+    """The bundled notice on the processing of personal data; an operator publishes their own
+    and points ``IDP_PRIVACY_NOTICE_URL`` at it."""
+    locale = locale_of(request)
+    return form_page("privacy.html", locale, version=ctx.settings.privacy_notice_version)
 
 
 # --- 2. the SMS code -----------------------------------------------------------------------
@@ -186,7 +204,7 @@ def _phone_page(
     restart: bool = False,
     status: int = 200,
 ) -> Response:
-    locale = locale_of(request, current.row.locale)
+    locale = current.locale(request)
     browser, new = browser_id(request, ctx)
     settings = ctx.settings.verification
     if wait is None:
@@ -224,7 +242,7 @@ async def show_phone(request: Request, ctx: Ctx) -> Response:
 @router.post("/register/phone")
 async def submit_phone(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
-    locale = locale_of(request, current.row.locale if current else None)
+    locale = current.locale(request) if current else locale_of(request)
     form = await checked_form(request, ctx, "register:phone", locale)
     if current is None:
         return _expired(request, ctx)
@@ -259,7 +277,7 @@ async def submit_phone(request: Request, ctx: Ctx) -> Response:
 @router.post("/register/phone/resend")
 async def resend_phone(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
-    locale = locale_of(request, current.row.locale if current else None)
+    locale = current.locale(request) if current else locale_of(request)
     await checked_form(request, ctx, "register:resend", locale)
     if current is None:
         return _expired(request, ctx)
@@ -306,7 +324,7 @@ async def show_email_sent(request: Request, ctx: Ctx) -> Response:
     if current.row.email is None or current.row.email_confirmed_at is not None:
         return redirect(next_step(current.row))
     ttl = ctx.settings.verification.email_link_ttl
-    locale = locale_of(request, current.row.locale)
+    locale = current.locale(request)
     return form_page(
         "email_sent.html",
         locale,
@@ -329,7 +347,7 @@ def _password_page(
     form_error: str | None = None,
     status: int = 200,
 ) -> Response:
-    locale = locale_of(request, current.row.locale)
+    locale = current.locale(request)
     browser, new = browser_id(request, ctx)
     row = current.row
     response = form_page(
@@ -363,7 +381,7 @@ async def show_password(request: Request, ctx: Ctx) -> Response:
 @router.post("/register/password")
 async def submit_password(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
-    locale = locale_of(request, current.row.locale if current else None)
+    locale = current.locale(request) if current else locale_of(request)
     form = await checked_form(request, ctx, "register:password", locale)
     if current is None:
         return _expired(request, ctx)

@@ -14,6 +14,7 @@ from idp.accounts.registration.schemas import (
     EmailConfirmation,
     PasswordChoice,
     PhoneCode,
+    PrivacyNotice,
     RegisteredAccount,
     RegistrationCreated,
     RegistrationRequest,
@@ -24,7 +25,7 @@ from idp.http.deps import Ctx, client_ip
 from idp.http.openapi import link, links
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
-from idp.web.i18n import pick_locale
+from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["registration"])
 PROBLEM = problems(400, 404, 409, 415, 422, 429)
@@ -55,6 +56,15 @@ def _wake(request: Request) -> None:
     request.app.state.notifications.wake()
 
 
+@router.get("/privacy-notice", response_model=PrivacyNotice)
+async def privacy_notice(ctx: Ctx) -> PrivacyNotice:
+    """The notice a registration asks consent to (Federal Law 152-FZ): show it to the person
+    before they agree, and send its version with the registration."""
+    url = ctx.settings.privacy_notice_url
+    absolute = ctx.settings.issuer + url if url.startswith("/") else url
+    return PrivacyNotice(url=absolute, version=ctx.settings.privacy_notice_version)
+
+
 @router.post(
     "/registrations",
     status_code=status.HTTP_201_CREATED,
@@ -62,13 +72,15 @@ def _wake(request: Request) -> None:
     responses={**PROBLEM, **NEXT_STEPS},
 )
 async def register(body: RegistrationRequest, request: Request, ctx: Ctx) -> RegistrationCreated:
-    locale = pick_locale(None, request.headers.get("accept-language"))
+    locale = request_locale(request)
     data = registration.RegistrationInput(
         last_name=body.last_name,
         first_name=body.first_name,
         middle_name=body.middle_name,
         phone=body.phone,
         email=body.email,
+        consent=body.personal_data_consent,
+        notice_version=body.privacy_notice_version,
     )
     async with ctx.db.transaction() as session:
         started = await registration.start(session, ctx, data, locale, ip=client_ip(request))
@@ -161,7 +173,7 @@ async def choose_password(
 
 @router.post("/email-confirmations", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEM)
 async def confirm_email(body: EmailConfirmation, request: Request, ctx: Ctx) -> Response:
-    locale = pick_locale(None, request.headers.get("accept-language"))
+    locale = request_locale(request)
     with registration.contact_taken(registration.EMAIL_TAKEN):
         async with ctx.db.transaction() as session:
             await registration.confirm_email(

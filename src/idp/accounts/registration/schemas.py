@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
@@ -15,7 +15,14 @@ class RegistrationRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"last_name": "Петрова", "first_name": "Анна", "phone": "+79990001122"}]
+            "examples": [
+                {
+                    "last_name": "Петрова",
+                    "first_name": "Анна",
+                    "phone": "+79990001122",
+                    "personal_data_consent": True,
+                }
+            ]
         },
     )
 
@@ -26,6 +33,29 @@ class RegistrationRequest(BaseModel):
         default=None, description="Mobile phone, E.164 (+79991234567) or 8XXXXXXXXXX"
     )
     email: Annotated[str, StringConstraints(min_length=3, max_length=320)] | None = None
+    personal_data_consent: StrictBool = Field(
+        description=(
+            "The person's consent to the processing of personal data (Federal Law 152-FZ, "
+            "art. 9) under the operator's notice (IDP_PRIVACY_NOTICE_URL), shown to them "
+            "before they agree. Must be true: without it nothing is stored (422). The notice "
+            "version (IDP_PRIVACY_NOTICE_VERSION) and the time are recorded with the account."
+        )
+    )
+    privacy_notice_version: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64)] | None
+    ) = Field(
+        default=None,
+        description=(
+            "The version of the notice the person was shown (GET /api/v1/privacy-notice). "
+            "When given and no longer current, the answer is 409 privacy-notice-changed and "
+            "nothing is stored: show the current notice and ask again."
+        ),
+    )
+
+
+class PrivacyNotice(BaseModel):
+    url: str = Field(description="The operator's notice on the processing of personal data")
+    version: str = Field(description="Send it back as privacy_notice_version when registering")
 
 
 class RegistrationCreated(BaseModel):

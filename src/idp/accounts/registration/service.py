@@ -43,12 +43,33 @@ class RegistrationInput:
     middle_name: str | None
     phone: str | None
     email: str | None
+    # Consent to the processing of personal data (152-FZ art. 9) under the operator's notice:
+    # without it nothing is kept, not even the names.
+    consent: bool
+    # The notice version the person was shown, when the caller says; it must be the current one.
+    notice_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Started:
     registration: Registration
     token: str
+
+
+class ConsentMissing(ProblemError):
+    """A registration begun before consent was asked (before this version) cannot finish."""
+
+    status_code = 409
+    type_slug = "consent-missing"
+    title = "Consent to the processing of personal data is missing"
+
+
+class NoticeChanged(ProblemError):
+    """The person agreed to a notice that is no longer the operator's current one."""
+
+    status_code = 409
+    type_slug = "privacy-notice-changed"
+    title = "The notice on the processing of personal data has changed"
 
 
 class ContactNotConfirmed(ProblemError):
@@ -61,7 +82,7 @@ class ContactNotConfirmed(ProblemError):
 class FieldProblem:
     """One field the rules refuse: ``field`` and ``message`` as the REST API reports them,
     ``code`` for a page to choose its own text (``required``, ``name``, ``phone``, ``email``,
-    ``contact_required``)."""
+    ``contact_required``, ``consent_required``)."""
 
     field: str
     code: str
@@ -70,6 +91,8 @@ class FieldProblem:
 
 _PHONE_RULE = "Give a mobile number in international format, e.g. +79991234567."
 _CONTACT_RULE = "Give a phone number or an e-mail address."
+_CONSENT_RULE = "Consent to the processing of personal data is required to register."
+CONSENT_FIELD = "personal_data_consent"
 
 
 def field_problems(data: RegistrationInput) -> list[FieldProblem]:
@@ -89,6 +112,8 @@ def field_problems(data: RegistrationInput) -> list[FieldProblem]:
         problems.append(FieldProblem("email", "email", "This is not a valid e-mail address."))
     if not phone and not email:
         problems.append(FieldProblem("phone", "contact_required", _CONTACT_RULE))
+    if data.consent is not True:
+        problems.append(FieldProblem(CONSENT_FIELD, "consent_required", _CONSENT_RULE))
     return problems
 
 
@@ -115,6 +140,12 @@ async def start(
     ip: str | None = None,
 ) -> Started:
     last, first, middle, phone, email = _validate(data)
+    current_notice = ctx.settings.privacy_notice_version
+    if data.notice_version is not None and data.notice_version != current_notice:
+        raise NoticeChanged(
+            "The person was shown another version of the notice: show the current one.",
+            current_version=current_notice,
+        )
     now = ctx.clock.now()
     token = new_token(32)
     repo = AccountRepository(session)
@@ -127,6 +158,8 @@ async def start(
         phone=phone,
         email=email,
         locale=locale,
+        privacy_notice_version=current_notice,
+        privacy_consented_at=now,
         created_at=now,
         expires_at=now + timedelta(seconds=ctx.settings.verification.registration_ttl),
     )
@@ -296,7 +329,10 @@ async def _mark_email_confirmed(
 def check_password_choice(
     ctx: Context, registration: Registration, password: str, repeat: str
 ) -> None:
-    """The checks before hashing: a confirmed contact, the same password twice, the rules."""
+    """The checks before hashing: consent given, a confirmed contact, the same password
+    twice, the rules."""
+    if registration.privacy_consented_at is None:
+        raise ConsentMissing("Start the registration again and give consent.")
     if registration.phone_confirmed_at is None and registration.email_confirmed_at is None:
         raise ContactNotConfirmed("Confirm the phone or the e-mail address first.")
     if password != repeat:
@@ -330,6 +366,8 @@ async def complete(
     now = ctx.clock.now()
     account_id = uuid.uuid4()
     registration = await load(session, ctx, registration_id, token)
+    if registration.privacy_consented_at is None or registration.privacy_notice_version is None:
+        raise ConsentMissing("Start the registration again and give consent.")
     account = Account(
         id=account_id,
         sub=str(uuid.uuid4()),
@@ -340,6 +378,8 @@ async def complete(
         confirmation_method=None,
         password_hash=password_hash,
         status="active",
+        privacy_notice_version=registration.privacy_notice_version,
+        privacy_consented_at=registration.privacy_consented_at,
         created_at=now,
         updated_at=now,
     )
@@ -360,5 +400,12 @@ async def complete(
                 )
             )
     registration.account_id = account_id
-    record(session, "account.registered", at=now, account_id=account_id, level="simplified")
+    record(
+        session,
+        "account.registered",
+        at=now,
+        account_id=account_id,
+        level="simplified",
+        privacy_notice_version=registration.privacy_notice_version,
+    )
     return account

@@ -33,6 +33,10 @@ class Account(Base):
     # SNILS is personal data: stored only encrypted, found through a keyed blind index.
     snils_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     snils_bidx: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Consent to the processing of personal data given at self-registration (152-FZ art. 9):
+    # the notice version and the time. None for accounts an operator created.
+    privacy_notice_version: Mapped[str | None] = mapped_column(String(64))
+    privacy_consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -30,6 +30,10 @@ class Registration(Base):
     phone_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locale: Mapped[str] = mapped_column(String(8))
+    # Consent to the processing of personal data (152-FZ art. 9): the operator's notice
+    # version the person agreed to, and when; the account keeps them once it exists.
+    privacy_notice_version: Mapped[str | None] = mapped_column(String(64))
+    privacy_consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -72,6 +72,18 @@ def start(
     return interaction_id
 
 
+async def forget_login(session: AsyncSession, interaction_id: str) -> bool:
+    """The person was not who the session says ("not you?"): the pending interaction no longer
+    counts a login as done in it, and asks for one again. False once it has finished."""
+    forgotten = await session.execute(
+        update(Interaction)
+        .where(Interaction.id == interaction_id, Interaction.finished_at.is_(None))
+        .values(session_id=None, account_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(forgotten.rowcount == 1)  # type: ignore[attr-defined]
+
+
 async def hold(session: AsyncSession, ctx: Context, interaction_id: str) -> bool:
     """Claim the interaction for finishing: True for exactly one caller, ever."""
     held = await session.execute(

@@ -39,10 +39,12 @@ from idp.oidc.authorize.decide import (
     remember_consent,
 )
 from idp.oidc.authorize.request import AuthorizationRequest, validate
+from idp.oidc.logout.end_session import frontchannel_page
 from idp.security.csrf import Csrf
 from idp.sessions.interactions import find as find_interaction
-from idp.sessions.service import LiveSession, find_live_session
-from idp.web.i18n import Translator, pick_locale
+from idp.sessions.service import LiveSession, end_sessions, find_live_session
+from idp.web.error_page import offer_way_back
+from idp.web.i18n import Translator, request_locale
 from idp.web.render import page
 from idp.web.repost import same_site_repost
 
@@ -52,7 +54,7 @@ router = PageRouter()
 
 
 def _locale(request: Request, ui_locales: str | None = None) -> str:
-    return pick_locale(ui_locales, request.headers.get("accept-language"))
+    return request_locale(request, ui_locales)
 
 
 def _browser_id(request: Request, ctx: Context) -> tuple[str, bool]:
@@ -108,6 +110,7 @@ def _render_stage(
     error: str | None = None,
     status: int = 200,
     login_value: str | None = None,
+    live: LiveSession | None = None,
 ) -> Response:
     locale = _locale(request, auth_request.ui_locales)
     common = {
@@ -116,7 +119,14 @@ def _render_stage(
         "client_name": client.name,
     }
     if isinstance(decision, ShowConsent):
-        return page("consent.html", locale, status, scopes=auth_request.scope, **common)
+        return page(
+            "consent.html",
+            locale,
+            status,
+            scopes=auth_request.scope,
+            signed_in_as=_masked_name(live),
+            **common,
+        )
     if isinstance(decision, ShowUnmet):
         unmet = decision.unmet
         return page(
@@ -140,6 +150,14 @@ def _render_stage(
     )
 
 
+def _masked_name(live: LiveSession | None) -> str:
+    """Who is signed in, enough to recognise oneself and no more: "Иван П."."""
+    if live is None:
+        return ""
+    last = live.account.last_name.strip()
+    return f"{live.account.first_name} {last[:1]}." if last else live.account.first_name
+
+
 _Loaded = tuple[str, AuthorizationRequest, ClientInfo, LiveSession | None, uuid.UUID | None, bool]
 
 
@@ -159,6 +177,8 @@ async def _load(request: Request, ctx: Context, interaction_id: str) -> _Loaded 
     client = await ctx.clients.get(auth_request.client_id)
     if client is None or browser_id is None:
         return None
+    # The interaction's redirect URI was checked when it started: an error page offers it.
+    offer_way_back(request, client.name, auth_request.redirect_uri)
     return browser_id, auth_request, client, live, logged_in_here, finished
 
 
@@ -205,7 +225,9 @@ async def show_interaction(interaction_id: str, request: Request, ctx: Ctx) -> R
                 )
     except interactions.AlreadyFinished:
         return await _repeat_outcome(ctx, interaction_id, auth_request)
-    return _render_stage(request, ctx, interaction_id, browser_id, client, auth_request, decision)
+    return _render_stage(
+        request, ctx, interaction_id, browser_id, client, auth_request, decision, live=live
+    )
 
 
 @router.post("/interaction/{interaction_id}")
@@ -225,6 +247,8 @@ async def submit_interaction(interaction_id: str, request: Request, ctx: Ctx) ->
         just = _just_authenticated(live, logged_in_here)
         if decision_value == "deny":
             return await _deny(ctx, interaction_id, auth_request, client, live, just)
+        if decision_value == "switch_account":
+            return await _switch_account(request, ctx, interaction_id, auth_request, live)
         if "password" in form or "login" in form:
             return await _login(
                 request, ctx, interaction_id, browser_id, client, auth_request, form
@@ -261,6 +285,35 @@ async def _deny(
         await interactions.seal_outcome(
             session, ctx, interaction_id, auth_request, response.headers["location"]
         )
+    return response
+
+
+async def _switch_account(
+    request: Request,
+    ctx: Context,
+    interaction_id: str,
+    auth_request: AuthorizationRequest,
+    live: LiveSession | None,
+) -> Response:
+    """The consent page's "Not you?": end this browser's SSO session (the services in it are
+    logged out as on any logout) and ask the same interaction for a login again."""
+    async with ctx.db.transaction() as session:
+        if not await interactions.forget_login(session, interaction_id):
+            raise interactions.AlreadyFinished
+        ended = None
+        if live is not None:
+            ended = await end_sessions(
+                session, ctx, [live.record], reason="switch_account", actor="person", claim=True
+            )
+    login = f"/interaction/{interaction_id}"
+    response: Response = _redirect(login)
+    if ended is not None:
+        dispatcher: JobRunner = request.app.state.jobs
+        await dispatcher.run_now(ended.jobs)
+        if ended.frontchannel:
+            locale = _locale(request, auth_request.ui_locales)
+            response = frontchannel_page(ctx, locale, ended.frontchannel, login)
+    cookies.clear(response, cookies.SESSION, ctx.settings)
     return response
 
 

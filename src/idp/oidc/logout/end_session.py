@@ -35,8 +35,10 @@ from idp.sessions.service import (
     LiveSession,
     end_sessions,
     find_live_session,
+    signed_in_services,
 )
-from idp.web.i18n import Translator, pick_locale
+from idp.web.error_page import offer_way_back
+from idp.web.i18n import Translator, request_locale
 from idp.web.render import page
 from idp.web.repost import same_site_repost
 
@@ -98,7 +100,7 @@ def _hint_matches(hint: dict[str, Any] | None, live: LiveSession) -> bool:
 
 
 def _locale(request: Request, ui_locales: str | None) -> str:
-    return pick_locale(ui_locales, request.headers.get("accept-language"))
+    return request_locale(request, ui_locales)
 
 
 @router.api_route("/logout", methods=["GET", "POST"])
@@ -110,15 +112,19 @@ async def end_session(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     cookie = cookies.read(request, cookies.SESSION, ctx.settings)
     async with ctx.db.read() as session:
         live = await find_live_session(session, cookie, ctx.clock.now(), ctx.settings.sessions)
+        services = await signed_in_services(session, live.record.id) if live else []
     if live is None:
         # Already logged out: logout is idempotent, go where the RP asked (if trusted).
         return _finish(request, ctx, logout, Ended(), trusted=logout.hint is not None)
     if _hint_matches(logout.hint, live):
         return await _log_out(request, ctx, dispatcher, live, logout, trusted=True)
-    return _confirm_page(request, ctx, logout)
+    return _confirm_page(request, ctx, logout, services)
 
 
-def _confirm_page(request: Request, ctx: Context, logout: LogoutRequest) -> Response:
+def _confirm_page(
+    request: Request, ctx: Context, logout: LogoutRequest, services: list[str]
+) -> Response:
+    """Asks first, naming every service the person will be signed out of."""
     browser_id = cookies.read(request, cookies.BROWSER, ctx.settings) or Csrf.new_browser_id()
     hidden = {
         "client_id": logout.client.client_id if logout.client else None,
@@ -131,6 +137,7 @@ def _confirm_page(request: Request, ctx: Context, logout: LogoutRequest) -> Resp
         _locale(request, logout.ui_locales),
         csrf_token=ctx.csrf.token_for(browser_id, CONFIRM_PURPOSE),
         hidden={k: v for k, v in hidden.items() if v is not None},
+        services=services,
     )
     if cookies.read(request, cookies.BROWSER, ctx.settings) is None:
         cookies.write(response, cookies.BROWSER, browser_id, ctx.settings, max_age=400 * 86400)
@@ -144,6 +151,8 @@ async def confirm(request: Request, ctx: Ctx, dispatcher: Jobs) -> Response:
     decision = params.pop("decision", None)
     logout = await _parse(ctx, {k: v for k, v in params.items() if k != "id_token_hint"})
     browser_id = cookies.read(request, cookies.BROWSER, ctx.settings)
+    if logout.client is not None and logout.redirect_uri is not None:
+        offer_way_back(request, logout.client.name, logout.redirect_uri)  # registered: trusted
     if not ctx.csrf.check(browser_id, CONFIRM_PURPOSE, csrf_token):
         raise PageError("csrf_failed", "csrf", 403, locale=logout.ui_locales)
     t = Translator(_locale(request, logout.ui_locales))
@@ -194,27 +203,35 @@ def frontchannel_src(target: FrontChannelTarget, issuer: str) -> str:
     return target.uri + separator + urlencode({"iss": issuer, "sid": target.sid})
 
 
+def frontchannel_page(
+    ctx: Context, locale: str, targets: list[FrontChannelTarget], destination: str
+) -> Response:
+    """The page that loads each RP's front-channel logout URI in an iframe, then moves on."""
+    frames = [frontchannel_src(target, ctx.settings.issuer) for target in targets]
+    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(src)) for src in frames})
+    response = page(
+        "logout_frontchannel.html",
+        locale,
+        frames=frames,
+        destination=destination,
+        wait=ctx.settings.logout.frontchannel_wait,
+        switcher=False,  # it moves on by itself
+    )
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; frame-src "
+        + " ".join(origins)
+        + "; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
 def _finish(
     request: Request, ctx: Context, logout: LogoutRequest, ended: Ended, *, trusted: bool
 ) -> Response:
     destination = _destination(ctx, logout, trusted)
     locale = _locale(request, logout.ui_locales)
     if ended.frontchannel:
-        frames = [frontchannel_src(target, ctx.settings.issuer) for target in ended.frontchannel]
-        origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(src)) for src in frames})
-        response = page(
-            "logout_frontchannel.html",
-            locale,
-            frames=frames,
-            destination=destination or "/logout/done",
-            wait=ctx.settings.logout.frontchannel_wait,
-        )
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'self'; script-src 'self'; frame-src "
-            + " ".join(origins)
-            + "; frame-ancestors 'none'; base-uri 'none'"
-        )
-        return response
+        return frontchannel_page(ctx, locale, ended.frontchannel, destination or "/logout/done")
     if destination is not None:
         return RedirectResponse(destination, status_code=303)
     return page(
