@@ -3,8 +3,10 @@
 For each page in ``SCREENS`` and each language (Russian, English): the page is reached the way
 a person reaches it, axe-core (installed by ``scripts/ensure-axe``) is injected and run, and
 any violation of impact "serious" or "critical" fails the test with its rule, the elements and
-axe's advice. Then the window is narrowed to 375 px: nothing may scroll sideways, and the
-heading and every control in ``<main>`` must be on screen.
+axe's advice (a screen may name a rule it cannot meet in ``allow=``, with the reason). The
+``<html lang>`` must be the page's language. Then the window is narrowed to 375 px: nothing may
+scroll sideways, the heading and every control in ``<main>`` must be on screen, and each
+control, focused, must show an outline that contrasts 3:1 with what is around it.
 
 ``test_every_page_route_is_checked`` keeps the table whole: every GET route of the app that
 is not a protocol or REST endpoint must be named by a screen or, with the reason, in
@@ -12,7 +14,9 @@ is not a protocol or REST endpoint must be named by a screen or, with the reason
 
 Adding a page: write its way there as an ``async def`` taking a ``Visit`` and decorate it with
 ``@screen("name", "/its/route")`` (see the examples below; the route is written as the app
-declares it, ``{param}`` included, and the page must be there when the function returns).
+declares it, ``{param}`` included, and the page must be there when the function returns). The
+server is the app in dev mode (``pages_server``); ``Visit`` has the usual ways in: an RP's
+login page, a signed-in person (``signed_in``), a registration, a password reset.
 """
 
 from __future__ import annotations
