@@ -4,8 +4,9 @@ For each page in ``SCREENS`` and each language (Russian, English): the page is r
 a person reaches it, axe-core (installed by ``scripts/ensure-axe``) is injected and run, and
 any violation of impact "serious" or "critical" fails the test with its rule, the elements and
 axe's advice (a screen may name a rule it cannot meet in ``allow=``, with the reason). The
-``<html lang>`` must be the page's language. Then the window is narrowed to 375 px: nothing may
-scroll sideways, the heading and every control in ``<main>`` must be on screen, and each
+``<html lang>`` must be the page's language, and a field marked invalid must name its error
+(``aria-describedby``). Then the window is narrowed to 375 px: nothing may scroll sideways, the
+heading and every control in ``<main>`` must be on screen, axe-core runs again, and each
 control, focused, must show an outline that contrasts 3:1 with what is around it.
 
 ``test_every_page_route_is_checked`` keeps the table whole: every GET route of the app that
@@ -447,6 +448,31 @@ def _violations(result: dict[str, Any], allowed: Mapping[str, str]) -> list[str]
     return lines
 
 
+_AXE_RUN = "() => axe.run(document, {resultTypes: ['violations'], iframes: false})"
+
+# A field marked invalid names its error (aria-describedby) and the error is there to read; an
+# error printed in a field's box is named by that field.
+_UNEXPLAINED = """
+() => {
+  const found = [];
+  const said = (id) => {
+    const el = document.getElementById(id);
+    return el && (el.matches(".error, [role=alert]") || el.closest(".error-summary"))
+      && el.textContent.trim() !== "";
+  };
+  for (const field of document.querySelectorAll("main [aria-invalid=true]")) {
+    const ids = (field.getAttribute("aria-describedby") || "").split(/\\s+/).filter(Boolean);
+    if (!ids.some(said)) found.push(field.outerHTML.slice(0, 120) + ": no error named");
+  }
+  for (const error of document.querySelectorAll("main .field .error")) {
+    const field = error.closest(".field").querySelector("input, select, textarea");
+    const ids = (field && field.getAttribute("aria-describedby") || "").split(/\\s+/);
+    if (!error.id || !ids.includes(error.id)) found.push(error.outerHTML.slice(0, 120));
+  }
+  return found;
+}
+"""
+
 # The controls a person needs: each must be on screen at 375 px (not clipped, not off to
 # the side). Controls hidden on purpose (the [hidden] attribute) are left out.
 _OFF_SCREEN = """
@@ -542,17 +568,20 @@ async def test_page_is_accessible(
     assert await page.locator("html").get_attribute("lang") == lang
 
     await page.add_script_tag(content=axe_source)
-    result = await page.evaluate(
-        "() => axe.run(document, {resultTypes: ['violations'], iframes: false})"
-    )
-    problems = _violations(result, entry.allow)
+    problems = _violations(await page.evaluate(_AXE_RUN), entry.allow)
     assert not problems, f"axe-core on {entry.name} ({lang}):\n" + "\n".join(problems)
+    unexplained = await page.evaluate(_UNEXPLAINED)
+    assert not unexplained, f"{entry.name} ({lang}), errors not tied to fields:\n" + "\n".join(
+        unexplained
+    )
 
     await page.set_viewport_size({"width": NARROW, "height": 740})
     scroll_width = await page.evaluate("() => document.documentElement.scrollWidth")
     assert scroll_width <= NARROW, f"{entry.name} ({lang}) scrolls sideways: {scroll_width}px"
     off_screen = await page.evaluate(_OFF_SCREEN, NARROW)
     assert not off_screen, f"{entry.name} ({lang}) at {NARROW}px:\n" + "\n".join(off_screen)
+    problems = _violations(await page.evaluate(_AXE_RUN), entry.allow)
+    assert not problems, f"axe-core on {entry.name} ({lang}, {NARROW}px):\n" + "\n".join(problems)
 
     weak_focus = await page.evaluate(_WEAK_FOCUS, 3.0)
     assert not weak_focus, f"{entry.name} ({lang}), focus hard to see:\n" + "\n".join(weak_focus)
