@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from playwright.async_api import Browser as Chromium
-from playwright.async_api import BrowserContext, Page, Route
+from playwright.async_api import BrowserContext, Page, Route, expect
 from starlette.routing import BaseRoute
 
 from idp.app import create_app
@@ -188,6 +188,7 @@ async def _login_failed(v: Visit) -> None:
     await v.fill(login="nobody-here@example.ru", password="wrong-password")
     await v.press()
     await v.page.locator("#form-error").wait_for()
+    await expect(v.page).to_have_title(re.compile(r"^(Ошибка|Error): "))  # heard first
 
 
 @screen("consent", "/interaction/{interaction_id}")
