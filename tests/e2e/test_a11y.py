@@ -175,6 +175,7 @@ NOT_CHECKED = {
 @screen("error", "/authorize")
 async def _error(v: Visit) -> None:
     await v.go("/authorize?" + urlencode({"client_id": "no-such-client", "response_type": "code"}))
+    await v.page.locator("main [role=alert]").wait_for()
 
 
 @screen("login", "/interaction/{interaction_id}")
@@ -277,6 +278,7 @@ async def _confirm_email(v: Visit) -> None:
 async def _email_confirmed(v: Visit) -> None:
     await _confirm_email(v)
     await v.press()
+    await v.page.locator("main [role=status]").wait_for()
 
 
 @screen("create-password", "/register/password")
@@ -297,11 +299,13 @@ async def _register_done(v: Visit) -> None:
     await v.phone_confirmed()
     await v.fill(password=PASSWORD, password_repeat=PASSWORD)
     await v.press()
+    await v.page.locator("main [role=status]").wait_for()
 
 
-@screen("registration-expired", "/register/phone", "/register/email-sent", "/register/password")
+@screen("registration-expired", "/register/phone")
 async def _registration_expired(v: Visit) -> None:
     await v.go("/register/phone")  # without the registration's cookie
+    await v.page.locator("main [role=alert]").wait_for()
 
 
 # A forgotten password: the request and its error, the code and the new password, done.
@@ -339,11 +343,13 @@ async def _reset_done(v: Visit) -> None:
     code, _ = await sms_code(v.ctx, person.phone)
     await v.fill(code=code, password=PASSWORD, password_repeat=PASSWORD)
     await v.press()
+    await v.page.locator("main [role=status]").wait_for()
 
 
 @screen("reset-expired", "/reset-password/code")
 async def _reset_expired(v: Visit) -> None:
     await v.go("/reset-password/code")  # without the reset's cookie
+    await v.page.locator("main [role=alert]").wait_for()
 
 
 # Logging out: the question, staying, the front-channel page, logged out.
@@ -353,6 +359,7 @@ async def _reset_expired(v: Visit) -> None:
 async def _logout_confirm(v: Visit) -> None:
     await v.signed_in()
     await v.go("/logout")  # no id_token_hint: the person is asked
+    await v.page.locator("button[name=decision][value=allow]").wait_for()
 
 
 @screen("logout-stayed", "/logout/confirm")
@@ -393,6 +400,7 @@ async def _dev_mailbox(v: Visit) -> None:
     await v.registration(phone=phone)
     await sms_code(v.ctx, phone)
     await v.go(f"/dev/mailbox?{urlencode({'to': phone})}")
+    await v.page.locator("main article").wait_for()
 
 
 # --- the checks ----------------------------------------------------------------------------
