@@ -65,6 +65,7 @@ class Visit:
     page: Page
     base: str
     ctx: Context
+    clock: OffsetClock  # the server's; reset after each test
     rp_callback: str
     lang: str
     _rps: dict[str, RP] = field(default_factory=dict)
@@ -117,9 +118,9 @@ class Visit:
         )
         await self.press()
 
-    async def phone_confirmed(self) -> None:
+    async def phone_confirmed(self, email: str | None = None) -> None:
         phone = random_phone()
-        await self.registration(phone=phone)
+        await self.registration(phone=phone, email=email)
         code, _ = await sms_code(self.ctx, phone)
         await self.fill(code=code)
         await self.press()
@@ -242,6 +243,15 @@ async def _confirm_phone(v: Visit) -> None:
     await v.registration(phone=random_phone())
 
 
+@screen("confirm-phone-code-resent", "/register/phone")
+async def _confirm_phone_resent(v: Visit) -> None:
+    await _confirm_phone(v)
+    v.clock.advance(v.ctx.settings.verification.resend_cooldown + 1)
+    await v.page.reload()
+    await v.press("#resend-button")
+    await v.page.locator("main .notice[role=status]").wait_for()
+
+
 @screen("confirm-phone-invalid", "/register/phone")
 async def _confirm_phone_invalid(v: Visit) -> None:
     await _confirm_phone(v)
@@ -284,6 +294,12 @@ async def _email_confirmed(v: Visit) -> None:
 @screen("create-password", "/register/password")
 async def _create_password(v: Visit) -> None:
     await v.phone_confirmed()
+
+
+@screen("create-password-email-pending", "/register/password")
+async def _create_password_email_pending(v: Visit) -> None:
+    await v.phone_confirmed(email=f"a11y-{random_phone()[4:]}@example.ru")
+    await v.page.locator("main .notice").wait_for()
 
 
 @screen("create-password-invalid", "/register/password")
@@ -555,6 +571,7 @@ async def test_page_is_accessible(
     contexts: list[BrowserContext],
     pages_server: LiveServer,
     ctx: Context,
+    clock: OffsetClock,
     rp_callback: str,
     axe_source: str,
 ) -> None:
@@ -567,7 +584,7 @@ async def test_page_is_accessible(
     for glob in entry.block:
         await context.route(glob, lambda route: route.abort())
     page = await context.new_page()
-    await entry.reach(Visit(page, pages_server.url, ctx, rp_callback, lang))
+    await entry.reach(Visit(page, pages_server.url, ctx, clock, rp_callback, lang))
 
     landed = urlsplit(page.url)
     assert landed.netloc == urlsplit(pages_server.url).netloc, page.url
