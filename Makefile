@@ -1,7 +1,8 @@
 # Developer entry points for idp. GNU make.
 PY ?= python3
 VENV = .venv
-PYTEST_ARGS ?= -q -p no:cacheprovider
+# Two workers: one per database (tests/conftest.py groups them), unit tests wherever free.
+PYTEST_ARGS ?= -q -p no:cacheprovider -n 2 --dist loadgroup
 # Lint only the source trees that exist (bench/ may not exist yet).
 LINT_PATHS = $(wildcard src tests bench)
 

@@ -27,6 +27,19 @@ BACKENDS = os.environ.get("IDP_TEST_BACKENDS", "sqlite,postgresql").split(",")
 TEST_KEK = base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("=")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each database's tests on one xdist worker (``make test`` runs ``-n 2``).
+
+    The tests of one backend share one server and one database and some count rows in it, so
+    they must not run beside each other; the two backends can. Tests that use neither are spread
+    over the workers as they come free.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "backend" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(str(callspec.params["backend"])))
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

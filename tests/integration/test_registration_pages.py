@@ -388,8 +388,11 @@ async def test_expired_registration_cookie(
         )
 
 
+# Fixed ids: the xdist workers must collect the same test names.
 @pytest.mark.parametrize(
-    "cookie", ["garbage", f"{uuid.uuid4()}.{'a' * 43}", f"{uuid.uuid4()}", "a.b.c.d"]
+    "cookie",
+    ["garbage", f"{uuid.uuid4()}.{'a' * 43}", f"{uuid.uuid4()}", "a.b.c.d"],
+    ids=["garbage", "unknown-id-and-mac", "unknown-id", "four-parts"],
 )
 async def test_unknown_registration_cookie(server: LiveServer, cookie: str) -> None:
     async with httpx.AsyncClient(base_url=server.url, cookies={"idp_registration": cookie}) as h:
