@@ -167,7 +167,46 @@ NOT_CHECKED = {
     "/api/docs": "FastAPI's Swagger UI (dev mode only): a third party's page for developers",
     "/docs/oauth2-redirect": "Swagger UI's OAuth helper: a script, no content",
     "/api/openapi.json": "JSON",
+    "/lang": "the language switcher: a 303 back to the page it was used on (checked there)",
+    "/theme/{path:path}": "the theme's own files (images, styles), not pages",
+    "/theme/colors.css": "the theme's colours as CSS custom properties",
+    "/demo/login": "the demo relying party's redirect to /authorize (the login page is checked)",
+    "/demo/callback": "the demo's redirect back to /demo once the code is exchanged (checked "
+    "by 'demo-signed-in'); a refused answer is the error page",
 }
+
+
+# The start page, the demo relying party and the personal data notice (dev mode).
+
+
+@screen("start", "/")
+async def _start(v: Visit) -> None:
+    await v.go("/")
+    await v.page.locator("main a[href$='/demo/login']").wait_for()
+
+
+@screen("demo-signed-out", "/demo")
+async def _demo_signed_out(v: Visit) -> None:
+    await v.go("/demo")
+    await v.page.locator("#demo-status").wait_for()
+
+
+@screen("demo-signed-in", "/demo")
+async def _demo_signed_in(v: Visit) -> None:
+    person = await make_person(v.ctx)
+    await v.go("/demo/login")
+    await v.page.wait_for_url("**/interaction/*")
+    await v.fill(login=person.phone, password=person.password)
+    await v.press()
+    await v.page.locator("button[name=decision][value=allow]").click()
+    await v.page.wait_for_url("**/demo")
+    await v.page.locator("#id-token-claims").wait_for()
+
+
+@screen("privacy-notice", "/privacy")
+async def _privacy(v: Visit) -> None:
+    await v.go("/privacy")
+    await v.page.locator("main h1").wait_for()
 
 
 # Logging in: the login page, its error, consent, a level not met; an error page.
