@@ -116,6 +116,7 @@ class Visit:
         await self.fill(
             **({"phone": phone} if phone else {}), **({"email": email} if email else {})
         )
+        await self.page.locator("#personal_data_consent").check()  # 152-FZ consent, required
         await self.press()
 
     async def phone_confirmed(self, email: str | None = None) -> None:
