@@ -29,6 +29,15 @@ class SessionSettings(BaseModel):
     interaction_ttl: int = Field(default=1800, ge=60)
 
 
+class ConsoleSettings(BaseModel):
+    """The account console (``/account``)."""
+
+    # A password or contact change needs a login at most this many seconds old; an older one
+    # asks for the password again first (ASVS 5.0 7.5.1).
+    reauth_within: int = Field(default=300, ge=30, le=86400)
+    sign_ins_shown: int = Field(default=20, ge=1, le=100)
+
+
 class LogoutSettings(BaseModel):
     """Back-channel logout: the `backchannel_logout` jobs of the job queue and their retries."""
 
@@ -177,6 +186,7 @@ class Settings(BaseSettings):
     password_policy: PasswordPolicyName = "portal"
     tokens: TokenSettings = TokenSettings()
     sessions: SessionSettings = SessionSettings()
+    console: ConsoleSettings = ConsoleSettings()
     throttle: ThrottleSettings = ThrottleSettings()
     logout: LogoutSettings = LogoutSettings()
     notify: NotifySettings = NotifySettings()

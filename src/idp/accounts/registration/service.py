@@ -31,6 +31,7 @@ from idp.context import Context
 from idp.db.models import Account, Contact, Registration
 from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
 from idp.security.tokens import digest, new_token, same
+from idp.sessions.service import LiveSession, SignedIn, begin_session
 
 PURPOSE = "registration"
 _NAME_RULE = "Use Cyrillic or Latin letters, spaces, hyphens and apostrophes, 1 to 100 characters."
@@ -362,3 +363,32 @@ async def complete(
     registration.account_id = account_id
     record(session, "account.registered", at=now, account_id=account_id, level="simplified")
     return account
+
+
+async def sign_in(
+    session: AsyncSession,
+    ctx: Context,
+    account: Account,
+    *,
+    previous: LiveSession | None,
+    user_agent: str | None,
+    ip: str | None,
+) -> SignedIn:
+    """The person who just created the password is signed in in the same browser (and the
+    same transaction as ``complete``): the password was just set, so it is a password login.
+    A previous session of another account in this browser ends with its logout fan-out."""
+    signed_in = await begin_session(
+        session, ctx, account, previous=previous, amr=["pwd"], user_agent=user_agent, ip=ip
+    )
+    record(
+        session,
+        "login",
+        at=ctx.clock.now(),
+        account_id=account.id,
+        ip=ip,
+        amr=["pwd"],
+        via="registration",
+        device=signed_in.record.user_agent,
+        session_id=str(signed_in.record.id),
+    )
+    return signed_in

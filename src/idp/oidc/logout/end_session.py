@@ -222,6 +222,7 @@ def _finish(
         locale,
         title=Translator(locale)("logged_out_title"),
         text=Translator(locale)("logged_out_text"),
+        console_link=True,
     )
 
 
@@ -229,4 +230,10 @@ def _finish(
 async def logged_out(request: Request) -> Response:
     locale = _locale(request, None)
     t = Translator(locale)
-    return page("message.html", locale, title=t("logged_out_title"), text=t("logged_out_text"))
+    return page(
+        "message.html",
+        locale,
+        title=t("logged_out_title"),
+        text=t("logged_out_text"),
+        console_link=True,
+    )
