@@ -7,8 +7,8 @@ client) that changes nothing."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import quote
 
 import httpx
