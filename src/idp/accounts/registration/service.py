@@ -176,6 +176,11 @@ async def load(
     return row
 
 
+class NoPhone(Conflict):
+    type_slug = "no-phone"
+    title = "This registration has no phone to confirm"
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneChecked:
     registration: Registration
@@ -188,6 +193,9 @@ async def confirm_phone(
     """Check the code. A wrong one is counted in this transaction: the caller commits, then
     raises ``problem``, so the wrong attempt stays counted."""
     registration = await load(session, ctx, registration_id, token)
+    if registration.phone is None:
+        # The registration exists: it is in the wrong state, not missing (409, not 404).
+        raise NoPhone("This registration has no phone; confirm the e-mail address by its link.")
     pending = await verification.latest(session, registration.id, PURPOSE, "sms")
     if pending is None:
         raise NotFound("No code was sent for this registration.")
@@ -206,6 +214,9 @@ async def resend_phone(
     ip: str | None = None,
 ) -> int:
     registration = await load(session, ctx, registration_id, token)
+    if registration.phone is None:
+        # The registration exists: it is in the wrong state, not missing (409, not 404).
+        raise NoPhone("This registration has no phone; confirm the e-mail address by its link.")
     pending = await verification.latest(session, registration.id, PURPOSE, "sms")
     if pending is None:
         raise NotFound("No code was sent for this registration.")
