@@ -65,7 +65,6 @@ _DONE = {
     "session_ended",
     "sessions_ended",
     "consent_withdrawn",
-    "reauthenticated",
 }
 
 
@@ -546,8 +545,10 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
         missing["password"] = t("err_password_required")
     if not repeat:
         missing["password_repeat"] = t("err_password_repeat_required")
-    if missing or max(len(old), len(new), len(repeat)) > 1024:
+    if missing:
         return _password_page(request, ctx, live, errors=missing, status=400)
+    if max(len(old), len(new), len(repeat)) > 1024:
+        return _password_page(request, ctx, live, form_error=t("err_invalid"), status=400)
     try:
         ended = await change_password(
             ctx,
