@@ -16,7 +16,7 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 from sqlalchemy import select, update
 
 from idp.context import Context
-from idp.db.models import Account, BrowserSession, Consent
+from idp.db.models import Account, BrowserSession, Consent, Contact
 from tests.e2e.conftest import client_address
 from tests.support.browser import query
 from tests.support.factories import RP, Person, make_person, make_rp, random_phone
@@ -136,10 +136,8 @@ async def test_register_then_manage_the_account_without_javascript(
     await expect(page.get_by_text("Следующий уровень — «стандартная»")).to_be_visible()
     async with ctx.db.read() as session:
         account_id = (
-            await session.scalars(
-                select(BrowserSession.account_id).order_by(BrowserSession.created_at.desc())
-            )
-        ).first()
+            await session.scalars(select(Contact.account_id).where(Contact.value_lookup == phone))
+        ).one()
         account = await session.get(Account, account_id)
         assert account is not None
         assert account.first_name == "Анна"
