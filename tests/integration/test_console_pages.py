@@ -6,6 +6,7 @@ client) that changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,7 +18,7 @@ from sqlalchemy import select, update
 
 from idp.clock import OffsetClock
 from idp.context import Context
-from idp.db.models import AuditEvent, BrowserSession, Consent, Contact
+from idp.db.models import AuditEvent, BrowserSession, Consent, Contact, Verification
 from tests.support.browser import Browser
 from tests.support.console_kit import console_login, csrf_of, device, post
 from tests.support.factories import Person, make_person, make_rp
@@ -31,7 +32,7 @@ from tests.support.logout_kit import (
     sign_in,
     wait_until,
 )
-from tests.support.mailbox import sms_code
+from tests.support.mailbox import email_link, sms_code
 from tests.support.token_kit import assert_invalid_grant, refresh
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -593,3 +594,57 @@ async def test_recent_sign_ins_newest_first_with_device_and_network(
     assert "Safari on iOS" in rows[1]
     assert "network 203.0.113.0" in rows[1]
     assert "203.0.113.9" not in page.text
+
+
+async def test_add_an_email_address_and_confirm_it_by_its_link(
+    browser: Browser, ctx: Context, person: Person
+) -> None:
+    await console_login(browser, person)
+    address = f"new-{uuid.uuid4().hex[:10]}@example.ru"
+    added = await post(
+        browser, "/account/contacts", "/account/contacts", {"kind": "email", "value": address}
+    )
+    assert added.status_code == 303
+    assert added.headers["location"] == "/account/contacts?done=email_sent"
+    page = await browser.get("/account/contacts")
+    assert address in page.text
+    assert "Откройте ссылку из письма" in page.text
+    _, first_token = await email_link(ctx, address)
+
+    # Sent again: the first link dies.
+    async with ctx.db.read() as session:
+        contact = (
+            await session.scalars(
+                select(Contact).where(
+                    Contact.account_id == person.account.id, Contact.value_lookup == address
+                )
+            )
+        ).one()
+    clock_moved = ctx.settings.verification.resend_cooldown + 1
+    async with ctx.db.transaction() as session:  # the cooldown is over
+        await session.execute(
+            update(Verification)
+            .where(Verification.owner_id == person.account.id)
+            .values(last_sent_at=ctx.clock.now() - timedelta(seconds=clock_moved))
+        )
+    resent = await post(browser, "/account/contacts", f"/account/contacts/{contact.id}/resend")
+    assert resent.status_code == 303, resent.text[:500]
+    token = first_token
+    for _ in range(100):
+        _, token = await email_link(ctx, address)
+        if token != first_token:
+            break
+        await asyncio.sleep(0.05)
+    assert token != first_token
+
+    shown = await browser.get(f"/confirm-email?token={token}")
+    confirmed = await browser.http.post(
+        "/confirm-email", data={"csrf_token": csrf_of(shown), "token": token}
+    )
+    assert confirmed.status_code == 303, confirmed.text[:500]
+    page = await browser.get("/account/contacts")
+    assert f'id="contact-{contact.id}"' in page.text
+    async with ctx.db.read() as session:
+        fresh = await session.get(Contact, contact.id)
+        assert fresh is not None
+        assert fresh.confirmed_at is not None
