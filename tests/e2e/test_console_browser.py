@@ -6,7 +6,9 @@ recent sign-ins; the same pages in English."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -54,6 +56,23 @@ async def no_js_page(
     )
     contexts.append(context)
     return await context.new_page()
+
+
+@asynccontextmanager
+async def screenshots_on_failure(
+    contexts: list[BrowserContext], where: Path
+) -> AsyncIterator[None]:
+    """On failure, a full-page screenshot of every open page under ``where/screenshots`` (kept
+    with pytest's temporary directories), named by context and page."""
+    try:
+        yield
+    except BaseException:
+        folder = where / "screenshots"
+        folder.mkdir(exist_ok=True)
+        for i, context in enumerate(contexts):
+            for j, page in enumerate(context.pages):
+                await page.screenshot(path=folder / f"context{i}-page{j}.png", full_page=True)
+        raise
 
 
 async def press(page: Page, target: Locator) -> None:
@@ -123,91 +142,104 @@ async def test_register_then_manage_the_account_without_javascript(
     ctx: Context,
     farm: RPFarm,
     rp_callback: str,
+    tmp_path: Path,
 ) -> None:
-    page = await no_js_page(chromium, contexts)
-    phone = random_phone()
-    await register(page, server, ctx, phone)
+    async with screenshots_on_failure(contexts, tmp_path):
+        page = await no_js_page(chromium, contexts)
+        phone = random_phone()
+        await register(page, server, ctx, phone)
 
-    # Signed in by creating the password: the link leads straight into the console.
-    await press(page, page.get_by_role("link", name="Перейти в личный кабинет"))
-    assert page.url == f"{server.url}/account"
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Личный кабинет")
-    await expect(page.locator("#level")).to_have_text("упрощённая")
-    await expect(page.get_by_text("Следующий уровень — «стандартная»")).to_be_visible()
-    async with ctx.db.read() as session:
-        account_id = (
-            await session.scalars(select(Contact.account_id).where(Contact.value_lookup == phone))
-        ).one()
-        account = await session.get(Account, account_id)
-        assert account is not None
-        assert account.first_name == "Анна"
+        # Signed in by creating the password: the link leads straight into the console.
+        await press(page, page.get_by_role("link", name="Перейти в личный кабинет"))
+        assert page.url == f"{server.url}/account"
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Личный кабинет")
+        await expect(page.locator("#level")).to_have_text("упрощённая")
+        await expect(page.get_by_text("Следующий уровень — «стандартная»")).to_be_visible()
+        async with ctx.db.read() as session:
+            account_id = (
+                await session.scalars(
+                    select(Contact.account_id).where(Contact.value_lookup == phone)
+                )
+            ).one()
+            account = await session.get(Account, account_id)
+            assert account is not None
+            assert account.first_name == "Анна"
 
-    # The password, after the login has aged: the console asks for it again first.
-    await age_logins(ctx, account_id, ctx.settings.console.reauth_within + 60)
-    await press(page, nav(page, "Пароль"))
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Подтвердите, что это вы")
-    await field(page, "Пароль").fill("Not-The-One-1")
-    await press(page, button(page, "Продолжить"))
-    await expect(page.get_by_role("alert")).to_have_text("Неверный пароль.")
-    await field(page, "Пароль").fill(PASSWORD)
-    await press(page, button(page, "Продолжить"))
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Смена пароля")
-    await field(page, "Текущий пароль").fill(PASSWORD)
-    await field(page, "Новый пароль").fill(NEW_PASSWORD)
-    await field(page, "Повторите пароль").fill(NEW_PASSWORD)
-    await press(page, button(page, "Сменить пароль"))
-    await expect(page.get_by_role("status")).to_contain_text("Пароль изменён")
+        # The password, after the login has aged: the console asks for it again first.
+        await age_logins(ctx, account_id, ctx.settings.console.reauth_within + 60)
+        await press(page, nav(page, "Пароль"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Подтвердите, что это вы")
+        await field(page, "Пароль").fill("Not-The-One-1")
+        await press(page, button(page, "Продолжить"))
+        await expect(page.get_by_role("alert")).to_have_text("Неверный пароль.")
+        await field(page, "Пароль").fill(PASSWORD)
+        await press(page, button(page, "Продолжить"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Смена пароля")
+        await field(page, "Текущий пароль").fill(PASSWORD)
+        await field(page, "Новый пароль").fill(NEW_PASSWORD)
+        await field(page, "Повторите пароль").fill(NEW_PASSWORD)
+        await press(page, button(page, "Сменить пароль"))
+        await expect(page.get_by_role("status")).to_contain_text("Пароль изменён")
 
-    # Another device signs in to an RP with the new password; the console ends that session.
-    tax: LiveRP = await farm.add(name="Налоговая служба")
-    other = await no_js_page(chromium, contexts)
-    await log_in_at_rp(other, server, tax.rp, phone, NEW_PASSWORD)
-    [phone_session] = await sessions_of_client(ctx, tax.client_id)
-    await press(page, nav(page, "Сеансы и сайты"))
-    row = page.locator(f"#session-{phone_session.id}")
-    await expect(row).to_contain_text("Налоговая служба")
-    await press(page, row.get_by_role("button", name="Завершить этот сеанс"))
-    await expect(page.get_by_role("status")).to_contain_text("Сеанс завершён")
-    await expect(page.locator(f"#session-{phone_session.id}")).to_have_count(0)
-    await wait_until(lambda: len(tax.fake.received) == 1, "the RP's back-channel logout")
-    assert tax.fake.problems == []
-    assert tax.fake.received[0].claims["sid"] == phone_session.sid
+        # Another device signs in to an RP with the new password; the console ends that session.
+        tax: LiveRP = await farm.add(name="Налоговая служба")
+        other = await no_js_page(chromium, contexts)
+        await log_in_at_rp(other, server, tax.rp, phone, NEW_PASSWORD)
+        [phone_session] = await sessions_of_client(ctx, tax.client_id)
+        await press(page, nav(page, "Сеансы и сайты"))
+        row = page.locator(f"#session-{phone_session.id}")
+        await expect(row).to_contain_text("Налоговая служба")
+        await press(page, row.get_by_role("button", name="Завершить этот сеанс"))
+        await expect(page.get_by_role("status")).to_contain_text("Сеанс завершён")
+        await expect(page.locator(f"#session-{phone_session.id}")).to_have_count(0)
+        await wait_until(lambda: len(tax.fake.received) == 1, "the RP's back-channel logout")
+        assert tax.fake.problems == []
+        assert tax.fake.received[0].claims["sid"] == phone_session.sid
 
-    # A site that asked for consent, then the consent withdrawn in the console.
-    mail = await make_rp(ctx, name="Почта России", redirect_uri=rp_callback, require_consent=True)
-    await log_in_at_rp(page, server, mail, phone, NEW_PASSWORD)
-    await page.goto(f"{server.url}/account/consents")
-    entry = page.locator(f"#consent-{mail.client_id}")
-    await expect(entry).to_contain_text("Почта России")
-    await press(page, entry.get_by_role("button", name="Отозвать разрешение у сайта Почта России"))
-    await expect(page.get_by_role("status")).to_contain_text("Разрешение отозвано")
-    await expect(page.locator(f"#consent-{mail.client_id}")).to_have_count(0)
-    async with ctx.db.read() as session:
-        assert await session.get(Consent, (account_id, mail.client_id)) is None
+        # A site that asked for consent, then the consent withdrawn in the console.
+        mail = await make_rp(
+            ctx, name="Почта России", redirect_uri=rp_callback, require_consent=True
+        )
+        await log_in_at_rp(page, server, mail, phone, NEW_PASSWORD)
+        await page.goto(f"{server.url}/account/consents")
+        entry = page.locator(f"#consent-{mail.client_id}")
+        await expect(entry).to_contain_text("Почта России")
+        await press(
+            page, entry.get_by_role("button", name="Отозвать разрешение у сайта Почта России")
+        )
+        await expect(page.get_by_role("status")).to_contain_text("Разрешение отозвано")
+        await expect(page.locator(f"#consent-{mail.client_id}")).to_have_count(0)
+        async with ctx.db.read() as session:
+            assert await session.get(Consent, (account_id, mail.client_id)) is None
 
-    # Recent sign-ins: the registration's own sign-in, on this device, is among them.
-    await press(page, nav(page, "Последние входы"))
-    await expect(page.locator("table.sign-ins tbody tr").first).to_be_visible()
-    await expect(page.locator("table.sign-ins")).to_contain_text("Chrome on Linux")
+        # Recent sign-ins: the registration's own sign-in, on this device, is among them.
+        await press(page, nav(page, "Последние входы"))
+        await expect(page.locator("table.sign-ins tbody tr").first).to_be_visible()
+        await expect(page.locator("table.sign-ins")).to_contain_text("Chrome on Linux")
 
 
 async def test_console_in_english_from_the_login_page(
-    chromium: Chromium, contexts: list[BrowserContext], server: LiveServer, ctx: Context
+    chromium: Chromium,
+    contexts: list[BrowserContext],
+    server: LiveServer,
+    ctx: Context,
+    tmp_path: Path,
 ) -> None:
-    person: Person = await make_person(ctx)
-    page = await no_js_page(chromium, contexts, locale="en-US")
-    await page.goto(f"{server.url}/account/sessions")
-    assert page.url == f"{server.url}/account/login?return=%2Faccount%2Fsessions"
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Log in to your account")
-    await field(page, "Phone, e-mail or SNILS").fill(person.phone)
-    await field(page, "Password").fill(person.password)
-    await press(page, button(page, "Log in"))
-    assert page.url == f"{server.url}/account/sessions"
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Sessions and sites")
-    await expect(page.get_by_text("this device")).to_be_visible()
-    await press(page, nav(page, "Overview"))
-    await expect(page.locator("#level")).to_have_text("simplified")
-    await press(page, button(page, "Log out"))
-    await expect(page.get_by_role("heading", level=1)).to_have_text("You are logged out")
-    await press(page, page.get_by_role("link", name="Go to your account"))
-    assert page.url.startswith(f"{server.url}/account/login")
+    async with screenshots_on_failure(contexts, tmp_path):
+        person: Person = await make_person(ctx)
+        page = await no_js_page(chromium, contexts, locale="en-US")
+        await page.goto(f"{server.url}/account/sessions")
+        assert page.url == f"{server.url}/account/login?return=%2Faccount%2Fsessions"
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Log in to your account")
+        await field(page, "Phone, e-mail or SNILS").fill(person.phone)
+        await field(page, "Password").fill(person.password)
+        await press(page, button(page, "Log in"))
+        assert page.url == f"{server.url}/account/sessions"
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Sessions and sites")
+        await expect(page.get_by_text("this device")).to_be_visible()
+        await press(page, nav(page, "Overview"))
+        await expect(page.locator("#level")).to_have_text("simplified")
+        await press(page, button(page, "Log out"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text("You are logged out")
+        await press(page, page.get_by_role("link", name="Go to your account"))
+        assert page.url.startswith(f"{server.url}/account/login")
