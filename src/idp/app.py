@@ -21,6 +21,9 @@ from idp.accounts.registration import pages as registration_pages
 from idp.accounts.registration import routes as registration_routes
 from idp.background import Background
 from idp.clock import Clock
+from idp.consents import routes as consent_routes
+from idp.console import pages as console_pages
+from idp.console import routes as console_routes
 from idp.context import Context
 from idp.demo import pages as demo_pages
 from idp.demo.registration import register_demo_client
@@ -108,6 +111,8 @@ def create_app(
         account_routes,
         password_routes,
         contact_routes,
+        consent_routes,
+        console_routes,
         dev_mailbox,
         start_page,
         demo_pages,
@@ -116,6 +121,7 @@ def create_app(
         registration_pages,
         email_link_pages,
         reset_pages,
+        console_pages,
         health,
     ):
         app.include_router(module.router)

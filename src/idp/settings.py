@@ -49,6 +49,24 @@ class SessionSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The account console (``/account``)."""
+
+    reauth_within: int = _doc(
+        300,
+        "Seconds a login counts as recent in the account console: changing the password or a "
+        "contact after that asks for the password again (ASVS 5.0 7.5.1).",
+        ge=30,
+        le=86400,
+    )
+    sign_ins_shown: int = _doc(
+        20,
+        "How many recent sign-ins the console and `GET /api/v1/me/sign-ins` list.",
+        ge=1,
+        le=100,
+    )
+
+
 class LogoutSettings(BaseModel):
     """Back-channel logout: the `backchannel_logout` jobs of the job queue and their retries."""
 
@@ -361,6 +379,7 @@ class Settings(BaseSettings):
     )
     tokens: TokenSettings = TokenSettings()
     sessions: SessionSettings = SessionSettings()
+    console: ConsoleSettings = ConsoleSettings()
     throttle: ThrottleSettings = ThrottleSettings()
     logout: LogoutSettings = LogoutSettings()
     notify: NotifySettings = NotifySettings()

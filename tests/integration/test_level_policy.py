@@ -32,6 +32,7 @@ async def stops_at_unmet_page(browser: Browser, rp: RP, response: httpx.Response
     assert page.status_code == 200
     assert 'value="deny"' in page.text
     assert 'name="password"' not in page.text
+    assert 'href="/account"' in page.text  # the way to raise the level starts in the console
     return page
 
 

@@ -100,3 +100,21 @@ async def test_email_confirmed_after_the_password_joins_the_account(
         assert confirmed.status_code == 204, confirmed.text
     account = await authenticate(ctx, email, "Violet-Orbit-73", "10.9.9.8")
     assert account.sub == done.json()["sub"]
+
+
+async def test_a_registration_without_a_phone_has_no_code_to_confirm(server: LiveServer) -> None:
+    """The registration exists, so this is a conflict with its state (409), not a 404."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        created = await http.post(
+            "/api/v1/registrations",
+            json={"last_name": "Сидорова", "first_name": "Анна", "email": "anna@example.ru"},
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        headers = {"X-Registration-Token": body["token"]}
+        for step, payload in (("confirm", {"code": "123456"}), ("resend", None)):
+            refused = await http.post(
+                f"/api/v1/registrations/{body['id']}/phone/{step}", json=payload, headers=headers
+            )
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["type"].endswith("/problems/no-phone")

@@ -119,6 +119,10 @@ async def _start(
             ip=ip,
             amr=["pwd"],
             via=via,
+            # For the person's list of recent sign-ins (the console): a device label, never
+            # the User-Agent, and the session, to show "this device".
+            device=signed_in.record.user_agent,
+            session_id=str(signed_in.record.id),
         )
         if then is not None:
             await session.flush()

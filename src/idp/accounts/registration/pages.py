@@ -33,6 +33,8 @@ from idp.errors import Conflict, NotFound, ValidationFailed
 from idp.http import cookies
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
+from idp.jobs.runner import JobRunner
+from idp.sessions.service import find_live_session
 from idp.web.forms import (
     browser_id,
     checked_form,
@@ -400,7 +402,23 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
         password_hash = await ctx.passwords.hash(password)  # outside any transaction
         with registration.contact_taken(registration.CONTACT_TAKEN):
             async with ctx.db.transaction() as session:
-                await registration.complete(session, ctx, held.id, held.token, password_hash)
+                account = await registration.complete(
+                    session, ctx, held.id, held.token, password_hash
+                )
+                # Signed in at once in this browser (issue 9): the console is one click away.
+                signed_in = await registration.sign_in(
+                    session,
+                    ctx,
+                    account,
+                    previous=await find_live_session(
+                        session,
+                        cookies.read(request, cookies.SESSION, ctx.settings),
+                        ctx.clock.now(),
+                        ctx.settings.sessions,
+                    ),
+                    user_agent=request.headers.get("user-agent"),
+                    ip=client_ip(request),
+                )
     except NotFound:
         return _expired(request, ctx)
     except registration.ContactNotConfirmed:
@@ -412,6 +430,22 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
         return _password_page(request, ctx, current, form_error=t("err_contact_taken"), status=409)
     response = redirect(with_return("/register/done", held.interaction_id))
     cookies.clear(response, cookies.REGISTRATION, ctx.settings)
+    cookies.write(
+        response,
+        cookies.SESSION,
+        signed_in.cookie,
+        ctx.settings,
+        max_age=ctx.settings.sessions.absolute_ttl,
+    )
+    cookies.write(
+        response,
+        cookies.DEVICE,
+        ctx.devices.remember(cookies.read(request, cookies.DEVICE, ctx.settings), account.id),
+        ctx.settings,
+        ctx.settings.throttle.device_cookie_ttl,
+    )
+    dispatcher: JobRunner = request.app.state.jobs
+    await dispatcher.run_now(signed_in.replaced.jobs, wait=0)
     return response
 
 

@@ -31,6 +31,7 @@ from idp.context import Context
 from idp.db.models import Account, Contact, Registration
 from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
 from idp.security.tokens import digest, new_token, same
+from idp.sessions.service import LiveSession, SignedIn, begin_session
 
 PURPOSE = "registration"
 _NAME_RULE = "Use Cyrillic or Latin letters, spaces, hyphens and apostrophes, 1 to 100 characters."
@@ -208,6 +209,11 @@ async def load(
     return row
 
 
+class NoPhone(Conflict):
+    type_slug = "no-phone"
+    title = "This registration has no phone to confirm"
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneChecked:
     registration: Registration
@@ -220,6 +226,9 @@ async def confirm_phone(
     """Check the code. A wrong one is counted in this transaction: the caller commits, then
     raises ``problem``, so the wrong attempt stays counted."""
     registration = await load(session, ctx, registration_id, token)
+    if registration.phone is None:
+        # The registration exists: it is in the wrong state, not missing (409, not 404).
+        raise NoPhone("This registration has no phone; confirm the e-mail address by its link.")
     pending = await verification.latest(session, registration.id, PURPOSE, "sms")
     if pending is None:
         raise NotFound("No code was sent for this registration.")
@@ -238,6 +247,9 @@ async def resend_phone(
     ip: str | None = None,
 ) -> int:
     registration = await load(session, ctx, registration_id, token)
+    if registration.phone is None:
+        # The registration exists: it is in the wrong state, not missing (409, not 404).
+        raise NoPhone("This registration has no phone; confirm the e-mail address by its link.")
     pending = await verification.latest(session, registration.id, PURPOSE, "sms")
     if pending is None:
         raise NotFound("No code was sent for this registration.")
@@ -409,3 +421,32 @@ async def complete(
         privacy_notice_version=registration.privacy_notice_version,
     )
     return account
+
+
+async def sign_in(
+    session: AsyncSession,
+    ctx: Context,
+    account: Account,
+    *,
+    previous: LiveSession | None,
+    user_agent: str | None,
+    ip: str | None,
+) -> SignedIn:
+    """The person who just created the password is signed in in the same browser (and the
+    same transaction as ``complete``): the password was just set, so it is a password login.
+    A previous session of another account in this browser ends with its logout fan-out."""
+    signed_in = await begin_session(
+        session, ctx, account, previous=previous, amr=["pwd"], user_agent=user_agent, ip=ip
+    )
+    record(
+        session,
+        "login",
+        at=ctx.clock.now(),
+        account_id=account.id,
+        ip=ip,
+        amr=["pwd"],
+        via="registration",
+        device=signed_in.record.user_agent,
+        session_id=str(signed_in.record.id),
+    )
+    return signed_in

@@ -239,6 +239,7 @@ def _finish(
         locale,
         title=Translator(locale)("logged_out_title"),
         text=Translator(locale)("logged_out_text"),
+        console_link=True,
     )
 
 
@@ -246,4 +247,10 @@ def _finish(
 async def logged_out(request: Request) -> Response:
     locale = _locale(request, None)
     t = Translator(locale)
-    return page("message.html", locale, title=t("logged_out_title"), text=t("logged_out_text"))
+    return page(
+        "message.html",
+        locale,
+        title=t("logged_out_title"),
+        text=t("logged_out_text"),
+        console_link=True,
+    )
