@@ -204,6 +204,57 @@ async def _demo_signed_in(v: Visit) -> None:
     await v.page.locator("#id-token-claims").wait_for()
 
 
+# The account console (a person signed in through a relying party first).
+
+
+@screen("console-login", "/account/login")
+async def _console_login(v: Visit) -> None:
+    await v.go("/account")
+    await v.page.wait_for_url("**/account/login*")
+    await v.page.locator("input[name=login]").wait_for()
+
+
+async def _console(v: Visit, path: str, marker: str = "main h1") -> None:
+    await v.signed_in()
+    await v.go(path)
+    await v.page.locator(marker).wait_for()
+
+
+@screen("console-overview", "/account")
+async def _console_overview(v: Visit) -> None:
+    await _console(v, "/account", "#level")
+
+
+@screen("console-reauth", "/account/reauth")
+async def _console_reauth(v: Visit) -> None:
+    await _console(v, "/account/reauth?return=/account/password", "input[name=password]")
+
+
+@screen("console-contacts", "/account/contacts")
+async def _console_contacts(v: Visit) -> None:
+    await _console(v, "/account/contacts")
+
+
+@screen("console-password", "/account/password")
+async def _console_password(v: Visit) -> None:
+    await _console(v, "/account/password", "input[name=old_password]")
+
+
+@screen("console-sessions", "/account/sessions")
+async def _console_sessions(v: Visit) -> None:
+    await _console(v, "/account/sessions")
+
+
+@screen("console-consents", "/account/consents")
+async def _console_consents(v: Visit) -> None:
+    await _console(v, "/account/consents")
+
+
+@screen("console-sign-ins", "/account/sign-ins")
+async def _console_sign_ins(v: Visit) -> None:
+    await _console(v, "/account/sign-ins")
+
+
 @screen("privacy-notice", "/privacy")
 async def _privacy(v: Visit) -> None:
     await v.go("/privacy")

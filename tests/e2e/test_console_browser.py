@@ -98,6 +98,7 @@ async def register(page: Page, server: LiveServer, ctx: Context, phone: str) -> 
     await field(page, "Фамилия").fill("Сидорова")
     await field(page, "Имя").fill("Анна")
     await field(page, "Мобильный телефон").fill(phone)
+    await page.locator("#personal_data_consent").check()  # 152-FZ consent, required
     await press(page, button(page, "Продолжить"))
     code, _ = await sms_code(ctx, phone)
     await field(page, "Код из SMS").fill(code)
