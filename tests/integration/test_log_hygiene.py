@@ -197,7 +197,12 @@ async def test_a_failed_notification_try_is_one_line_without_personal_data(
             async with httpx.AsyncClient(transport=transport, base_url=chosen.issuer) as http:
                 created = await http.post(
                     "/api/v1/registrations",
-                    json={"last_name": "Сидорова", "first_name": "Анна", "phone": phone},
+                    json={
+                        "last_name": "Сидорова",
+                        "first_name": "Анна",
+                        "phone": phone,
+                        "personal_data_consent": True,
+                    },
                 )
                 assert created.status_code == 201, created.text
             await asyncio.wait_for(collect.failed.wait(), 20)
