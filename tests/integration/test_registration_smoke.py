@@ -107,7 +107,12 @@ async def test_a_registration_without_a_phone_has_no_code_to_confirm(server: Liv
     async with httpx.AsyncClient(base_url=server.url) as http:
         created = await http.post(
             "/api/v1/registrations",
-            json={"last_name": "Сидорова", "first_name": "Анна", "email": "anna@example.ru"},
+            json={
+                "last_name": "Сидорова",
+                "first_name": "Анна",
+                "email": "anna@example.ru",
+                "personal_data_consent": True,
+            },
         )
         assert created.status_code == 201, created.text
         body = created.json()
