@@ -34,7 +34,11 @@ LINKS = ("/.well-known/openid-configuration", "/dev/mailbox", "/account")
 
 
 @pytest.fixture(scope="module")
-def dev(settings: Settings, clock: OffsetClock, migrated: str) -> Iterator[LiveServer]:
+def dev(
+    settings: Settings, clock: OffsetClock, migrated: str, server: LiveServer
+) -> Iterator[LiveServer]:
+    # After the suite's server (dev mode too), which registers idp-demo for its own issuer as it
+    # starts: the last to start owns the demo client.
     with dev_server(settings, clock) as live:
         yield live
 
