@@ -293,7 +293,7 @@ async def test_an_installation_told_to_move_its_key_keeps_the_key(
         )
     assert not (other_volume / "kek").exists()
 
-    other_volume.mkdir()
+    os.mkdir(other_volume)
     shutil.move(var / "kek", other_volume / "kek")  # what the message asks
     code, out, err = await _idp(moved_setting_only, "migrate", "--json")
     assert code == 0, err
