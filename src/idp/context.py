@@ -15,13 +15,15 @@ from idp.security.passwords import PasswordService
 from idp.security.pii import PersonalDataVault
 from idp.security.sealing import Keyring, load_or_create_kek
 from idp.settings import ConfigurationError, Settings
-from idp.startup_checks import enforce, kek_location_problem
+from idp.startup_checks import enforce, kek_location_problem, lost_kek_problem
 
 
 def key_encryption_key(settings: Settings) -> bytes:
     # Generated into var/ only where one process owns the data (SQLite) or in development, and
     # outside dev mode never beside the database (every command: `idp migrate` would make it).
-    if not settings.dev_mode and (problem := kek_location_problem(settings)):
+    if not settings.dev_mode and (
+        problem := kek_location_problem(settings) or lost_kek_problem(settings)
+    ):
         raise ConfigurationError(problem)
     return load_or_create_kek(
         settings.key_encryption_key,

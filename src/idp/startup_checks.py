@@ -10,8 +10,10 @@ pure functions of the settings (and, for the key's place, of the file systems).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -95,17 +97,50 @@ def kek_location_problem(
     kek = settings.var_dir / KEK_FILE
     kek_dir, db_dir = settings.var_dir.resolve(), database.resolve().parent
     fix = "set IDP_KEY_ENCRYPTION_KEY, or IDP_VAR_DIR to a directory on another volume"
+    sits = "would sit"
+    if kek.exists():  # an installation from before this check: the key itself must move
+        sits = "sits"
+        fix = (
+            f"move {kek} to a directory on another volume and set IDP_VAR_DIR to it, or put "
+            "its content in IDP_KEY_ENCRYPTION_KEY (a new key would open none of the data "
+            "sealed with it)"
+        )
     if kek_dir == db_dir or kek_dir.is_relative_to(db_dir):
         return (
-            f"the key-encryption key {kek} would sit in the directory of the SQLite "
+            f"the key-encryption key {kek} {sits} in the directory of the SQLite "
             f"database {database}: {fix}"
         )
     if device(kek_dir) == device(db_dir):
         return (
-            f"the key-encryption key {kek} would sit on the same volume as the SQLite "
+            f"the key-encryption key {kek} {sits} on the same volume as the SQLite "
             f"database {database}: {fix}"
         )
     return None
+
+
+def lost_kek_problem(settings: Settings) -> str | None:
+    """No key configured and none at ``IDP_VAR_DIR/kek``, yet the SQLite database holds signing
+    keys, so data sealed with a key-encryption key: generating a new key would open none of it
+    (an operator who moved ``IDP_VAR_DIR`` without the file). None for a new database."""
+    kek = settings.var_dir / KEK_FILE
+    database = sqlite_file(settings.database_url)
+    if settings.key_encryption_key is not None or database is None or kek.exists():
+        return None
+    if not database.is_file():
+        return None
+    try:
+        read_only = f"{database.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(read_only, uri=True)) as connection:
+            sealed = connection.execute("SELECT 1 FROM signing_keys LIMIT 1").fetchone()
+    except sqlite3.Error:  # no schema yet
+        return None
+    if sealed is None:
+        return None
+    return (
+        f"the key-encryption key {kek} does not exist, but the SQLite database {database} "
+        "holds data sealed with one: move the existing key file there, or put its content in "
+        "IDP_KEY_ENCRYPTION_KEY (a new key would open none of that data)"
+    )
 
 
 def problems(settings: Settings) -> list[str]:
@@ -115,6 +150,7 @@ def problems(settings: Settings) -> list[str]:
         issuer_problem(settings.issuer),
         *notifier_problems(settings),
         kek_location_problem(settings),
+        lost_kek_problem(settings),
     ]
     return [problem for problem in found if problem]
 

@@ -34,7 +34,11 @@ LINKS = ("/.well-known/openid-configuration", "/dev/mailbox", "/account")
 
 
 @pytest.fixture(scope="module")
-def dev(settings: Settings, clock: OffsetClock, migrated: str) -> Iterator[LiveServer]:
+def dev(
+    settings: Settings, clock: OffsetClock, migrated: str, server: LiveServer
+) -> Iterator[LiveServer]:
+    # After the suite's server (dev mode too), which registers idp-demo for its own issuer as it
+    # starts: the last to start owns the demo client.
     with dev_server(settings, clock) as live:
         yield live
 
@@ -124,6 +128,40 @@ async def test_twenty_instances_starting_at_once_leave_one_demo_client(
         restore = Context.build(dev_settings(settings, dev.port))
         await register_demo_client(restore)
         await restore.close()
+
+
+async def test_a_builtin_client_moved_by_another_instance_reaches_this_ones_cache(
+    settings: Settings, migrated: str, ctx: Context
+) -> None:
+    """An instance started with another issuer brings the demo client's redirect URIs to its
+    port: every other instance's client cache drops its copy within the recheck interval."""
+    client_id = f"builtin-{secrets.token_hex(4)}"
+    slow = settings.model_copy(update={"client_cache_ttl": 600.0, "client_cache_recheck": 0.2})
+    here, there = Context.build(slow), Context.build(slow)
+
+    async def put(c: Context, port: int) -> None:
+        data = NewClient(
+            name="Built in",
+            client_id=client_id,
+            redirect_uris=[f"http://127.0.0.1:{port}/cb"],
+            auth_method="none",
+        )
+        async with c.db.transaction() as session:
+            await put_builtin_client(session, c, data, actor="test")
+
+    try:
+        await put(here, 9)
+        cached = await here.clients.get(client_id)
+        assert cached is not None
+        assert list(cached.redirect_uris) == ["http://127.0.0.1:9/cb"]
+        await put(there, 10)
+        await asyncio.sleep(0.5)
+        seen = await here.clients.get(client_id)
+    finally:
+        await here.close()
+        await there.close()
+    assert seen is not None
+    assert list(seen.redirect_uris) == ["http://127.0.0.1:10/cb"]
 
 
 async def test_a_builtin_client_created_by_many_at_once_is_created_once(

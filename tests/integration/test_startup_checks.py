@@ -262,3 +262,40 @@ def test_a_configured_key_needs_no_place(settings: Settings, tmp_path: Path) -> 
     check_settings(beside)
     assert not (tmp_path / "kek").exists()
     assert os.listdir(tmp_path) == []
+
+
+async def test_an_installation_told_to_move_its_key_keeps_the_key(
+    settings: Settings, tmp_path: Path, other_volume: Path
+) -> None:
+    """An installation from before the check (``var/kek`` beside ``var/idp.db``) is told to
+    move the key file itself; moving only ``IDP_VAR_DIR`` must not make a new key, which would
+    open none of the sealed data (contacts, SNILS, signing keys)."""
+    var = tmp_path / "var"
+    database = var / "idp.db"
+    before = {**_sqlite_env(settings, database, var), "IDP_DEV_MODE": "true"}
+    code, _, err = await _idp(before, "migrate")  # dev mode let the key sit there
+    assert code == 0, err
+    kek = (var / "kek").read_text()
+
+    assert await _refused(_sqlite_env(settings, database, var), "migrate") == (
+        f"the key-encryption key {var / 'kek'} sits in the directory of the SQLite database "
+        f"{database}: move {var / 'kek'} to a directory on another volume and set IDP_VAR_DIR "
+        "to it, or put its content in IDP_KEY_ENCRYPTION_KEY (a new key would open none of "
+        "the data sealed with it)"
+    )
+    moved_setting_only = _sqlite_env(settings, database, other_volume)
+    for command in (("migrate",), ()):
+        assert await _refused(moved_setting_only, *command) == (
+            f"the key-encryption key {other_volume / 'kek'} does not exist, but the SQLite "
+            f"database {database} holds data sealed with one: move the existing key file "
+            "there, or put its content in IDP_KEY_ENCRYPTION_KEY (a new key would open none "
+            "of that data)"
+        )
+    assert not (other_volume / "kek").exists()
+
+    os.mkdir(other_volume)
+    shutil.move(var / "kek", other_volume / "kek")  # what the message asks
+    code, out, err = await _idp(moved_setting_only, "migrate", "--json")
+    assert code == 0, err
+    assert '"created_keys": []' in out  # the existing signing keys open with the moved key
+    assert (other_volume / "kek").read_text() == kek

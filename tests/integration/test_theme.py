@@ -40,6 +40,11 @@ def theme_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (theme / "logo.svg").write_bytes(LOGO)
     (theme / ".hidden").write_text("hidden")
+    # An operator who points IDP_THEME_DIR at the wrong directory (IDP_VAR_DIR, /etc/idp):
+    # none of these is part of a theme, none is served.
+    for name in ("kek", "idp.db", "idp.sqlite3", "idp.env", "secrets.json", "notes.txt"):
+        (theme / name).write_text("not for the web")
+    (theme / "innocent.svg").symlink_to(theme / "kek")  # a link inside, to a file not served
     (theme / "escape").symlink_to(root / "secret.txt")
     return theme
 
@@ -101,6 +106,14 @@ async def test_theme_files_are_served_from_this_origin(http: httpx.AsyncClient) 
         "/theme/",
         "/theme/missing.png",
         "/theme/logo.svg%00.png",
+        "/theme/kek",
+        "/theme/idp.db",
+        "/theme/idp.sqlite3",
+        "/theme/idp.env",
+        "/theme/secrets.json",
+        "/theme/notes.txt",
+        "/theme/theme.json",
+        "/theme/innocent.svg",
     ],
 )
 async def test_nothing_outside_the_theme_is_served(http: httpx.AsyncClient, path: str) -> None:

@@ -22,7 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.cli import accounts as accounts_commands
 from idp.cli import clients as clients_commands
 from idp.cli import notifications as notifications_commands
-from idp.cli.kit import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_WRONG_STATE, add_json, show
+from idp.cli.kit import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_WRONG_STATE,
+    add_json,
+    int_between,
+    show,
+)
 from idp.cli.kit import Parser as _Parser
 from idp.cli.kit import emit as _emit
 from idp.cli.kit import with_context as _with_context
@@ -33,6 +40,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_WRONG_STATE", "build_parser",
 
 
 DEFAULT_PORT = 8000
+LIMIT = 100_000  # the most rows a listing prints
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -332,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
         "--port",
-        type=int,
+        type=int_between(1, 65535),
         default=None,
         help="port to listen on (default: the port of a loopback IDP_ISSUER, else 8000)",
     )
@@ -441,7 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["pending", "delivered", "rejected", "failed"],
         help="which deliveries to list",
     )
-    dlist.add_argument("--limit", type=int, default=100, help="at most this many, newest first")
+    dlist.add_argument(
+        "--limit", type=int_between(1, LIMIT), default=100, help="at most this many, newest first"
+    )
     add_json(dlist)
     dlist.set_defaults(func=cmd_deliveries_list)
 
@@ -453,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", choices=["pending", "running", "done", "failed"], help="only jobs in this state"
     )
     jlist.add_argument("--kind", help="only this kind, e.g. backchannel_logout, notification")
-    jlist.add_argument("--limit", type=int, default=100, help="at most this many, newest first")
+    jlist.add_argument(
+        "--limit", type=int_between(1, LIMIT), default=100, help="at most this many, newest first"
+    )
     add_json(jlist)
     jlist.set_defaults(func=cmd_jobs_list)
 

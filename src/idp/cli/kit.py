@@ -23,6 +23,23 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"idp: {message}\n")
 
 
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """An option's type: a whole number from ``low`` to ``high``, else the one-line refusal
+    (a port above 65535 would otherwise be wrapped round by the resolver, a huge limit
+    overflow the database driver)."""
+
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high}, not {value}")
+        return value
+
+    return number
+
+
 def emit(data: dict[str, Any], as_json: bool) -> None:
     """One JSON object, or ``key: value`` lines (the output of the first commands)."""
     if as_json:

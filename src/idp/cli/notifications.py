@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from idp.cli.kit import Parser, add_json, run, show
+from idp.cli.kit import Parser, add_json, int_between, run, show
 
 STATUSES = {"pending": ["pending", "running"], "failed": ["failed"]}
 
@@ -24,7 +24,9 @@ def register(commands: Any) -> None:
         choices=list(STATUSES),
         help="only waiting (pending, being sent) or only failed messages (default: both)",
     )
-    listing.add_argument("--limit", type=int, default=100, help="at most this many")
+    listing.add_argument(
+        "--limit", type=int_between(1, 100_000), default=100, help="at most this many"
+    )
     add_json(listing)
     listing.set_defaults(func=cmd_list)
 
@@ -52,10 +54,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     from idp.jobs.repository import listing
     from idp.notify.outbox import NOTIFICATION
 
-    if args.limit < 1:
-        from idp.errors import BadInput
-
-        raise BadInput("--limit must be at least 1")
     statuses = STATUSES[args.status] if args.status else [*STATUSES["pending"], "failed"]
 
     async def action(ctx: Any) -> dict[str, Any]:

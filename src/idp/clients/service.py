@@ -227,7 +227,9 @@ async def put_builtin_client(
         raise BadInput("a built-in client has a fixed client_id and no secret")
     data = validate(data, block_private_addresses=ctx.settings.logout.block_private_addresses)
     now = ctx.clock.now()
-    created = await ClientRepository(session).put(
+    repo = ClientRepository(session)
+    await repo.bump_generation()  # other instances drop their copy (the issuer may have moved)
+    created = await repo.put(
         {
             "client_id": data.client_id,
             "name": data.name.strip(),

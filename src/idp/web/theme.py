@@ -1,16 +1,16 @@
 """Branding: the service's name, logo, colours and footer links, and the support contact.
 
 They come from ``IDP_BRAND__…`` settings, over ``theme.json`` in ``IDP_THEME_DIR``, over the
-built-in look. The theme directory's other files (a logo, fonts) are served from this origin
-under ``/theme/…``, so the pages' Content-Security-Policy (``'self'``) keeps holding; a path
-that leaves the directory (``..``, a symbolic link out of it) is refused. The colours become
+built-in look. The theme directory's other files (a logo, fonts: the types in
+``SERVED_TYPES``, nothing else) are served from this origin under ``/theme/…``, so the pages'
+Content-Security-Policy (``'self'``) keeps holding; a path that leaves the directory (``..``, a
+symbolic link out of it) is refused. The colours become
 CSS custom properties in ``/theme/colors.css`` (no inline style: the policy forbids it).
 """
 
 from __future__ import annotations
 
 import json
-import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,26 @@ _COLOR_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 # A CSS colour value, and nothing that could end the declaration or the rule.
 _COLOR_VALUE = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}|(rgb|rgba|hsl|hsla)\([0-9., %/]+\)")
 _EMAIL = re.compile(r"[^@\s/:]+@[^@\s/:]+\.[^@\s/:]+")
+# What a theme is made of, by file name extension: only these are served. A directory pointed
+# at by mistake (IDP_VAR_DIR with its `kek` and SQLite file, /etc/idp with an env file) gives
+# away nothing else.
+SERVED_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".ico": "image/vnd.microsoft.icon",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ttf": "font/ttf",
+    ".otf": "font/otf",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".pdf": "application/pdf",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +173,9 @@ async def theme_file(path: str, request: Request) -> Response:
     if "\\" in path or "\x00" in path:
         raise NotFound()
     target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
+    media_type = SERVED_TYPES.get(target.suffix.lower())  # of the file a link leads to, too
+    if media_type is None or not target.is_relative_to(root) or not target.is_file():
         raise NotFound()
-    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     return FileResponse(
         target,
         media_type=media_type,

@@ -41,6 +41,7 @@ from idp.oidc.authorize.decide import (
 from idp.oidc.authorize.request import AuthorizationRequest, validate
 from idp.oidc.logout.end_session import frontchannel_page
 from idp.security.csrf import Csrf
+from idp.security.redirect_uris import matches_registered
 from idp.sessions.interactions import find as find_interaction
 from idp.sessions.service import LiveSession, end_sessions, find_live_session
 from idp.web.error_page import offer_way_back
@@ -176,6 +177,11 @@ async def _load(request: Request, ctx: Context, interaction_id: str) -> _Loaded 
         finished = row.finished_at is not None
     client = await ctx.clients.get(auth_request.client_id)
     if client is None or browser_id is None:
+        return None
+    if not matches_registered(
+        auth_request.redirect_uri, client.redirect_uris, native=client.is_public
+    ):
+        # The operator removed it meanwhile (`idp clients update`): no code goes there now.
         return None
     # The interaction's redirect URI was checked when it started: an error page offers it.
     offer_way_back(request, client.name, auth_request.redirect_uri)
