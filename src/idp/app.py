@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.staticfiles import StaticFiles
 
 from idp import __version__
@@ -73,6 +74,8 @@ def create_app(
                 await register_demo_client(ctx)
             except BadInput as exc:  # an issuer a redirect URI cannot use (http, not loopback)
                 logger.warning("the demo relying party is not registered: %s", exc)
+            except SQLAlchemyError as exc:  # a schema not migrated yet: /readyz says so
+                logger.warning("the demo relying party is not registered: %s", type(exc).__name__)
         if run_jobs:
             background.start()
         try:
