@@ -20,12 +20,12 @@ from idp.accounts.errors import InvalidCredentials, TooManyAttempts
 from idp.accounts.journey import register_url, reset_url
 from idp.accounts.login.service import log_in, log_out
 from idp.accounts.passwords.change import WrongPassword
+from idp.accounts.passwords.service import change_password
 from idp.consents import service as consents
 from idp.console import service as console
 from idp.console.page_kit import (
     CSRF_PURPOSE,
     HOME,
-    change_password,
     console_page,
     done,
     login_url,
@@ -559,6 +559,7 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
             keep_session=live.record.id,
             locale=locale,
             ip=client_ip(request),
+            client_id=None,
         )
     except WrongPassword:
         errors = {"old_password": t("console_err_wrong_password")}

@@ -2,7 +2,8 @@
 against the policy and the blocklist, hashed with argon2id; the person's other sessions end with
 the logout fan-out, and the person is told on every confirmed contact).
 
-The route opens the transactions, in this order (see "The unit of work" in
+``idp.accounts.passwords.service.change_password`` (what the REST route and the console's
+password page call) opens the transactions, in this order (see "The unit of work" in
 docs/architecture.md): ``check_new_password`` in a read; ``reserve_attempt`` in its own
 transaction; ``verify_and_hash`` with none open (the reservation released if it fails); a wrong
 old password's audit record (``record_wrong_password``) or a same-password attempt's
