@@ -105,7 +105,7 @@ class Reauthenticated:
 
 
 async def reauthenticate(
-    ctx: Context, live: LiveSession, cookie: str | None, password: str, ip: str | None
+    ctx: Context, live: LiveSession, password: str, ip: str | None
 ) -> Reauthenticated:
     """Check the person's password again (throttled per account, argon2 with no transaction
     open) and renew the session's ``auth_time``; a wrong password is recorded on its own."""
@@ -125,6 +125,12 @@ async def reauthenticate(
         return Reauthenticated(None, wrong=True)
     async with ctx.db.transaction() as session:
         renewed = await console.renew_after_reauth(
-            session, ctx, cookie, account_id, reservation, verified_hash=verified_hash, ip=ip
+            session,
+            ctx,
+            live.record.id,
+            account_id,
+            reservation,
+            verified_hash=verified_hash,
+            ip=ip,
         )
     return Reauthenticated(renewed)

@@ -235,13 +235,7 @@ async def submit_reauth(request: Request, ctx: Ctx) -> Response:
     if not password or len(password) > 1024:
         return _reauth_page(request, ctx, live, back, error=t("err_password_required"), status=400)
     try:
-        result = await reauthenticate(
-            ctx,
-            live,
-            cookies.read(request, cookies.SESSION, ctx.settings),
-            password,
-            client_ip(request),
-        )
+        result = await reauthenticate(ctx, live, password, client_ip(request))
     except TooManyAttempts as exc:
         response = _reauth_page(
             request,
