@@ -62,3 +62,62 @@ async def test_a_double_submit_of_the_reauthentication_keeps_the_person_signed_i
             )
         ).all()
     assert sorted(outcomes) == ["success", "success"]
+
+
+async def test_a_double_submit_of_the_password_change_shows_it_done_twice(
+    browser: Browser, ctx: Context, person: Person, server: LiveServer
+) -> None:
+    await console_login(browser, person)
+    page = await browser.get("/account/password")
+    new = "Cobalt-Meadow-94"
+    form = {
+        "csrf_token": csrf_of(page),
+        "old_password": person.password,
+        "password": new,
+        "password_repeat": new,
+    }
+    answers = await asyncio.gather(
+        *[browser.http.post("/account/password", data=form) for _ in range(2)]
+    )
+    assert [a.status_code for a in answers] == [303, 303], [a.text[-600:] for a in answers]
+    assert {a.headers["location"] for a in answers} == {"/account?done=password"}
+    assert (await browser.get("/account")).status_code == 200  # still signed in here
+    async with ctx.db.read() as session:
+        changes = (
+            await session.scalars(
+                select(AuditEvent.outcome).where(
+                    AuditEvent.account_id == str(person.account.id),
+                    AuditEvent.event == "password.change",
+                )
+            )
+        ).all()
+    assert changes == ["success"]  # changed once
+    fresh = Browser(server.url)
+    try:
+        await console_login(
+            fresh, Person(person.account, person.phone, person.email, person.snils, new)
+        )
+    finally:
+        await fresh.close()
+
+
+async def test_a_different_password_set_meanwhile_is_still_a_conflict(
+    browser: Browser, ctx: Context, person: Person
+) -> None:
+    await console_login(browser, person)
+    page = await browser.get("/account/password")
+    token = csrf_of(page)
+    forms = [
+        {
+            "csrf_token": token,
+            "old_password": person.password,
+            "password": new,
+            "password_repeat": new,
+        }
+        for new in ("Cobalt-Meadow-94", "Amber-Harbour-57")
+    ]
+    answers = await asyncio.gather(
+        *[browser.http.post("/account/password", data=form) for form in forms]
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes in ([303, 409], [303, 400]), codes  # one wins; the other is told

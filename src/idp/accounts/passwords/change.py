@@ -86,6 +86,12 @@ async def check_new_password(
     return account.password_hash
 
 
+async def current_hash(session: AsyncSession, account_id: uuid.UUID) -> str | None:
+    """The account's password hash as it is now (None for no active account)."""
+    account = await AccountRepository(session).get(account_id)
+    return account.password_hash if account is not None and account.status == "active" else None
+
+
 async def reserve_attempt(
     session: AsyncSession, ctx: Context, account_id: uuid.UUID, now: datetime
 ) -> throttle.Reservation:

@@ -12,6 +12,7 @@ import uuid
 from idp.accounts import throttle
 from idp.accounts.passwords import change as password_change
 from idp.context import Context
+from idp.errors import Conflict
 from idp.sessions.service import Ended
 
 
@@ -55,17 +56,32 @@ async def change_password(
         async with ctx.db.transaction() as session:
             await throttle.settle(session, reservation, succeeded=True)
         raise password_change.same_password()
-    async with ctx.db.transaction() as session:
-        return await password_change.set_password(
-            session,
-            ctx,
-            account_id,
-            verified_hash=verified_hash,
-            new_hash=verified.new_hash,
-            reservation=reservation,
-            now=now,
-            keep_session=keep_session,
-            locale=locale,
-            ip=ip,
-            client_id=client_id,
-        )
+    try:
+        async with ctx.db.transaction() as session:
+            return await password_change.set_password(
+                session,
+                ctx,
+                account_id,
+                verified_hash=verified_hash,
+                new_hash=verified.new_hash,
+                reservation=reservation,
+                now=now,
+                keep_session=keep_session,
+                locale=locale,
+                ip=ip,
+                client_id=client_id,
+            )
+    except Conflict:
+        # Changed meanwhile. A double submit (or a retry) of this very change finds its own
+        # new password in place: that is done, not a conflict (the old password was right).
+        if not await _is_current(ctx, account_id, new_password):
+            raise
+        async with ctx.db.transaction() as session:
+            await throttle.settle(session, reservation, succeeded=True)
+        return Ended()
+
+
+async def _is_current(ctx: Context, account_id: uuid.UUID, password: str) -> bool:
+    async with ctx.db.read() as session:
+        current = await password_change.current_hash(session, account_id)
+    return current is not None and await ctx.passwords.verify(current, password)
