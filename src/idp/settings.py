@@ -55,7 +55,8 @@ class ConsoleSettings(BaseModel):
     reauth_within: int = _doc(
         300,
         "Seconds a login counts as recent in the account console: changing the password or a "
-        "contact after that asks for the password again (ASVS 5.0 7.5.1).",
+        "contact after that asks for the password again (ASVS 5.0 7.5.1); adding or removing "
+        "a contact over the REST API is refused (403 reauthentication-required).",
         ge=30,
         le=86400,
     )

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from idp.accounts.errors import InvalidCredentials
 from idp.accounts.login.service import log_in
-from idp.accounts.passwords.routes import change_password
+from idp.accounts.passwords.service import change_password
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, BrowserSession

@@ -5,7 +5,6 @@ the transactions; see "The unit of work" in docs/architecture.md)."""
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -13,11 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts import throttle
-from idp.accounts.passwords import change as password_change
 from idp.console import service as console
 from idp.context import Context
 from idp.http import cookies
-from idp.sessions.service import Ended, LiveSession, find_live_session, touch_if_stale
+from idp.sessions.service import LiveSession, find_live_session, touch_if_stale
 from idp.web.forms import POLICY, browser_id, redirect, remember_browser
 from idp.web.render import page
 
@@ -107,7 +105,7 @@ class Reauthenticated:
 
 
 async def reauthenticate(
-    ctx: Context, live: LiveSession, cookie: str | None, password: str, ip: str | None
+    ctx: Context, live: LiveSession, password: str, ip: str | None
 ) -> Reauthenticated:
     """Check the person's password again (throttled per account, argon2 with no transaction
     open) and renew the session's ``auth_time``; a wrong password is recorded on its own."""
@@ -127,60 +125,12 @@ async def reauthenticate(
         return Reauthenticated(None, wrong=True)
     async with ctx.db.transaction() as session:
         renewed = await console.renew_after_reauth(
-            session, ctx, cookie, account_id, reservation, verified_hash=verified_hash, ip=ip
-        )
-    return Reauthenticated(renewed)
-
-
-async def change_password(
-    ctx: Context,
-    account_id: uuid.UUID,
-    *,
-    old_password: str,
-    new_password: str,
-    new_password_repeat: str,
-    keep_session: uuid.UUID,
-    locale: str,
-    ip: str | None,
-) -> Ended:
-    """The password change's transactions in the order ``idp.accounts.passwords.change``
-    gives (the same sequence as ``POST /api/v1/me/password``)."""
-    now = ctx.clock.now()
-    async with ctx.db.read() as session:
-        verified_hash = await password_change.check_new_password(
-            session, ctx, account_id, new_password, new_password_repeat
-        )
-    async with ctx.db.transaction() as session:
-        reservation = await password_change.reserve_attempt(session, ctx, account_id, now)
-    try:  # outside any transaction: no writer lock held while argon2 runs
-        verified = await password_change.verify_and_hash(
-            ctx, verified_hash, old_password, new_password
-        )
-    except BaseException:
-        async with ctx.db.transaction() as session:
-            await throttle.release(session, reservation)
-        raise
-    if not verified.right:
-        async with ctx.db.transaction() as session:  # the failure is recorded on its own
-            wrong = password_change.record_wrong_password(
-                session, now, account_id, client_id=None, ip=ip
-            )
-        raise wrong
-    if verified.new_hash is None:
-        async with ctx.db.transaction() as session:
-            await throttle.settle(session, reservation, succeeded=True)
-        raise password_change.same_password()
-    async with ctx.db.transaction() as session:
-        return await password_change.set_password(
             session,
             ctx,
+            live.record.id,
             account_id,
+            reservation,
             verified_hash=verified_hash,
-            new_hash=verified.new_hash,
-            reservation=reservation,
-            now=now,
-            keep_session=keep_session,
-            locale=locale,
             ip=ip,
-            client_id=None,
         )
+    return Reauthenticated(renewed)

@@ -20,12 +20,12 @@ from idp.accounts.errors import InvalidCredentials, TooManyAttempts
 from idp.accounts.journey import register_url, reset_url
 from idp.accounts.login.service import log_in, log_out
 from idp.accounts.passwords.change import WrongPassword
+from idp.accounts.passwords.service import change_password
 from idp.consents import service as consents
 from idp.console import service as console
 from idp.console.page_kit import (
     CSRF_PURPOSE,
     HOME,
-    change_password,
     console_page,
     done,
     login_url,
@@ -235,13 +235,7 @@ async def submit_reauth(request: Request, ctx: Ctx) -> Response:
     if not password or len(password) > 1024:
         return _reauth_page(request, ctx, live, back, error=t("err_password_required"), status=400)
     try:
-        result = await reauthenticate(
-            ctx,
-            live,
-            cookies.read(request, cookies.SESSION, ctx.settings),
-            password,
-            client_ip(request),
-        )
+        result = await reauthenticate(ctx, live, password, client_ip(request))
     except TooManyAttempts as exc:
         response = _reauth_page(
             request,
@@ -559,6 +553,7 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
             keep_session=live.record.id,
             locale=locale,
             ip=client_ip(request),
+            client_id=None,
         )
     except WrongPassword:
         errors = {"old_password": t("console_err_wrong_password")}

@@ -28,7 +28,7 @@ from idp.sessions.service import (
     Ended,
     LiveSession,
     end_sessions,
-    find_live_session,
+    hold_live,
     live_sessions_of,
     renew_session,
 )
@@ -79,7 +79,7 @@ def record_reauth_failure(
 async def renew_after_reauth(
     session: AsyncSession,
     ctx: Context,
-    cookie: str | None,
+    session_id: uuid.UUID,
     account_id: uuid.UUID,
     reservation: throttle.Reservation,
     *,
@@ -87,20 +87,31 @@ async def renew_after_reauth(
     ip: str | None,
 ) -> str | None:
     """The password was right: the same session with a new cookie and ``auth_time`` (the
-    cookie value returned; None when the session ended, or the password changed, meanwhile)."""
+    cookie value returned; None when the session ended, or the password changed, meanwhile).
+
+    ``session_id`` is the session the request's cookie named when it began, not the cookie
+    looked up again: a second re-authentication of the same browser racing this one (a double
+    click) has rotated the cookie meanwhile, and must not log the person out."""
     now = ctx.clock.now()
     account = await AccountRepository(session).lock(account_id)
     if account is None or account.status != "active" or account.password_hash != verified_hash:
         return None
-    live = await find_live_session(session, cookie, now, ctx.settings.sessions)
-    if live is None or live.account.id != account_id:
-        return None
-    renewed = await renew_session(
-        session, live, amr=["pwd"], now=now, settings=ctx.settings.sessions
-    )
+    held = None
+    if await hold_live(session, session_id, now, ctx.settings.sessions):
+        held = await session.get(BrowserSession, session_id, populate_existing=True)
+    renewed = None
+    if held is not None and held.account_id == account_id:
+        renewed = await renew_session(
+            session,
+            LiveSession(held, account),
+            amr=["pwd"],
+            now=now,
+            settings=ctx.settings.sessions,
+        )
+    # The password was right: the attempt is not a failure, whether or not the session lived.
+    await throttle.settle(session, reservation, succeeded=True)
     if renewed is None:
         return None
-    await throttle.settle(session, reservation, succeeded=True)
     record(session, "reauth", at=now, actor="person", account_id=account_id, ip=ip)
     return renewed[1]
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from idp.context import Context
-from idp.db.models import Account, Grant
+from idp.db.models import Account, BrowserSession, Grant
 from idp.errors import CsrfFailed, ProblemError
 from idp.http import cookies
 from idp.http.deps import get_context
@@ -76,6 +76,7 @@ class Caller:
     account: Account
     session_id: uuid.UUID | None
     client_id: str | None
+    auth_time: datetime | None = None  # when that session's person last entered a password
 
 
 async def _bearer_caller(ctx: Context, header: str) -> Caller:
@@ -97,7 +98,17 @@ async def _bearer_caller(ctx: Context, header: str) -> Caller:
     grant_id = active.claims.get("gid")
     async with ctx.db.read() as session:
         grant = await session.get(Grant, uuid.UUID(str(grant_id))) if grant_id else None
-    return Caller(active.account, grant.session_id if grant else None, str(client_id))
+        browser = (
+            await session.get(BrowserSession, grant.session_id)
+            if grant is not None and grant.session_id is not None
+            else None
+        )
+    return Caller(
+        active.account,
+        grant.session_id if grant else None,
+        str(client_id),
+        browser.auth_time if browser is not None else None,
+    )
 
 
 # The routes declare who may call them for the OpenAPI document (``idp.http.openapi``:
@@ -114,7 +125,47 @@ async def current_caller(request: Request) -> Caller:
         # Using the API is activity: the idle timeout counts from the last call.
         async with ctx.db.transaction() as session:
             await touch_if_stale(session, live, ctx.clock.now())
-    return Caller(live.account, live.record.id, None)
+    return Caller(live.account, live.record.id, None, live.record.auth_time)
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+# --- a sensitive change: the login behind the call must be recent ------------------------------
+
+
+class ReauthenticationRequired(ProblemError):
+    """The login behind the call is older than a sensitive change allows (ASVS 5.0 7.5.1): the
+    console asks for the password again; an API caller logs in again (``POST /api/v1/login``
+    with the cookie, or ``prompt=login``/``max_age`` for a first-party app's token)."""
+
+    status_code = 403
+    type_slug = "reauthentication-required"
+    title = "Log in again first"
+
+    def __init__(self, description: str, *, max_age: int, bearer: bool) -> None:
+        super().__init__(description, max_age=max_age)
+        if bearer:
+            # RFC 9470 §3: the step-up challenge names the login age the resource accepts.
+            self.www_authenticate = (
+                f'Bearer realm="idp", error="insufficient_user_authentication", max_age="{max_age}"'
+            )
+
+
+async def recent_caller(request: Request) -> Caller:
+    """``current_caller`` whose login is at most ``console.reauth_within`` seconds old: what
+    changing a contact over the API needs, as on the console's pages (so that a stolen session
+    cookie or token cannot add an address and reset the password through it)."""
+    caller = await current_caller(request)
+    ctx = get_context(request)
+    within = ctx.settings.console.reauth_within
+    if caller.auth_time is None or ctx.clock.now() - caller.auth_time > timedelta(seconds=within):
+        raise ReauthenticationRequired(
+            "The login is too old for this change; log in again.",
+            max_age=within,
+            bearer=caller.client_id is not None,
+        )
+    return caller
+
+
+RecentCaller = Annotated[Caller, Depends(recent_caller)]

@@ -24,7 +24,7 @@ from idp.http.json_route import JsonRoute
 from idp.http.openapi import CALLER_WITH_CSRF, link, links, security
 from idp.http.problems import problems
 from idp.http.routing import ApiRouter
-from idp.sessions.auth import CurrentCaller
+from idp.sessions.auth import CurrentCaller, RecentCaller
 from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1/me/contacts", tags=["account"], route_class=JsonRoute)
@@ -57,8 +57,9 @@ def _locale(request: Request) -> str:
     },
     openapi_extra=security(CALLER_WITH_CSRF),
 )
-async def add(body: ContactAdd, request: Request, ctx: Ctx, caller: CurrentCaller) -> ContactAdded:
-    """Add a phone (a code is sent by SMS) or an e-mail address (a link is sent to it)."""
+async def add(body: ContactAdd, request: Request, ctx: Ctx, caller: RecentCaller) -> ContactAdded:
+    """Add a phone (a code is sent by SMS) or an e-mail address (a link is sent to it). The
+    login must be recent (``reauthentication-required`` otherwise), as on the console."""
     async with ctx.db.transaction() as session:
         contact = await contacts.add_contact(
             session,
@@ -128,9 +129,10 @@ async def resend(
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def remove(
-    contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: CurrentCaller
+    contact_id: uuid.UUID, request: Request, ctx: Ctx, caller: RecentCaller
 ) -> Response:
-    """Remove a contact. The last confirmed one cannot be removed."""
+    """Remove a contact. The last confirmed one cannot be removed. The login must be recent
+    (``reauthentication-required`` otherwise), as on the console."""
     async with ctx.db.transaction() as session:
         await contacts.remove_contact(
             session,

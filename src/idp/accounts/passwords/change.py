@@ -2,7 +2,8 @@
 against the policy and the blocklist, hashed with argon2id; the person's other sessions end with
 the logout fan-out, and the person is told on every confirmed contact).
 
-The route opens the transactions, in this order (see "The unit of work" in
+``idp.accounts.passwords.service.change_password`` (what the REST route and the console's
+password page call) opens the transactions, in this order (see "The unit of work" in
 docs/architecture.md): ``check_new_password`` in a read; ``reserve_attempt`` in its own
 transaction; ``verify_and_hash`` with none open (the reservation released if it fails); a wrong
 old password's audit record (``record_wrong_password``) or a same-password attempt's
@@ -83,6 +84,12 @@ async def check_new_password(
     contacts = await repo.contacts(account_id)
     refuse_bad_password(ctx, new_password, new_password_repeat, personal_words(account, contacts))
     return account.password_hash
+
+
+async def current_hash(session: AsyncSession, account_id: uuid.UUID) -> str | None:
+    """The account's password hash as it is now (None for no active account)."""
+    account = await AccountRepository(session).get(account_id)
+    return account.password_hash if account is not None and account.status == "active" else None
 
 
 async def reserve_attempt(

@@ -8,9 +8,8 @@ from typing import Annotated
 
 from fastapi import Header, Request, Response, status
 
-from idp.accounts import throttle
-from idp.accounts.passwords import change as password_change
 from idp.accounts.passwords import reset
+from idp.accounts.passwords.service import change_password
 from idp.accounts.schemas import (
     PasswordChange,
     PasswordChanged,
@@ -18,7 +17,6 @@ from idp.accounts.schemas import (
     ResetRequest,
     ResetStarted,
 )
-from idp.context import Context
 from idp.http.deps import Ctx, client_ip
 from idp.http.json_route import JsonRoute
 from idp.http.openapi import CALLER_WITH_CSRF, link, links, security
@@ -26,7 +24,6 @@ from idp.http.problems import problems
 from idp.http.routing import ApiRouter
 from idp.jobs.deps import Jobs
 from idp.sessions.auth import CurrentCaller
-from idp.sessions.service import Ended
 from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1", tags=["passwords"], route_class=JsonRoute)
@@ -69,62 +66,6 @@ async def change(
     request.app.state.notifications.wake()
     await dispatcher.run_now(ended.jobs)
     return PasswordChanged(ended_sessions=len(ended.session_ids))
-
-
-async def change_password(
-    ctx: Context,
-    account_id: uuid.UUID,
-    *,
-    old_password: str,
-    new_password: str,
-    new_password_repeat: str,
-    keep_session: uuid.UUID | None,
-    locale: str,
-    ip: str | None,
-    client_id: str | None,
-) -> Ended:
-    """The transactions of a password change, in their order (``idp.accounts.passwords.change``
-    says why there are several)."""
-    now = ctx.clock.now()
-    async with ctx.db.read() as session:
-        verified_hash = await password_change.check_new_password(
-            session, ctx, account_id, new_password, new_password_repeat
-        )
-    async with ctx.db.transaction() as session:
-        reservation = await password_change.reserve_attempt(session, ctx, account_id, now)
-    try:  # outside any transaction: no writer lock held while argon2 runs
-        verified = await password_change.verify_and_hash(
-            ctx, verified_hash, old_password, new_password
-        )
-    except BaseException:
-        async with ctx.db.transaction() as session:
-            await throttle.release(session, reservation)
-        raise
-    if not verified.right:
-        async with ctx.db.transaction() as session:  # the failure is recorded on its own
-            wrong = password_change.record_wrong_password(
-                session, now, account_id, client_id=client_id, ip=ip
-            )
-        raise wrong
-    if verified.new_hash is None:
-        async with ctx.db.transaction() as session:
-            await throttle.settle(session, reservation, succeeded=True)
-        raise password_change.same_password()
-    async with ctx.db.transaction() as session:
-        ended = await password_change.set_password(
-            session,
-            ctx,
-            account_id,
-            verified_hash=verified_hash,
-            new_hash=verified.new_hash,
-            reservation=reservation,
-            now=now,
-            keep_session=keep_session,
-            locale=locale,
-            ip=ip,
-            client_id=client_id,
-        )
-    return ended
 
 
 @router.post(

@@ -71,6 +71,21 @@ def _expired(request: Request, ctx: Context) -> Response:
     return response
 
 
+async def _finished_or_expired(request: Request, ctx: Context) -> Response:
+    """The password page of a registration this browser can no longer continue: the done page
+    when it already made its account (a double submit, a second tab: the first answer signed
+    the browser in), else "start again". Neither signs anyone in."""
+    held = held_cookie(request, ctx)
+    if held is not None:
+        async with ctx.db.read() as session:
+            done = await registration.finished(session, held.id, held.token)
+        if done:
+            response = redirect(with_return("/register/done", held.interaction_id))
+            cookies.clear(response, cookies.REGISTRATION, ctx.settings)
+            return response
+    return _expired(request, ctx)
+
+
 def _wake_outbox(request: Request) -> None:
     request.app.state.notifications.wake()
 
@@ -374,7 +389,7 @@ def _waiting_for_contact(row: Registration) -> str:
 async def show_password(request: Request, ctx: Ctx) -> Response:
     current = await held_registration(request, ctx)
     if current is None:
-        return _expired(request, ctx)
+        return await _finished_or_expired(request, ctx)
     if current.row.phone_confirmed_at is None and current.row.email_confirmed_at is None:
         return redirect(_waiting_for_contact(current.row))
     return _password_page(request, ctx, current)
@@ -386,7 +401,7 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
     locale = current.locale(request) if current else locale_of(request)
     form = await checked_form(request, ctx, "register:password", locale)
     if current is None:
-        return _expired(request, ctx)
+        return await _finished_or_expired(request, ctx)
     t = Translator(locale)
     password, repeat = form.get("password", ""), form.get("password_repeat", "")
     if not password or not repeat:
@@ -420,7 +435,7 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
                     ip=client_ip(request),
                 )
     except NotFound:
-        return _expired(request, ctx)
+        return await _finished_or_expired(request, ctx)
     except registration.ContactNotConfirmed:
         return redirect(_waiting_for_contact(current.row))
     except ValidationFailed as exc:

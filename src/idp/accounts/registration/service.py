@@ -209,6 +209,18 @@ async def load(
     return row
 
 
+async def finished(session: AsyncSession, registration_id: uuid.UUID, token: str | None) -> bool:
+    """Whether the caller holds the token of a registration that already made its account (a
+    double submit, or a second tab, of the password page)."""
+    row = await session.get(Registration, registration_id)
+    return (
+        row is not None
+        and bool(token)
+        and same(row.token_hash, digest(token or ""))
+        and row.account_id is not None
+    )
+
+
 class NoPhone(Conflict):
     type_slug = "no-phone"
     title = "This registration has no phone to confirm"
