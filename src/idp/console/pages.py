@@ -158,20 +158,7 @@ async def submit_login(request: Request, ctx: Ctx) -> Response:
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     response = redirect(back)
-    cookies.write(
-        response,
-        cookies.SESSION,
-        logged_in.cookie,
-        ctx.settings,
-        max_age=ctx.settings.sessions.absolute_ttl,
-    )
-    cookies.write(
-        response,
-        cookies.DEVICE,
-        logged_in.device,
-        ctx.settings,
-        ctx.settings.throttle.device_cookie_ttl,
-    )
+    cookies.write_sign_in(response, ctx.settings, session=logged_in.cookie, device=logged_in.device)
     await _run_logout_jobs(request, logged_in.replaced)
     return response
 

@@ -35,6 +35,13 @@ def write(response: Response, base: str, value: str, settings: Settings, max_age
     )
 
 
+def write_sign_in(response: Response, settings: Settings, *, session: str, device: str) -> None:
+    """What every login leaves in the browser: the SSO session for its absolute lifetime, and
+    the device cookie the login throttle recognises (idp.security.devices)."""
+    write(response, SESSION, session, settings, max_age=settings.sessions.absolute_ttl)
+    write(response, DEVICE, device, settings, settings.throttle.device_cookie_ttl)
+
+
 def clear(response: Response, base: str, settings: Settings) -> None:
     response.delete_cookie(
         name(base, settings),

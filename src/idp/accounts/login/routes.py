@@ -78,16 +78,7 @@ async def login(
         old_cookie=cookies.read(request, cookies.SESSION, ctx.settings),
         device=cookies.read(request, cookies.DEVICE, ctx.settings),
     )
-    cookies.write(
-        response,
-        cookies.SESSION,
-        done.cookie,
-        ctx.settings,
-        max_age=ctx.settings.sessions.absolute_ttl,
-    )
-    cookies.write(
-        response, cookies.DEVICE, done.device, ctx.settings, ctx.settings.throttle.device_cookie_ttl
-    )
+    cookies.write_sign_in(response, ctx.settings, session=done.cookie, device=done.device)
     response.headers["Cache-Control"] = "no-store"
     await dispatcher.run_now(done.replaced.jobs, wait=0)
     return summary(done.account)

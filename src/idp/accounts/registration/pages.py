@@ -445,20 +445,8 @@ async def submit_password(request: Request, ctx: Ctx) -> Response:
         return _password_page(request, ctx, current, form_error=t("err_contact_taken"), status=409)
     response = redirect(with_return("/register/done", held.interaction_id))
     cookies.clear(response, cookies.REGISTRATION, ctx.settings)
-    cookies.write(
-        response,
-        cookies.SESSION,
-        signed_in.cookie,
-        ctx.settings,
-        max_age=ctx.settings.sessions.absolute_ttl,
-    )
-    cookies.write(
-        response,
-        cookies.DEVICE,
-        ctx.devices.remember(cookies.read(request, cookies.DEVICE, ctx.settings), account.id),
-        ctx.settings,
-        ctx.settings.throttle.device_cookie_ttl,
-    )
+    device = ctx.devices.remember(cookies.read(request, cookies.DEVICE, ctx.settings), account.id)
+    cookies.write_sign_in(response, ctx.settings, session=signed_in.cookie, device=device)
     dispatcher: JobRunner = request.app.state.jobs
     await dispatcher.run_now(signed_in.replaced.jobs, wait=0)
     return response

@@ -405,20 +405,7 @@ async def _login(
     except _InteractionGone:
         raise PageError("error_expired", "expired", locale=auth_request.ui_locales) from None
     response = responses[0]
-    cookies.write(
-        response,
-        cookies.SESSION,
-        logged_in.cookie,
-        ctx.settings,
-        max_age=ctx.settings.sessions.absolute_ttl,
-    )
-    cookies.write(
-        response,
-        cookies.DEVICE,
-        logged_in.device,
-        ctx.settings,
-        ctx.settings.throttle.device_cookie_ttl,
-    )
+    cookies.write_sign_in(response, ctx.settings, session=logged_in.cookie, device=logged_in.device)
     dispatcher: JobRunner = request.app.state.jobs
     await dispatcher.run_now(logged_in.replaced.jobs, wait=0)
     return response
