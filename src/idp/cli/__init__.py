@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +27,7 @@ from idp.cli.kit import (
     EXIT_WRONG_STATE,
     add_json,
     int_between,
+    jwks_option,
     show,
 )
 from idp.cli.kit import Parser as _Parser
@@ -108,12 +108,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_clients_create(args: argparse.Namespace) -> int:
-    from idp.clients.service import NewClient, create_client, parse_jwks
+    from idp.clients.service import NewClient, create_client
 
-    jwks = None
-    if args.jwks:
-        raw = Path(args.jwks[1:]).read_text() if args.jwks.startswith("@") else args.jwks
-        jwks = parse_jwks(raw)
+    jwks = jwks_option(args.jwks)
     data = NewClient(
         name=args.name,
         redirect_uris=args.redirect_uri or [],

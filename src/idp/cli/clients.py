@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from idp.cli.kit import add_json, run, show
+from idp.cli.kit import add_json, jwks_option, run, show
 from idp.clients.model import ClientInfo
 from idp.db.models import Client
 
@@ -209,12 +208,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _changes(args: argparse.Namespace) -> Any:
-    from idp.clients.service import ClientChanges, parse_jwks
+    from idp.clients.service import ClientChanges
 
-    jwks = None
-    if args.jwks:
-        raw = Path(args.jwks[1:]).read_text() if args.jwks.startswith("@") else args.jwks
-        jwks = parse_jwks(raw)
+    jwks = jwks_option(args.jwks)
     return ClientChanges(
         name=args.name,
         redirect_uris=args.redirect_uri,

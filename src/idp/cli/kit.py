@@ -7,8 +7,10 @@ import argparse
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from idp.errors import BadInput
 from idp.settings import Settings
 
 EXIT_FAILURE = 1
@@ -121,3 +123,19 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"
     )
+
+
+def jwks_option(value: str | None) -> dict[str, Any] | None:
+    """``--jwks``: a JSON key set, or ``@FILE`` holding one. A file that cannot be read is the
+    operator's bad input (exit 2), like malformed JSON."""
+    if not value:
+        return None
+    from idp.clients.service import parse_jwks
+
+    if not value.startswith("@"):
+        return parse_jwks(value)
+    try:
+        raw = Path(value[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--jwks {value}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_jwks(raw)
