@@ -38,34 +38,12 @@ from idp.security.pii import PersonalDataVault
 from idp.security.sealing import Keyring
 from idp.security.tokens import digest
 from idp.settings import Settings
+from tests.support.cli_kit import Result
 from tests.support.factories import PASSWORD, random_phone, random_snils
 
 IDP = Path(sys.executable).parent / "idp"
 KEK = base64.urlsafe_b64encode(b"c" * 32).decode().rstrip("=")
 REDIRECT = "https://a.example/cb"
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> dict[str, Any]:
-        assert self.code == 0, (self.code, self.out, self.err)
-        lines = self.out.splitlines()
-        assert len(lines) == 1, self.out  # one JSON object on one line
-        value = json.loads(lines[0])
-        assert isinstance(value, dict)
-        return value
-
-    def refused(self) -> str:
-        assert self.code != 0, (self.out, self.err)
-        assert self.out == ""
-        lines = self.err.strip().splitlines()
-        assert len(lines) == 1, self.err  # one line, no traceback, no usage text
-        assert lines[0].startswith("idp: ")
-        return lines[0]
 
 
 @dataclass
@@ -198,7 +176,7 @@ async def test_commands_on_an_unmigrated_database_fail_with_one_line(
         url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     empty = Cli(url, {**cli.env, "IDP_DATABASE_URL": url}, tmp_path, cli.engine, cli.first_migrate)
     try:
-        line = (await _create_client(empty)).refused()
+        line = (await _create_client(empty)).refused(1)  # not migrated: not bad input
         assert "idp migrate" in line
     finally:
         if backend != "sqlite":
