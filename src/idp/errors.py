@@ -7,7 +7,7 @@ RFC code, ``ProblemError`` its problem type, ``page_key`` the page text. Only er
 show their description to the caller.
 
 Errors of one domain live in that domain's ``errors.py`` (``idp.accounts.errors``,
-``idp.levels.errors``), under this tree.
+``idp.assurance.errors``), under this tree.
 """
 
 from __future__ import annotations

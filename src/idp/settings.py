@@ -219,6 +219,77 @@ class NotifySettings(BaseModel):
     )
 
 
+class RegistryHttpSettings(BaseModel):
+    """The built-in `http` registry adapter: JSON over HTTPS to a registry gateway."""
+
+    base_url: str | None = _doc(
+        None,
+        "The gateway's base URL (`https://…`); unset in dev mode: this server's own registry "
+        "simulator at `{issuer}/_registry-sim`.",
+    )
+    client_cert: str | None = _doc(
+        None, "PEM file with the client certificate for mutual TLS (and its key, unless given)."
+    )
+    client_key: str | None = _doc(None, "PEM file with the client certificate's private key.")
+    ca_file: str | None = _doc(
+        None, "PEM file of the CAs the gateway's certificate is checked against (default: system)."
+    )
+    connect_timeout: float = _doc(5.0, "Seconds to connect.", gt=0)
+    timeout: float = _doc(10.0, "Seconds per request, connect included.", gt=0)
+    retries: int = _doc(
+        2, "Immediate retries of one call after a network error or a 5xx (then the job's).", ge=0
+    )
+    retry_backoff: float = _doc(
+        0.2, "First pause between those retries in seconds (doubling).", ge=0
+    )
+
+
+class RegistriesSettings(BaseModel):
+    """Registry checks for the standard level: which verifier asks each registry, and the
+    `registry_check` jobs that run them."""
+
+    person_verifier: str = _doc(
+        "http",
+        "Verifier plug-in for the pension fund (name, SNILS, sex, birth date): `http`, "
+        "`memory` (tests) or a third party's (entry point group `idp.verifiers`).",
+    )
+    document_verifier: str = _doc(
+        "http", "Verifier plug-in for the interior ministry (identity documents)."
+    )
+    tax_verifier: str = _doc("http", "Verifier plug-in for the tax service (INN).")
+    http: RegistryHttpSettings = RegistryHttpSettings()
+    plugins: dict[str, dict[str, Any]] = _doc(
+        {},
+        "Third-party verifiers' own sections, by plug-in name: "
+        "`IDP_REGISTRIES__PLUGINS__<NAME>__<KEY>`.",
+    )
+    serve_simulator: bool | None = _doc(
+        None,
+        "Serve the registry simulator at `/_registry-sim` (unset: in dev mode only). Never in "
+        "production: it answers what it is told.",
+    )
+    poll_interval: float = _doc(1.0, "Seconds between looks for due checks.", gt=0)
+    answer_wait_base: float = _doc(
+        2.0, "First pause before asking a registry again for an answer (doubling).", gt=0
+    )
+    answer_wait_max: float = _doc(
+        300.0, "Longest pause between two questions for the same answer.", gt=0
+    )
+    lease: float = _doc(
+        60.0, "A check taken by a worker that dies is taken up again after this many seconds.", gt=0
+    )
+    retry_period: int = _doc(
+        7 * 86400,
+        "How long a check may wait for its registry before it fails with `registry_timeout`.",
+        ge=60,
+    )
+    backoff_base: float = _doc(
+        5.0, "First delay after a registry error (doubling, with jitter).", gt=0
+    )
+    backoff_max: float = _doc(600.0, "Longest delay after registry errors.", gt=0)
+    batch_size: int = _doc(50, "Checks claimed, and run, at once by one process.", ge=1)
+
+
 class VerificationSettings(BaseModel):
     """Confirming phones and e-mail addresses; times in seconds."""
 
@@ -386,6 +457,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     jobs: JobsSettings = JobsSettings()
     verification: VerificationSettings = VerificationSettings()
+    registries: RegistriesSettings = RegistriesSettings()
     argon2: Argon2Settings = Argon2Settings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
     account_deletion_grace: int = _doc(

@@ -23,7 +23,7 @@ from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact
 from idp.errors import BadInput
-from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES, Level
+from idp.assurance.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES, Level
 
 
 async def find_by_login(session: AsyncSession, ctx: Context, login: str) -> Account | None:

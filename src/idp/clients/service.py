@@ -25,7 +25,7 @@ from idp.db.models import Client
 from idp.egress.policy import uri_problem
 from idp.errors import BadInput
 from idp.keys.store import SUPPORTED_ALGS
-from idp.levels.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES
+from idp.assurance.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES
 from idp.security.redirect_uris import registration_problem
 from idp.security.tokens import digest, new_token
 from idp.settings import Settings

@@ -23,7 +23,7 @@ from idp.console.repository import ConsoleRepository
 from idp.context import Context
 from idp.db.models import BrowserSession
 from idp.errors import NotFound
-from idp.levels.policy import Level
+from idp.assurance.policy import Level
 from idp.sessions.service import (
     Ended,
     LiveSession,

@@ -33,12 +33,15 @@ Payload = dict[str, Any]
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one try of a job came to. ``retry``: this try failed, try again later (until the
-    deadline); ``failed``: final, retrying is useless; ``done``: final success. ``result`` is
-    the handler's own word for a settled job (``delivered``, ``rejected``, ``sent``)."""
+    deadline); ``wait``: nothing failed, run again after ``delay`` seconds (a registry that has
+    not answered yet), until the deadline; ``failed``: final, retrying is useless; ``done``:
+    final success. ``result`` is the handler's own word for a settled job (``delivered``,
+    ``rejected``, ``sent``)."""
 
-    status: Literal["done", "retry", "failed"]
+    status: Literal["done", "retry", "wait", "failed"]
     result: str | None = None
     error: str | None = None
+    delay: float = 0.0
 
     @classmethod
     def done(cls, result: str = "done") -> Outcome:
@@ -47,6 +50,12 @@ class Outcome:
     @classmethod
     def retry(cls, error: str) -> Outcome:
         return cls("retry", None, error)
+
+    @classmethod
+    def wait(cls, delay: float, note: str | None = None) -> Outcome:
+        """Not a failure: look again in ``delay`` seconds. ``note`` is kept as the job's last
+        word for operators (``waiting for the registry``)."""
+        return cls("wait", None, note, max(0.0, delay))
 
     @classmethod
     def failed(cls, error: str, result: str = "error") -> Outcome:

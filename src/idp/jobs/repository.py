@@ -167,7 +167,9 @@ async def settle(
     now = now_sql(dialect)
     ours = _still_ours(job, now)
     values: dict[str, Any]
-    if outcome.status == "retry":
+    if outcome.status in ("retry", "wait"):
+        if outcome.status == "wait":
+            retry_in = outcome.delay
         overdue = QueuedJob.deadline <= now
         values = {
             "status": case((overdue, FAILED), else_=PENDING),

@@ -190,7 +190,7 @@ class JobRunner:
 
     async def _execute(self, kind: _Kind, job: ClaimedJob) -> None:
         outcome = await self._try(kind, job)
-        if outcome.status != "done":
+        if outcome.status not in ("done", "wait"):
             log_failed_try(kind.registration, job, outcome)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         kind.results.append((job, outcome, done))

@@ -6,7 +6,7 @@ from typing import Any
 
 from idp.clients.scopes import SCOPE_CLAIMS
 from idp.db.models import Account, Contact
-from idp.levels.policy import level_claims
+from idp.assurance.policy import level_claims
 from idp.security.pii import PersonalDataVault
 
 LEVEL_CLAIMS = ("acr", "assurance_level", "confirmation_method")

@@ -14,6 +14,7 @@ from idp.db.models.grants import (
 )
 from idp.db.models.jobs import QueuedJob
 from idp.db.models.keys import SigningKey
+from idp.db.models.levels import LevelChange, PersonalData, RegistryCheck
 from idp.db.models.notifications import DevMessage, SendCounter
 from idp.db.models.password_resets import PasswordReset
 from idp.db.models.registration import Registration, Verification
@@ -33,10 +34,13 @@ __all__ = [
     "DevMessage",
     "Grant",
     "Interaction",
+    "LevelChange",
     "PasswordReset",
+    "PersonalData",
     "QueuedJob",
     "RefreshToken",
     "Registration",
+    "RegistryCheck",
     "RevokedAccessToken",
     "SendCounter",
     "SessionClient",

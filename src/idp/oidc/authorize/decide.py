@@ -23,7 +23,7 @@ from idp.errors import (
     LoginRequired,
     UnmetAuthenticationRequirements,
 )
-from idp.levels.policy import Unmet, check_requirements
+from idp.assurance.policy import Unmet, check_requirements
 from idp.oidc.authorize.request import AuthorizationRequest
 from idp.security.redirect_uris import with_params
 from idp.security.tokens import digest, new_token

@@ -25,7 +25,7 @@ from idp.errors import (
     UntrustedRedirect,
 )
 from idp.http.params import has_control_characters, refuse_control_characters
-from idp.levels.policy import LEVEL_NAMES
+from idp.assurance.policy import LEVEL_NAMES
 from idp.oidc import pkce
 from idp.security.redirect_uris import matches_registered
 
