@@ -19,7 +19,15 @@ from idp.app import create_app
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.migrate import upgrade
-from idp.settings import LogoutSettings, NotifySettings, Settings, VerificationSettings
+from idp.levels.simulator import build_app as build_registry_sim
+from idp.settings import (
+    LogoutSettings,
+    NotifySettings,
+    RegistriesSettings,
+    RegistryHttpSettings,
+    Settings,
+    VerificationSettings,
+)
 from tests.support.browser import Browser
 from tests.support.factories import RP, Person, make_person, make_rp
 from tests.support.live import LiveServer, free_port
@@ -87,7 +95,16 @@ def port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, var_dir: Path, port: int) -> Settings:
+def registry_sim() -> Iterator[LiveServer]:
+    """The registry simulator on a free port, shared by the session (tests/support/
+    registry_kit.py steers it; reset it before changing it)."""
+    live = LiveServer(build_registry_sim(), free_port()).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, var_dir: Path, port: int, registry_sim: LiveServer) -> Settings:
     return Settings(
         # Dev mode: the test servers listen on plain http and keep messages in the dev sink,
         # which outside dev mode stop start-up (idp.startup_checks; tests/integration/
@@ -121,6 +138,16 @@ def settings(database_url: str, var_dir: Path, port: int) -> Settings:
             email_backend="dev", sms_backend="dev", poll_interval=0.1, sms_hourly_budget=100_000
         ),
         verification=VerificationSettings(max_sends_per_sender_per_hour=100_000),
+        # The http verifier asks the session's simulator; polls and retries are quick.
+        registries=RegistriesSettings(
+            http=RegistryHttpSettings(base_url=registry_sim.url),
+            poll_interval=0.1,
+            answer_wait_base=0.1,
+            answer_wait_max=0.5,
+            backoff_base=0.2,
+            backoff_max=1.0,
+            lease=30.0,
+        ),
     )
 
 
