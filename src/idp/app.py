@@ -25,6 +25,7 @@ from idp.clock import Clock
 from idp.consents import routes as consent_routes
 from idp.console import pages as console_pages
 from idp.console import routes as console_routes
+from idp.console.my_data import pages as my_data_pages
 from idp.context import Context
 from idp.demo import pages as demo_pages
 from idp.demo.registration import register_demo_client
@@ -125,6 +126,7 @@ def create_app(
         email_link_pages,
         reset_pages,
         console_pages,
+        my_data_pages,
         health,
     ):
         app.include_router(module.router)

@@ -28,6 +28,7 @@ _RETURN = re.compile(r"/account(/[a-z-]+)?")
 SECTIONS = (
     ("overview", "/account"),
     ("contacts", "/account/contacts"),
+    ("my_data", "/account/personal-data"),
     ("password", "/account/password"),
     ("sessions", "/account/sessions"),
     ("consents", "/account/consents"),
@@ -61,6 +62,17 @@ async def signed_in(request: Request, ctx: Context) -> LiveSession | None:
 
 def needs_reauth(ctx: Context, live: LiveSession) -> bool:
     return console.reauth_needed(live, ctx.clock.now(), ctx.settings.console.reauth_within)
+
+
+async def fresh(request: Request, ctx: Context, back: str) -> LiveSession | Response:
+    """The live session if its login is recent enough to see or change personal data, the
+    password or contacts; else where to go (the login, or the re-authentication)."""
+    live = await signed_in(request, ctx)
+    if live is None:
+        return redirect(login_url(back))
+    if needs_reauth(ctx, live):
+        return redirect(reauth_url(back))
+    return live
 
 
 def console_page(

@@ -28,9 +28,8 @@ from idp.console.page_kit import (
     HOME,
     console_page,
     done,
+    fresh,
     login_url,
-    needs_reauth,
-    reauth_url,
     reauthenticate,
     safe_return,
     signed_in,
@@ -313,19 +312,9 @@ async def _contacts_page(
     )
 
 
-async def _fresh(request: Request, ctx: Context, back: str) -> LiveSession | Response:
-    """The live session if its login is recent enough for a change, else where to go."""
-    live = await signed_in(request, ctx)
-    if live is None:
-        return redirect(login_url(back))
-    if needs_reauth(ctx, live):
-        return redirect(reauth_url(back))
-    return live
-
-
 @router.get("/account/contacts")
 async def show_contacts(request: Request, ctx: Ctx) -> Response:
-    live = await _fresh(request, ctx, "/account/contacts")
+    live = await fresh(request, ctx, "/account/contacts")
     if isinstance(live, Response):
         return live
     return await _contacts_page(request, ctx, live)
@@ -347,7 +336,7 @@ def _contact_problem(t: Translator, exc: Exception) -> str:
 async def add_contact(request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request)
     form = await checked_form(request, ctx, CSRF_PURPOSE, locale)
-    live = await _fresh(request, ctx, "/account/contacts")
+    live = await fresh(request, ctx, "/account/contacts")
     if isinstance(live, Response):
         return live
     t = Translator(locale)
@@ -389,7 +378,7 @@ async def add_contact(request: Request, ctx: Ctx) -> Response:
 async def confirm_contact(contact_id: str, request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request)
     form = await checked_form(request, ctx, CSRF_PURPOSE, locale)
-    live = await _fresh(request, ctx, "/account/contacts")
+    live = await fresh(request, ctx, "/account/contacts")
     if isinstance(live, Response):
         return live
     t = Translator(locale)
@@ -427,7 +416,7 @@ async def confirm_contact(contact_id: str, request: Request, ctx: Ctx) -> Respon
 async def resend_code(contact_id: str, request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request)
     await checked_form(request, ctx, CSRF_PURPOSE, locale)
-    live = await _fresh(request, ctx, "/account/contacts")
+    live = await fresh(request, ctx, "/account/contacts")
     if isinstance(live, Response):
         return live
     t = Translator(locale)
@@ -457,7 +446,7 @@ async def resend_code(contact_id: str, request: Request, ctx: Ctx) -> Response:
 async def remove_contact(contact_id: str, request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request)
     await checked_form(request, ctx, CSRF_PURPOSE, locale)
-    live = await _fresh(request, ctx, "/account/contacts")
+    live = await fresh(request, ctx, "/account/contacts")
     if isinstance(live, Response):
         return live
     t = Translator(locale)
@@ -503,7 +492,7 @@ def _password_page(
 
 @router.get("/account/password")
 async def show_password(request: Request, ctx: Ctx) -> Response:
-    live = await _fresh(request, ctx, "/account/password")
+    live = await fresh(request, ctx, "/account/password")
     if isinstance(live, Response):
         return live
     return _password_page(request, ctx, live)
@@ -513,7 +502,7 @@ async def show_password(request: Request, ctx: Ctx) -> Response:
 async def submit_password(request: Request, ctx: Ctx) -> Response:
     locale = locale_of(request)
     form = await checked_form(request, ctx, CSRF_PURPOSE, locale)
-    live = await _fresh(request, ctx, "/account/password")
+    live = await fresh(request, ctx, "/account/password")
     if isinstance(live, Response):
         return live
     t = Translator(locale)
