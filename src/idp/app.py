@@ -35,6 +35,7 @@ from idp.http import errors, health, openapi
 from idp.http.access_log import scrub_access_log
 from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
+from idp.levels.personal_data import routes as personal_data_routes
 from idp.notify.outbox import NOTIFICATION
 from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
@@ -115,6 +116,7 @@ def create_app(
         account_routes,
         password_routes,
         contact_routes,
+        personal_data_routes,
         consent_routes,
         console_routes,
         dev_mailbox,

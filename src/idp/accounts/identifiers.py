@@ -7,6 +7,10 @@ from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
+# The SNILS rule lives with the other check digits (levels); login keeps its name for it.
+from idp.levels.personal_data.check_digits import snils_checksum as snils_checksum
+from idp.levels.personal_data.check_digits import snils_valid
+
 IdentifierKind = Literal["phone", "email", "snils"]
 
 _SNILS_SEPARATORS = re.compile(r"[\s-]")
@@ -14,23 +18,10 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
 
 def normalize_snils(raw: str) -> str | None:
-    """``123-456-789 64`` → ``12345678964`` if the check number is right, else None."""
+    """``123-456-789 64`` → ``12345678964`` if the check number is right (numbers up to
+    001-001-998 predate it: format only), else None."""
     digits = _SNILS_SEPARATORS.sub("", raw)
-    if len(digits) != 11 or not digits.isascii() or not digits.isdigit():
-        return None
-    return digits if snils_checksum(digits[:9]) == int(digits[9:]) else None
-
-
-def snils_checksum(nine_digits: str) -> int:
-    # Pension fund rule: weights 9..1; below 100 the sum itself; 100 and 101 give 00;
-    # above, the remainder mod 101 (and 100 again gives 00).
-    total = sum(int(d) * w for d, w in zip(nine_digits, range(9, 0, -1), strict=True))
-    if total < 100:
-        return total
-    if total in (100, 101):
-        return 0
-    rest = total % 101
-    return 0 if rest == 100 else rest
+    return digits if snils_valid(digits) else None
 
 
 def format_snils(digits: str) -> str:

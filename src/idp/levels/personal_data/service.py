@@ -1,0 +1,264 @@
+"""A person's data for the standard level: read it, save it (starting the registry checks it
+needs), and follow the checks and the level they earn.
+
+Every function takes the caller's ``AsyncSession`` and never commits: the route (or page) opens
+the transaction, so the data, its checks, their jobs, the level change and the audit record are
+written together or not at all. Validate first with ``validation.parse``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.assurance.policy import Level
+from idp.audit.log import record
+from idp.context import Context
+from idp.db.models import Account, PersonalData
+from idp.errors import NotFound
+from idp.jobs.queue import JobRef
+from idp.levels.personal_data.errors import SnilsTaken
+from idp.levels.personal_data.repository import PersonalDataRepository
+from idp.levels.personal_data.validation import PersonalDataInput
+from idp.levels.verification import history, rounds
+from idp.levels.verifiers.registry import chosen_names
+
+DATA_CHANGED = "data_changed"  # the level history's reason when saved data drops a level
+_KIND_ORDER = {"person": 0, "document": 1, "inn": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalDataView:
+    """The saved data (names from the account) and which revision of it this is."""
+
+    data: PersonalDataInput
+    revision: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What a save did. ``changed`` False: the data was identical, nothing was written.
+    ``jobs``: the ``registry_check`` jobs started (wake their workers after the commit)."""
+
+    changed: bool
+    revision: int
+    level_before: str
+    level_after: str
+    jobs: tuple[JobRef, ...]
+    none_because: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckView:
+    id: uuid.UUID
+    kind: str  # person | document | inn
+    state: str  # queued | sent | waiting | succeeded | failed | superseded
+    reason: str | None  # a reason code (BRIEF), None while all is well
+    fields: tuple[str, ...]  # for a mismatch: the names of the fields that do not match
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where the account stands: its level, the current revision's checks, and whether every
+    one of them has settled. ``none_because`` when the data can earn no check at all
+    (``foreign_without_snils``); ``revision`` None when no data was saved yet."""
+
+    level: str
+    confirmation_method: str | None
+    revision: int | None
+    checks: tuple[CheckView, ...]
+    none_because: str | None
+    settled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChangeView:
+    from_level: str
+    to_level: str
+    reason: str
+    evidence: str | None
+    at: datetime
+
+
+async def load(session: AsyncSession, account_id: uuid.UUID) -> PersonalDataView | None:
+    """The account's saved data, or None when it has saved none yet."""
+    repo = PersonalDataRepository(session)
+    row = await repo.get(account_id)
+    account = await repo.account(account_id)
+    if row is None or account is None:
+        return None
+    return PersonalDataView(_as_input(row, account), row.revision, row.updated_at)
+
+
+async def save(
+    session: AsyncSession,
+    ctx: Context,
+    account_id: uuid.UUID,
+    data: PersonalDataInput,
+    *,
+    at: datetime,
+    ip: str | None = None,
+) -> SaveResult:
+    """Replace the account's data with ``data`` in the caller's transaction.
+
+    Identical data changes nothing. Changed data becomes the next revision: the names go to the
+    account, the open checks of older revisions are superseded, a standard or confirmed account
+    drops to simplified (level history ``data_changed``), and the checks this revision needs
+    start as ``registry_check`` jobs. A SNILS that another account logs in with is refused
+    (``SnilsTaken``, nothing written, nothing said of whose it is); a SNILS other than the
+    account's verified one takes the verified one away (the new one must be verified first).
+    """
+    repo = PersonalDataRepository(session)
+    account = await repo.lock_account(account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    snils_index = ctx.vault.blind_index("snils", data.snils) if data.snils else None
+    if snils_index is not None and await repo.snils_verified_elsewhere(account_id, snils_index):
+        raise SnilsTaken("This SNILS is already used by another account.")
+    row = await repo.get(account_id)
+    level_before = account.level
+    if row is not None and _as_input(row, account) == data:
+        needed = _needed(data)
+        return SaveResult(False, row.revision, level_before, level_before, (), needed.none_because)
+
+    revision = 1 if row is None else row.revision + 1
+    if row is None:
+        row = PersonalData(account_id=account_id)
+        repo.add(row)
+    _fill(row, data, revision=revision, at=at)
+    account.last_name = data.last_name
+    account.first_name = data.first_name
+    account.middle_name = data.middle_name
+    account.updated_at = at
+    if account.snils_bidx is not None and account.snils_bidx != snils_index:
+        await repo.forget_verified_snils(account_id, at=at)
+    await session.flush()
+
+    await rounds.supersede_open(session, account_id, before_revision=revision, at=at)
+    level_after = level_before
+    if level_before in (Level.STANDARD, Level.CONFIRMED):
+        moved = await history.change_level(
+            session,
+            account_id,
+            expected=level_before,
+            to=Level.SIMPLIFIED,
+            reason=DATA_CHANGED,
+            at=at,
+        )
+        if moved:
+            level_after = Level.SIMPLIFIED.value
+    needed = _needed(data)
+    jobs = rounds.start_round(
+        session,
+        account_id,
+        revision=revision,
+        kinds=needed.kinds,
+        verifier_names=chosen_names(ctx.settings.registries),
+        settings=ctx.settings.registries,
+        at=at,
+    )
+    record(
+        session,
+        "personal_data.saved",
+        at=at,
+        actor="person",
+        account_id=account_id,
+        ip=ip,
+        revision=revision,
+        checks=[kind.value for kind in needed.kinds],
+        level_from=level_before,
+        level_to=level_after,
+    )
+    await session.flush()
+    return SaveResult(True, revision, level_before, level_after, tuple(jobs), needed.none_because)
+
+
+async def progress(session: AsyncSession, account_id: uuid.UUID) -> Progress:
+    """The account's level and the checks of its current revision."""
+    repo = PersonalDataRepository(session)
+    account = await repo.account(account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    row = await repo.get(account_id)
+    if row is None:
+        return Progress(account.level, account.confirmation_method, None, (), None, True)
+    checks = sorted(
+        await repo.checks_of(account_id, row.revision),
+        key=lambda c: (_KIND_ORDER.get(c.kind, 9), c.created_at),
+    )
+    views = tuple(
+        CheckView(
+            id=c.id,
+            kind=c.kind,
+            state=c.state,
+            reason=c.reason,
+            fields=tuple(f for f in (c.fields or "").split(",") if f),
+            updated_at=c.updated_at,
+            finished_at=c.finished_at,
+        )
+        for c in checks
+    )
+    needed = rounds.needed_checks(citizenship=row.citizenship, snils=row.snils, inn=row.inn)
+    return Progress(
+        level=account.level,
+        confirmation_method=account.confirmation_method,
+        revision=row.revision,
+        checks=views,
+        none_because=needed.none_because,
+        settled=all(c.state in rounds.FINAL_STATES for c in views),
+    )
+
+
+async def level_history(session: AsyncSession, account_id: uuid.UUID) -> list[LevelChangeView]:
+    """The account's level changes, newest first."""
+    return [
+        LevelChangeView(c.from_level, c.to_level, c.reason, c.evidence, c.at)
+        for c in await history.history(session, account_id)
+    ]
+
+
+def _needed(data: PersonalDataInput) -> rounds.Needed:
+    return rounds.needed_checks(citizenship=data.citizenship, snils=data.snils, inn=data.inn)
+
+
+def _fill(row: PersonalData, data: PersonalDataInput, *, revision: int, at: datetime) -> None:
+    row.sex = data.sex
+    row.birth_date = data.birth_date.isoformat()
+    row.birth_place = data.birth_place
+    row.citizenship = data.citizenship
+    row.document_kind = data.document_kind
+    row.document_series = data.document_series
+    row.document_number = data.document_number
+    row.document_issued_on = data.document_issued_on.isoformat()
+    row.document_issuer_code = data.document_issuer_code
+    row.document_issuer = data.document_issuer
+    row.snils = data.snils
+    row.inn = data.inn
+    row.revision = revision
+    row.updated_at = at
+
+
+def _as_input(row: PersonalData, account: Account) -> PersonalDataInput:
+    return PersonalDataInput(
+        last_name=account.last_name,
+        first_name=account.first_name,
+        middle_name=account.middle_name,
+        sex=row.sex,
+        birth_date=date.fromisoformat(row.birth_date),
+        birth_place=row.birth_place,
+        citizenship=row.citizenship,
+        document_kind=row.document_kind,
+        document_series=row.document_series,
+        document_number=row.document_number,
+        document_issued_on=date.fromisoformat(row.document_issued_on),
+        document_issuer_code=row.document_issuer_code,
+        document_issuer=row.document_issuer,
+        snils=row.snils,
+        inn=row.inn,
+    )
