@@ -6,14 +6,17 @@ and the promotion to standard in one transaction with its history entry."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from idp.clock import OffsetClock
 from idp.context import Context
+from idp.db.models import QueuedJob
 from idp.jobs.queue import DONE
 from idp.levels.verifiers.protocol import (
     Answer,
@@ -40,7 +43,13 @@ from tests.support.checks_kit import (
     wait_settled,
 )
 from tests.support.job_kit import job_row
-from tests.support.logout_kit import create_scratch_database, drop_scratch_database, wait_until
+from tests.support.cli_kit import run_in_process
+from tests.support.logout_kit import (
+    create_scratch_database,
+    drop_scratch_database,
+    idp_env,
+    wait_until,
+)
 
 
 @dataclass
@@ -358,3 +367,72 @@ async def test_checks_of_one_round_settling_at_once_promote_exactly_once(
             ("email", "level_standard"),
             ("sms", "level_standard"),
         ]
+
+
+# --- idp verifications list|retry ---------------------------------------------------------------
+
+
+async def test_operators_list_and_retry_a_stuck_check(ctx_: Context) -> None:
+    subject = await new_subject(ctx_)
+    [document, person] = await start(ctx_, subject)
+    env = idp_env(ctx_.settings)
+    # The person check's job failed for good (its deadline passed with every worker down).
+    stuck_job = (await check_row(ctx_, person)).job_id
+    async with ctx_.db.transaction() as session:
+        await session.execute(
+            update(QueuedJob)
+            .where(QueuedJob.id == stuck_job)
+            .values(status="failed", result="expired", claim_token=None)
+        )
+
+    listed = (
+        await run_in_process(env, "verifications", "list", "--account", subject.phone, "--json")
+    ).json()
+    assert {(c["id"], c["kind"], c["state"], c["job"], c["stuck"]) for c in listed["checks"]} == {
+        (str(person), "person", "queued", "failed", True),
+        (str(document), "document", "queued", "pending", False),
+    }
+    assert all(c["account"] == subject.sub for c in listed["checks"])
+    stuck = (await run_in_process(env, "verifications", "list", "--stuck", "--json")).json()
+    assert str(person) in {c["id"] for c in stuck["checks"]}
+    assert str(document) not in {c["id"] for c in stuck["checks"]}
+    table = (await run_in_process(env, "verifications", "list", "--account", subject.sub)).table()
+    for personal in (subject.snils, subject.phone, subject.email, "Петров", subject.passport):
+        assert personal not in table
+
+    # Bad input and wrong states change nothing.
+    (await run_in_process(env, "verifications", "retry", "not-a-uuid")).refused(2)
+    (await run_in_process(env, "verifications", "retry", str(uuid.uuid4()))).refused(2)
+    (await run_in_process(env, "verifications", "retry", str(document))).refused(3)  # not stuck
+    (await run_in_process(env, "verifications", "list", "--state", "nonsense")).refused(2)
+    assert (await check_row(ctx_, person)).job_id == stuck_job
+
+    retried = (await run_in_process(env, "verifications", "retry", str(person), "--json")).json()
+    assert [r["id"] for r in retried["retried"]] == [str(person)]
+    row = await check_row(ctx_, person)
+    assert row.state == "queued"
+    assert str(row.job_id) == retried["retried"][0]["job"] != str(stuck_job)
+    (await run_in_process(env, "verifications", "retry", str(person))).refused(3)  # live again
+    again = (await run_in_process(env, "verifications", "retry", "--stuck", "--json")).json()
+    assert str(person) not in {r["id"] for r in again["retried"]}
+
+    verifier = memory()
+    await run_round(ctx_, all_kinds(verifier), subject)
+    assert await level_of(ctx_, subject.account_id) == "standard"
+    assert sorted(verifier.by_key) == sorted([str(person), str(document)])
+
+
+async def test_a_settled_check_is_not_retried(ctx_: Context) -> None:
+    subject = await new_subject(ctx_)
+    ids = await start(ctx_, subject)
+    await run_round(ctx_, all_kinds(memory()), subject)
+    env = idp_env(ctx_.settings)
+    line = (await run_in_process(env, "verifications", "retry", str(ids[0]))).refused(3)
+    assert "succeeded" in line
+    listed = (
+        await run_in_process(
+            env, "verifications", "list", "--account", subject.sub, "--state", "succeeded", "--json"
+        )
+    ).json()
+    assert {c["id"] for c in listed["checks"]} == {str(i) for i in ids}
+    assert all(c["job"] == "done" and not c["stuck"] for c in listed["checks"])

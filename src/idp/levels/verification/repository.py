@@ -148,7 +148,7 @@ class CheckRepository:
         if account_id is not None:
             stmt = stmt.where(RegistryCheck.account_id == account_id)
         rows = await self._session.execute(stmt)
-        return [(check, sub, job) for check, sub, job in rows.tuples()]
+        return [(check, sub, job) for check, sub, job in rows]
 
     async def stuck(self, *, limit: int = 100_000) -> list[RegistryCheck]:
         """Open checks whose job is settled (failed, expired, or even done) or gone: nothing
@@ -191,6 +191,11 @@ class CheckRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def lock_check(self, check_id: uuid.UUID) -> RegistryCheck | None:
+        return await self._session.get(
+            RegistryCheck, check_id, with_for_update=True, populate_existing=True
+        )
 
     async def job_status(self, job_id: uuid.UUID | None) -> str | None:
         if job_id is None:

@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, PersonalData, RegistryCheck
+from idp.errors import BadInput, WrongState
+from idp.jobs.queue import PENDING, RUNNING, JobRef, enqueue
 from idp.levels.verification import history
 from idp.levels.verification.reasons import SNILS_TAKEN
 from idp.levels.verification.repository import CheckRepository
-from idp.levels.verification.rounds import FAILED, SUCCEEDED
+from idp.levels.verification.rounds import (
+    FAILED,
+    OPEN_STATES,
+    REGISTRY_CHECK,
+    SUCCEEDED,
+)
 from idp.levels.verifiers.protocol import (
     CheckKind,
     DocumentQuery,
@@ -28,6 +35,7 @@ from idp.levels.verifiers.protocol import (
     Query,
 )
 from idp.notify import outbox
+from idp.settings import RegistriesSettings
 
 LEVEL_STANDARD = "level_standard"  # notification templates (idp.notify.messages)
 CHECKS_FAILED = "checks_failed"
@@ -256,3 +264,83 @@ async def _notify(
             settings=ctx.settings.notify,
         )
     return len(contacts)
+
+
+# --- operators (idp verifications list|retry) -----------------------------------------------------
+
+STUCK = (
+    "an open check (queued, sent or waiting) whose job is settled (failed, expired) or gone: "
+    "nothing will move it any more"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckLine:
+    """One check as operators see it: never personal data."""
+
+    check: RegistryCheck
+    sub: str
+    job_status: str | None  # pending | running | done | failed | None (the job is gone)
+    job_result: str | None
+
+    @property
+    def stuck(self) -> bool:
+        return self.check.state in OPEN_STATES and self.job_status not in (PENDING, RUNNING)
+
+
+async def list_checks(
+    session: AsyncSession,
+    *,
+    states: Sequence[str] | None = None,
+    account_id: uuid.UUID | None = None,
+    stuck: bool = False,
+    limit: int = 100,
+) -> list[CheckLine]:
+    repo = CheckRepository(session)
+    if stuck:
+        states = [s for s in (states or OPEN_STATES) if s in OPEN_STATES]
+        if not states:
+            return []
+    rows = await repo.listing(
+        states=states, account_id=account_id, limit=limit if not stuck else 100_000
+    )
+    lines = [
+        CheckLine(check, sub, job.status if job else None, job.result if job else None)
+        for check, sub, job in rows
+    ]
+    if stuck:
+        lines = [line for line in lines if line.stuck][:limit]
+    return lines
+
+
+def check_deadline(settings: RegistriesSettings) -> float:
+    """A check's job lives long enough to settle a check that never got an answer."""
+    return settings.retry_period + 2 * settings.lease + settings.backoff_max
+
+
+async def retry_check(
+    session: AsyncSession, settings: RegistriesSettings, check_id: uuid.UUID, *, now: datetime
+) -> JobRef:
+    """Give a stuck check a fresh job, its state back to queued. The check keeps its id, so the
+    registry's idempotency key is unchanged: a request it already took is not taken twice.
+    ``BadInput`` for an unknown check, ``WrongState`` for one that is settled or whose job is
+    still live. The check row is locked, so two retries at once give it one job."""
+    repo = CheckRepository(session)
+    check = await repo.lock_check(check_id)
+    if check is None:
+        raise BadInput(f"no registry check with id {check_id}")
+    if check.state not in OPEN_STATES:
+        raise WrongState(f"the check is {check.state}: only open checks are retried")
+    status = await repo.job_status(check.job_id)
+    if status in (PENDING, RUNNING):
+        raise WrongState(f"the check's job is {status}: the check is not stuck")
+    job = enqueue(
+        session,
+        REGISTRY_CHECK,
+        {"check": str(check.id)},
+        deadline_in=check_deadline(settings),
+        ref=check.kind,
+    )
+    if not await repo.rearm(check.id, old_job_id=check.job_id, new_job_id=job.id, now=now):
+        raise WrongState("the check changed meanwhile; look again")
+    return job
