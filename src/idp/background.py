@@ -3,33 +3,53 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from idp.context import Context
 from idp.jobs.maintenance import Maintenance
 from idp.jobs.registry import Registry
 from idp.jobs.runner import JobRunner
 from idp.jobs.worker import PollingWorker
+from idp.levels.verification import handler as registry_checks
+from idp.levels.verifiers.protocol import CheckKind
+from idp.levels.verifiers.registry import build_verifiers
 from idp.notify import outbox as notifications
 from idp.notify.dispatcher import build_notifiers
 from idp.notify.protocol import Channel, Notifier
 from idp.oidc.logout import backchannel
 from idp.sessions.service import BACKCHANNEL_LOGOUT, end_expired
 
+Verifiers = dict[CheckKind, Any]
 
-def build_registry(ctx: Context, notifiers: dict[Channel, Notifier] | None = None) -> Registry:
-    """Every job kind and its handler. A new kind (registry verification, …) is added here."""
+
+def build_registry(
+    ctx: Context,
+    notifiers: dict[Channel, Notifier] | None = None,
+    verifiers: Verifiers | None = None,
+) -> Registry:
+    """Every job kind and its handler. A new kind is added here. ``notifiers`` and
+    ``verifiers``: given by tests; otherwise built from settings, once per process."""
     registry = Registry()
     notifications.register(registry, ctx.settings.notify, notifiers or build_notifiers(ctx))
     backchannel.register(registry, ctx)
+    registry_checks.register(
+        registry, ctx, verifiers or build_verifiers(ctx.settings.registries, ctx.clock)
+    )
     return registry
 
 
 class Background:
-    def __init__(self, ctx: Context, notifiers: dict[Channel, Notifier] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        notifiers: dict[Channel, Notifier] | None = None,
+        verifiers: Verifiers | None = None,
+    ) -> None:
         self._ctx = ctx
         self.jobs = JobRunner(
             ctx.db,
             ctx.keyring,
-            build_registry(ctx, notifiers),
+            build_registry(ctx, notifiers, verifiers),
             stop_grace=ctx.settings.jobs.stop_grace,
         )
         self.maintenance = Maintenance(ctx)

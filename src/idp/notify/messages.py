@@ -49,6 +49,31 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "A contact of your account was changed: {change}. If it was not you, contact support.",
         ),
     },
+    # Registry checks (idp.levels.verification): no personal data, only which check failed.
+    "level_standard": {
+        "ru": (
+            "Учётная запись подтверждена",
+            "Ваши данные проверены в государственных реестрах: учётная запись теперь "
+            "стандартная. Войдите, чтобы пользоваться услугами, которым она нужна.",
+        ),
+        "en": (
+            "Your account is verified",
+            "The state registries confirmed your data: your account is now standard. "
+            "Log in to use the services that need it.",
+        ),
+    },
+    "checks_failed": {
+        "ru": (
+            "Проверка данных не пройдена",
+            "Не пройдена: {checks}. Учётная запись остаётся упрощённой. Откройте раздел "
+            "«Мои данные», чтобы узнать причину и что сделать.",
+        ),
+        "en": (
+            "The check of your data failed",
+            'Failed: {checks}. Your account stays simplified. Open "My data" to see why '
+            "and what to do.",
+        ),
+    },
 }
 
 

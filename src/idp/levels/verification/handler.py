@@ -1,0 +1,183 @@
+"""The ``registry_check`` job: one try moves one check a step, by the state the check is in
+(always read afresh; every change a guarded UPDATE, so a try that lost a race writes nothing).
+
+queued → submit (the check's id is the idempotency key: a worker killed after the submit is
+replaced by one that gets the same reference) → sent → ask for the answer → waiting (the job
+waits, doubling, without counting as failed) → settled: the settle transaction
+(``service.settle``), then the registry is told it may forget the answer. A check still open
+``retry_period`` after it was created fails with ``registry_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from idp.context import Context
+from idp.jobs.queue import ClaimedJob, Outcome
+from idp.jobs.registry import KindPolicy, Registry
+from idp.levels.verification import reasons
+from idp.levels.verification.repository import CheckRepository
+from idp.levels.verification.rounds import (
+    FINAL_STATES,
+    OPEN_STATES,
+    QUEUED,
+    REGISTRY_CHECK,
+    SENT,
+    SUPERSEDED,
+    WAITING,
+)
+from idp.levels.verification.service import build_query, settle
+from idp.levels.verifiers.protocol import (
+    CheckKind,
+    RegistryUnavailable,
+    RequestRejected,
+    Verdict,
+    submit,
+)
+from idp.levels.verifiers.registry import close_verifiers
+from idp.web.i18n import DEFAULT_LOCALE
+
+log = logging.getLogger("idp.levels.checks")
+
+# The answer-wait doubling stops growing after this many steps (2**30 × base is past any max).
+_MAX_DOUBLINGS = 30
+
+
+class RegistryCheckHandler:
+    """``verifiers``: the verifier of each registry kind, built once per process; closed with
+    the handler."""
+
+    def __init__(self, ctx: Context, verifiers: dict[CheckKind, Any]) -> None:
+        self._ctx = ctx
+        self._verifiers = verifiers
+        self._settings = ctx.settings.registries
+
+    async def run(self, job: ClaimedJob) -> Outcome:
+        check_id = uuid.UUID(str(job.value("check")))
+        ctx = self._ctx
+        async with ctx.db.read() as session:
+            repo = CheckRepository(session)
+            check = await repo.check(check_id)
+            if check is None:
+                return Outcome.done("gone")  # the account was deleted
+            data = await repo.personal_data(check.account_id)
+            account = await repo.account(check.account_id)
+        if check.state in FINAL_STATES:
+            return Outcome.done(check.state)
+        if check.job_id is not None and check.job_id != job.id:
+            return Outcome.done("replaced")  # an operator re-armed the check with a new job
+        now = ctx.clock.now()
+        if data is None or account is None or data.revision != check.revision:
+            async with ctx.db.transaction() as session:
+                await CheckRepository(session).supersede(check, now=now)
+            return Outcome.done(SUPERSEDED)
+        if now - check.created_at >= timedelta(seconds=self._settings.retry_period):
+            return await self._settle(check, False, reasons.REGISTRY_TIMEOUT)
+        kind = CheckKind(check.kind)
+        verifier = self._verifiers[kind]
+        if check.state == QUEUED:
+            query = build_query(kind, data, account)
+            try:
+                reference = await submit(verifier, query, idempotency_key=str(check.id))
+            except RegistryUnavailable as exc:
+                return await self._unavailable(check, exc)
+            except RequestRejected as exc:
+                log.warning("registry refused check %s (%s): %s", check.id, kind.value, exc)
+                return await self._settle(check, False, reasons.REGISTRY_REJECTED)
+            moved = await self._move(
+                check,
+                (QUEUED,),
+                state=SENT,
+                reference=reference[:128],
+                reason=None,
+                attempts=check.attempts + 1,
+            )
+            if not moved:
+                return Outcome.wait(0.0, "the check changed meanwhile")
+            return Outcome.wait(self._settings.answer_wait_base, "sent to the registry")
+        # sent or waiting: ask for the answer
+        assert check.reference is not None
+        try:
+            answer = await verifier.answer(kind, check.reference)
+        except RegistryUnavailable as exc:
+            return await self._unavailable(check, exc)
+        except RequestRejected as exc:
+            log.warning("registry refused check %s (%s): %s", check.id, kind.value, exc)
+            return await self._settle(check, False, reasons.REGISTRY_REJECTED)
+        if answer.verdict is Verdict.PENDING:
+            await self._move(check, (SENT, WAITING), state=WAITING, reason=None)
+            return Outcome.wait(self._answer_wait(job.attempts), "waiting for the registry")
+        outcome = await self._settle(
+            check,
+            answer.verdict is Verdict.MATCH,
+            reasons.for_verdict(kind, answer.verdict),
+            answer.fields if answer.verdict is Verdict.MISMATCH else (),
+        )
+        try:
+            await verifier.acknowledge(kind, check.reference)
+        except Exception as exc:  # the registry redelivers; the check is settled either way
+            log.warning(
+                "acknowledging check %s (%s) failed: %s", check.id, kind.value, type(exc).__name__
+            )
+        return outcome
+
+    def _answer_wait(self, attempts: int) -> float:
+        steps = min(_MAX_DOUBLINGS, max(0, attempts - 2))
+        wait = self._settings.answer_wait_base * 2**steps
+        return float(min(wait, self._settings.answer_wait_max))
+
+    async def _move(self, check: Any, from_states: tuple[str, ...], **values: Any) -> bool:
+        async with self._ctx.db.transaction() as session:
+            return await CheckRepository(session).move(
+                check, from_states=from_states, now=self._ctx.clock.now(), **values
+            )
+
+    async def _unavailable(self, check: Any, exc: RegistryUnavailable) -> Outcome:
+        await self._move(check, OPEN_STATES, reason=reasons.REGISTRY_UNAVAILABLE)
+        return Outcome.retry(f"registry unavailable: {exc}"[:500])
+
+    async def _settle(
+        self,
+        check: Any,
+        succeeded: bool,
+        reason: str | None,
+        fields: tuple[str, ...] = (),
+    ) -> Outcome:
+        async with self._ctx.db.transaction() as session:
+            result = await settle(
+                session,
+                self._ctx,
+                check,
+                from_states=(check.state,),
+                succeeded=succeeded,
+                reason=reason,
+                fields=fields,
+                now=self._ctx.clock.now(),
+                locale=DEFAULT_LOCALE,
+            )
+        if not result.moved:
+            return Outcome.wait(0.0, "the check changed meanwhile")
+        return Outcome.done("succeeded" if succeeded else (reason or "failed"))
+
+    async def close(self) -> None:
+        await close_verifiers(self._verifiers)
+
+
+def register(registry: Registry, ctx: Context, verifiers: dict[CheckKind, Any]) -> None:
+    settings = ctx.settings.registries
+    registry.register(
+        REGISTRY_CHECK,
+        RegistryCheckHandler(ctx, verifiers),
+        KindPolicy(
+            lease=settings.lease,
+            backoff_base=settings.backoff_base,
+            backoff_max=settings.backoff_max,
+            batch_size=settings.batch_size,
+            concurrency=settings.batch_size,
+            poll_interval=settings.poll_interval,
+            ref_fields=("kind",),  # the ref is the check's kind, never personal data
+        ),
+    )
