@@ -18,11 +18,11 @@ from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, RegistryCheck
 from idp.web.i18n import Translator
+from tests.support import registry_kit
 from tests.support.browser import Browser
 from tests.support.console_kit import console_login, csrf_of, post
 from tests.support.factories import Person, make_person
 from tests.support.form_pages import assert_invalid, input_tag
-from tests.support import registry_kit
 from tests.support.live import LiveServer
 from tests.support.logout_kit import wait_until
 from tests.support.my_data_kit import (
@@ -120,12 +120,16 @@ async def test_an_old_login_is_asked_for_the_password_again(
     stale = await browser.get(PAGE)
     assert stale.status_code == 303
     assert stale.headers["location"] == reauth
-    refused = await browser.http.post(PAGE, data={"csrf_token": csrf_of(page), **russian_form(person)})
+    refused = await browser.http.post(
+        PAGE, data={"csrf_token": csrf_of(page), **russian_form(person)}
+    )
     assert refused.status_code == 303
     assert refused.headers["location"] == reauth
     assert await written(ctx, person.account.id) == (0, 0, 0)
 
-    back = await post(browser, reauth, "/account/reauth", {"return": PAGE, "password": person.password})
+    back = await post(
+        browser, reauth, "/account/reauth", {"return": PAGE, "password": person.password}
+    )
     assert back.status_code == 303
     assert back.headers["location"] == PAGE
     assert (await browser.get(PAGE)).status_code == 200
@@ -255,7 +259,8 @@ async def test_a_snils_verified_on_another_account_is_refused_without_saying_who
     assert refused.status_code == 409
     message = assert_invalid(refused.text, "snils")
     assert "другой учётной записи" in message
-    assert other.phone not in refused.text and "Иван" not in message
+    assert other.phone not in refused.text
+    assert "Иван" not in message
     assert await written(ctx, person.account.id) == (0, 0, 0)
 
 
@@ -314,11 +319,14 @@ async def test_while_checks_are_open_the_page_offers_refresh_and_its_script(
         assert saved.status_code == 303
         shown = await browser.get(saved.headers["location"], headers=EN)
         policy = shown.headers["content-security-policy"]
-        assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+        assert "script-src 'self'" in policy
+        assert "connect-src 'self'" in policy
         assert "unsafe-inline" not in policy
         assert '<script src="/static/my_data.js" defer></script>' in shown.text
         assert '<a href="/account/personal-data" id="refresh-link">Refresh</a>' in shown.text
-        assert re.search(r'<section id="progress"[^>]* aria-live="polite"[^>]*data-open="yes"', shown.text)
+        assert re.search(
+            r'<section id="progress"[^>]* aria-live="polite"[^>]*data-open="yes"', shown.text
+        )
         assert await level_of(ctx, person) == "simplified"
         script = await browser.get("/static/my_data.js")
         assert script.status_code == 200

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.accounts import throttle
 from idp.accounts.passwords.change import reserve_attempt
 from idp.accounts.repository import AccountRepository
+from idp.assurance.policy import Level
 from idp.audit.log import record
 from idp.console.repository import ConsoleRepository
 from idp.context import Context
 from idp.db.models import BrowserSession
 from idp.errors import NotFound
-from idp.assurance.policy import Level
 from idp.sessions.service import (
     Ended,
     LiveSession,

@@ -58,9 +58,7 @@ async def _page(
         names = (account.last_name, account.first_name, account.middle_name)
         values = view.stored_values(stored.data if stored else None, names)
     what = request.query_params.get("done")
-    notice = (
-        t(f"my_data_done_{what}") if what in _DONE and not (errors or form_error) else None
-    )
+    notice = t(f"my_data_done_{what}") if what in _DONE and not (errors or form_error) else None
     response = console_page(
         request,
         ctx,

@@ -9,33 +9,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from idp.levels.personal_data.validation import DOCUMENT_KINDS, FIELDS, RU_PASSPORT, RUSSIA
 from idp.web.i18n import Translator
 
-FIELDS = (
-    "last_name",
-    "first_name",
-    "middle_name",
-    "sex",
-    "birth_date",
-    "birth_place",
-    "citizenship",
-    "document_kind",
-    "document_series",
-    "document_number",
-    "document_issued_on",
-    "document_issuer_code",
-    "document_issuer",
-    "snils",
-    "inn",
-)
-DOCUMENT_KINDS = ("ru_passport", "foreign_passport")
-RUSSIA = "RUS"
 # ISO 3166-1 alpha-3; Russia first, the rest sorted by their name in the page's language.
-COUNTRIES = (
+_CODES = (
     "RUS AFG ARG ARM AUS AUT AZE BEL BGR BLR BRA CAN CHE CHN CUB CZE DEU EGY ESP EST FIN FRA GBR "
     "GEO GRC IDN IND IRN ISR ITA JPN KAZ KGZ KOR LTU LVA MDA MNG NGA NLD NOR PAK POL PRK SRB SWE "
     "SYR THA TJK TKM TUR UKR USA UZB VEN VNM ZAF"
-).split()
+)
+COUNTRIES = tuple(_CODES.split())
 OPEN_STATES = ("queued", "sent", "waiting")
 KIND_ORDER = ("person", "document", "inn")
 # The field names a registry's mismatch lists, as the page labels them.
@@ -76,13 +59,13 @@ def stored_values(data: object | None, names: tuple[str, str, str | None]) -> di
     """The saved data as the form shows it; before the first save, the account's names and
     Russian citizenship with a Russian passport."""
     last, first, middle = names
-    values = {name: "" for name in FIELDS}
+    values = dict.fromkeys(FIELDS, "")
     values.update(
         last_name=last,
         first_name=first,
         middle_name=middle or "",
         citizenship=RUSSIA,
-        document_kind="ru_passport",
+        document_kind=RU_PASSPORT,
     )
     if data is not None:
         for name in FIELDS:
