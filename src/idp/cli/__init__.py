@@ -1,11 +1,12 @@
 """The ``idp`` command (see CONTRACT.md): serve, worker, migrate, clients, accounts, keys,
-sessions, jobs, deliveries, notifications.
+sessions, jobs, deliveries, notifications, registry-sim.
 
 Every command that prints data prints one JSON object with ``--json`` (a readable table
 otherwise), exits 0 on success, 2 with a one-line reason on stderr for bad input (malformed,
 an unknown id, a duplicate name) and 3 when the thing is in a state that does not allow the
 change; nothing is written then. The operator commands live in ``clients.py``,
-``accounts.py`` and ``notifications.py`` beside this module.
+``accounts.py`` and ``notifications.py`` beside this module; ``registry_sim.py`` runs the
+registry simulator.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.cli import accounts as accounts_commands
 from idp.cli import clients as clients_commands
 from idp.cli import notifications as notifications_commands
+from idp.cli import registry_sim as registry_sim_command
 from idp.cli.kit import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -467,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     jlist.set_defaults(func=cmd_jobs_list)
 
     notifications_commands.register(commands)
+    registry_sim_command.register(commands)
     return parser
 
 
