@@ -22,7 +22,7 @@ from tests.support import registry_kit
 from tests.support.browser import Browser
 from tests.support.console_kit import console_login, csrf_of, post
 from tests.support.factories import Person, make_person
-from tests.support.form_pages import assert_invalid, input_tag
+from tests.support.form_pages import assert_invalid, field_error, input_tag
 from tests.support.live import LiveServer
 from tests.support.logout_kit import wait_until
 from tests.support.my_data_kit import (
@@ -201,10 +201,17 @@ async def test_bad_input_is_shown_beside_each_field_and_nothing_is_written(
     refused = await post(browser, PAGE, PAGE, russian_form(person, **BAD))
     assert refused.status_code == 422
     page = refused.text
-    for field in ("last_name", "birth_date", "citizenship", "document_series"):
+    for field in ("last_name", "birth_date", "document_series", "document_number"):
         assert_invalid(page, field)
-    for field in ("document_number", "document_issuer_code", "snils", "inn"):
+    for field in ("document_issuer_code", "snils", "inn"):
         assert_invalid(page, field)
+    citizenship = re.search(r'<select id="citizenship"[^>]*>', page)
+    assert citizenship
+    assert 'aria-invalid="true"' in citizenship.group(0)
+    assert 'aria-describedby="citizenship-error"' in citizenship.group(0)
+    assert field_error(page, "citizenship")
+    assert 'aria-describedby="sex-error"' in input_tag(page, "sex-male")
+    assert field_error(page, "sex")
     for field, text in texts.items():
         assert assert_invalid(page, field) == text
     assert 'id="sex-error"' in page
@@ -330,8 +337,8 @@ async def test_while_checks_are_open_the_page_offers_refresh_and_its_script(
         assert await level_of(ctx, person) == "simplified"
         script = await browser.get("/static/my_data.js")
         assert script.status_code == 200
-    finally:
-        await registry_kit.reset(registry_sim.url)
+    finally:  # (a reset would forget the requests the checks wait on)
+        await registry_kit.configure(registry_sim.url, latency=0)
     # Once the registries answer, the same page says so and stops refreshing.
     await wait_until(lambda: checks_settled(ctx, person), "the checks", within=CHECKS_WITHIN)
     after = await browser.get(PAGE, headers=EN)
@@ -355,6 +362,7 @@ async def test_a_passport_reported_invalid_shows_the_reason_and_the_level_stays(
         page = await browser.get(PAGE, headers=headers)
         document = section(page.text, "check-document")
         t = Translator(lang)
+        assert t.has("reason.document_invalid.title")  # checks.json, not the key itself
         assert t("reason.document_invalid.title") in document
         assert t("reason.document_invalid.advice") in document
         assert t("state.failed") in document
