@@ -44,6 +44,7 @@ from tests.support.factories import RP, Person, make_person, make_rp, random_pho
 from tests.support.flows import auth_params
 from tests.support.live import LiveServer, free_port
 from tests.support.mailbox import email_link, sms_code
+from tests.support.my_data_kit import INVALID_PASSPORT, foreign_form, russian_form
 
 AXE = (
     Path(__file__).resolve().parents[2] / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
@@ -253,6 +254,52 @@ async def _console_consents(v: Visit) -> None:
 @screen("console-sign-ins", "/account/sign-ins")
 async def _console_sign_ins(v: Visit) -> None:
     await _console(v, "/account/sign-ins")
+
+
+# "My data": the empty form, refused fields, a check that failed (the reason and the advice),
+# a foreign citizen without a SNILS. The suite's server runs the checks.
+
+
+async def _my_data_saved(v: Visit, **changes: str) -> None:
+    person = await v.signed_in()
+    await v.go("/account/personal-data")
+    form = changes.pop("form", None) or "russian"
+    data = foreign_form() if form == "foreign" else russian_form(person, **changes)
+    main = v.page.locator("main")
+    for name, value in data.items():
+        if name == "sex":
+            await main.locator(f"#sex-{value}").check()
+        elif name in ("citizenship", "document_kind"):
+            await main.locator(f"[name={name}]").select_option(value)
+        else:
+            await main.locator(f"[name={name}]").fill(value)
+    await v.press("main form[action='/account/personal-data'] button[type=submit]")
+
+
+@screen("my-data", "/account/personal-data")
+async def _my_data(v: Visit) -> None:
+    await _console(v, "/account/personal-data", "#progress")
+
+
+@screen("my-data-invalid", "/account/personal-data")
+async def _my_data_invalid(v: Visit) -> None:
+    await _my_data_saved(v, snils="123-456-789 00", birth_date="2999-01-01", last_name="Petrov")
+    await v.page.locator(".error-summary").wait_for()
+
+
+@screen("my-data-check-failed", "/account/personal-data")
+async def _my_data_check_failed(v: Visit) -> None:
+    series, number = INVALID_PASSPORT
+    await _my_data_saved(v, document_series=series, document_number=number)
+    # The page refreshes its progress by itself until the ministry's answer is in.
+    await v.page.locator("#check-document[data-state=failed]").wait_for(timeout=45_000)
+    await v.page.locator("#progress[data-open=no]").wait_for(timeout=45_000)
+
+
+@screen("my-data-foreign-without-snils", "/account/personal-data")
+async def _my_data_foreign(v: Visit) -> None:
+    await _my_data_saved(v, form="foreign")
+    await v.page.locator("#progress-summary.why-not").wait_for()
 
 
 @screen("privacy-notice", "/privacy")
