@@ -34,6 +34,7 @@ from idp.http import errors, health, openapi
 from idp.http.access_log import scrub_access_log
 from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
+from idp.levels import simulator
 from idp.notify.outbox import NOTIFICATION
 from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
@@ -41,7 +42,7 @@ from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
-from idp.settings import Settings
+from idp.settings import REGISTRY_SIMULATOR_PATH, Settings
 from idp.startup_checks import enforce
 from idp.web import dev_mailbox, language, start_page, theme
 from idp.web.error_page import render_error_page
@@ -131,6 +132,10 @@ def create_app(
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
+    if settings.serves_registry_simulator:  # dev mode: the http verifier's far side
+        if not settings.dev_mode:
+            logger.warning("the registry simulator is served at %s", REGISTRY_SIMULATOR_PATH)
+        app.mount(REGISTRY_SIMULATOR_PATH, simulator.build_app(), name="registry-sim")
     errors.install(app, render_error_page)
     # The served document is the one `make openapi` writes, protocol endpoints included.
     openapi.install(app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS))

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PasswordPolicyName = Literal["portal", "nist"]
@@ -217,6 +217,9 @@ class NotifySettings(BaseModel):
         "codes are refused once it is spent, notices to confirmed contacts still go.",
         ge=1,
     )
+
+
+REGISTRY_SIMULATOR_PATH = "/_registry-sim"  # where create_app mounts the registry simulator
 
 
 class RegistryHttpSettings(BaseModel):
@@ -551,6 +554,24 @@ class Settings(BaseSettings):
             if parts.scheme not in ("https", "http") or not parts.netloc or parts.path:
                 raise ValueError(f"not an exact origin (scheme://host[:port]): {origin!r}")
         return cleaned
+
+    @model_validator(mode="after")
+    def _registries_default_to_the_simulator(self) -> Settings:
+        # Dev mode with the simulator served and no gateway named: the http verifier asks the
+        # simulator this server mounts (REGISTRY_SIMULATOR_PATH), so `make run` needs nothing.
+        if self.dev_mode and self.serves_registry_simulator and not self.registries.http.base_url:
+            http = self.registries.http.model_copy(
+                update={"base_url": self.issuer + REGISTRY_SIMULATOR_PATH}
+            )
+            registries = self.registries.model_copy(update={"http": http})
+            object.__setattr__(self, "registries", registries)  # frozen, and still being built
+        return self
+
+    @property
+    def serves_registry_simulator(self) -> bool:
+        """Whether the app mounts the registry simulator: as set, else in dev mode only."""
+        served = self.registries.serve_simulator
+        return self.dev_mode if served is None else served
 
     def check(self) -> None:
         """Settings that validate one by one but cannot work together: raised at start-up."""

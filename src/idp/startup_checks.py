@@ -1,8 +1,9 @@
 """What stops idp from starting outside dev mode, each finding one line naming the setting to fix.
 
 A server that starts without a way to send codes leaves people waiting for an SMS that never
-comes; a key-encryption key generated beside the SQLite file is copied with it into every backup
-(one stolen copy opens all personal data); an issuer without TLS hands sessions and codes to the
+comes (and without a registry gateway, for checks that never run); a key-encryption key
+generated beside the SQLite file is copied with it into every backup (one stolen copy opens all
+personal data); an issuer without TLS hands sessions and codes to the
 network. `idp serve`, `idp worker` and the application factory stop on these (`enforce`); in
 dev mode `idp serve` and `idp worker` log them as one warning and go on. The checks are small
 pure functions of the settings (and, for the key's place, of the file systems).
@@ -58,6 +59,20 @@ def notifier_problems(settings: Settings) -> list[str]:
                 "unsent, outside dev mode: choose a notifier that delivers them"
             )
     return found
+
+
+def registry_problem(settings: Settings) -> str | None:
+    """The ``http`` verifier chosen for a registry with no gateway to ask (in dev mode it asks
+    the registry simulator this server mounts)."""
+    registries = settings.registries
+    chosen = (registries.person_verifier, registries.document_verifier, registries.tax_verifier)
+    if "http" not in chosen or registries.http.base_url:
+        return None
+    return (
+        "IDP_REGISTRIES__HTTP__BASE_URL is not set: the http verifier needs a registry gateway "
+        "outside dev mode (or name a plug-in in IDP_REGISTRIES__PERSON_VERIFIER, "
+        "…__DOCUMENT_VERIFIER, …__TAX_VERIFIER)"
+    )
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -149,6 +164,7 @@ def problems(settings: Settings) -> list[str]:
     found = [
         issuer_problem(settings.issuer),
         *notifier_problems(settings),
+        registry_problem(settings),
         kek_location_problem(settings),
         lost_kek_problem(settings),
     ]

@@ -79,6 +79,13 @@ async def _refused(env: dict[str, str], *args: str, cwd: Path | None = None) -> 
         pytest.param({"IDP_NOTIFY__SMS__URL": None}, SMS_MISSING, id="no-sms-gateway"),
         pytest.param({"IDP_NOTIFY__SMTP__HOST": None}, SMTP_MISSING, id="no-smtp-host"),
         pytest.param(
+            {"IDP_REGISTRIES__HTTP__BASE_URL": None},
+            "IDP_REGISTRIES__HTTP__BASE_URL is not set: the http verifier needs a registry "
+            "gateway outside dev mode (or name a plug-in in IDP_REGISTRIES__PERSON_VERIFIER, "
+            "…__DOCUMENT_VERIFIER, …__TAX_VERIFIER)",
+            id="no-registry-gateway",
+        ),
+        pytest.param(
             {"IDP_NOTIFY__SMS_BACKEND": "dev"},
             "IDP_NOTIFY__SMS_BACKEND=dev keeps messages in the database, unsent, outside dev "
             "mode: choose a notifier that delivers them",

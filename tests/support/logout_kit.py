@@ -340,6 +340,8 @@ def idp_env(settings: Settings, **extra: str) -> dict[str, str]:
         IDP_KEY_ENCRYPTION_KEY=settings.key_encryption_key,
         IDP_DEV_MODE=str(settings.dev_mode).lower(),
     )
+    if settings.registries.http.base_url:  # the session's registry simulator
+        env["IDP_REGISTRIES__HTTP__BASE_URL"] = settings.registries.http.base_url
     env.update(extra)
     return env
 

@@ -10,10 +10,12 @@ from idp.settings import Settings
 ISSUER = "https://idp.example"
 SMS_GATEWAY = "https://sms.example/send"
 SMTP_HOST = "smtp.example"
+REGISTRY_GATEWAY = "https://registries.example"
 
 
 def production(settings: Settings, **update: Any) -> Settings:
-    """``settings`` outside dev mode, with an https issuer, an SMS gateway and an SMTP host."""
+    """``settings`` outside dev mode, with an https issuer, an SMS gateway, an SMTP host and a
+    registry gateway."""
     notify = settings.notify.model_copy(
         update={
             "email_backend": "auto",
@@ -22,8 +24,18 @@ def production(settings: Settings, **update: Any) -> Settings:
             "smtp": settings.notify.smtp.model_copy(update={"host": SMTP_HOST}),
         }
     )
+    registries = settings.registries
+    if not registries.http.base_url:  # the test settings' own: the session's simulator
+        http = registries.http.model_copy(update={"base_url": REGISTRY_GATEWAY})
+        registries = registries.model_copy(update={"http": http})
     return settings.model_copy(
-        update={"dev_mode": False, "issuer": ISSUER, "notify": notify, **update}
+        update={
+            "dev_mode": False,
+            "issuer": ISSUER,
+            "notify": notify,
+            "registries": registries,
+            **update,
+        }
     )
 
 
@@ -36,4 +48,5 @@ def production_env() -> dict[str, str]:
         "IDP_NOTIFY__SMS_BACKEND": "auto",
         "IDP_NOTIFY__SMS__URL": SMS_GATEWAY,
         "IDP_NOTIFY__SMTP__HOST": SMTP_HOST,
+        "IDP_REGISTRIES__HTTP__BASE_URL": REGISTRY_GATEWAY,
     }
