@@ -42,8 +42,8 @@ from tests.support.checks_kit import (
     verified_snils_index,
     wait_settled,
 )
-from tests.support.job_kit import job_row
 from tests.support.cli_kit import run_in_process
+from tests.support.job_kit import job_row
 from tests.support.logout_kit import (
     create_scratch_database,
     drop_scratch_database,

@@ -33,5 +33,5 @@ def test_every_settled_verdict_has_a_reason_per_kind() -> None:
         assert reasons.for_verdict(kind, Verdict.MATCH) is None
         for verdict in set(Verdict) - {Verdict.MATCH, Verdict.PENDING}:
             assert reasons.for_verdict(kind, verdict) in reasons.FINAL_REASONS
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no reason"):
         reasons.for_verdict(CheckKind.PERSON, Verdict.PENDING)
