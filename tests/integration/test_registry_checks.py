@@ -6,6 +6,7 @@ and the promotion to standard in one transaction with its history entry."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sqlalchemy import update
 
 from idp.clock import OffsetClock
 from idp.context import Context
-from idp.db.models import QueuedJob
+from idp.db.models import PersonalData, QueuedJob
 from idp.jobs.queue import DONE
 from idp.levels.verifiers.protocol import (
     Answer,
@@ -42,8 +43,8 @@ from tests.support.checks_kit import (
     verified_snils_index,
     wait_settled,
 )
-from tests.support.job_kit import job_row
 from tests.support.cli_kit import run_in_process
+from tests.support.job_kit import job_row
 from tests.support.logout_kit import (
     create_scratch_database,
     drop_scratch_database,
@@ -436,3 +437,32 @@ async def test_a_settled_check_is_not_retried(ctx_: Context) -> None:
     ).json()
     assert {c["id"] for c in listed["checks"]} == {str(i) for i in ids}
     assert all(c["job"] == "done" and not c["stuck"] for c in listed["checks"])
+
+
+async def test_data_that_cannot_be_asked_leaves_no_trace_of_itself(
+    ctx_: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value the query cannot be built from (never saved by the API, but a row can be
+    damaged): the try fails with the exception's type only, in the job and in the log."""
+    subject = await new_subject(ctx_)
+    [_document, person] = await start(ctx_, subject)
+    async with ctx_.db.transaction() as session:
+        data = await session.get(PersonalData, subject.account_id)
+        assert data is not None
+        data.birth_date = "1980-99-99"  # the same revision: the check still counts
+    runner = check_runner(ctx_, all_kinds(memory()))
+    caplog.set_level(logging.DEBUG)
+    runner.start()
+    try:
+
+        async def tried() -> bool:
+            job = await job_row(ctx_.db, (await check_row(ctx_, person)).job_id)  # type: ignore[arg-type]
+            return job.last_error is not None
+
+        await wait_until(tried, "a failed try of the person check", within=10)
+    finally:
+        await runner.stop()
+    job = await job_row(ctx_.db, (await check_row(ctx_, person)).job_id)  # type: ignore[arg-type]
+    assert job.last_error == "the check raised ValueError"
+    assert "1980-99-99" not in caplog.text
+    assert (await check_row(ctx_, person)).state == "queued"

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from idp.context import Context
+from idp.jobs.errors import JobPayloadError
 from idp.jobs.queue import ClaimedJob, Outcome
 from idp.jobs.registry import KindPolicy, Registry
 from idp.levels.verification import reasons
@@ -56,7 +57,21 @@ class RegistryCheckHandler:
         self._settings = ctx.settings.registries
 
     async def run(self, job: ClaimedJob) -> Outcome:
-        check_id = uuid.UUID(str(job.value("check")))
+        try:
+            return await self._run(job)
+        except (JobPayloadError, TimeoutError):
+            raise
+        except Exception as exc:
+            # The exception's text may quote the data it choked on (a date, a name): only its
+            # type reaches the log and the job's last error.
+            log.warning("registry check job %s raised %s", job.id, type(exc).__name__)
+            return Outcome.retry(f"the check raised {type(exc).__name__}")
+
+    async def _run(self, job: ClaimedJob) -> Outcome:
+        try:
+            check_id = uuid.UUID(str(job.value("check")))
+        except ValueError:
+            raise JobPayloadError("the payload's check is not a check id") from None
         ctx = self._ctx
         async with ctx.db.read() as session:
             repo = CheckRepository(session)
