@@ -21,6 +21,7 @@ from tests.support.factories import Person, make_person, random_snils
 from tests.support.live import LiveServer
 from tests.support.personal_data import PATH, foreign_body, put, ru_body, written
 
+UNKNOWN_SNILS = "50025008300"
 _HEX_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 
 
@@ -109,13 +110,13 @@ async def test_without_an_inn_two_checks_start(api: Api, ctx: Context, person: P
 async def test_an_identical_save_starts_nothing(api: Api, ctx: Context, person: Person) -> None:
     body = ru_body()
     assert (await put(api, body)).status_code == 200
-    before = await written(ctx, person.account.id)
+    before = await written(ctx, person.account.id, with_level_history=False)
     # The same data written another way (spaces, no hyphen) is the same data.
     again = await put(api, {**body, "document_series": "4506", "document_issuer_code": "770 001"})
     assert again.status_code == 200, again.text
     assert again.json()["changed"] is False
     assert again.json()["data"]["revision"] == 1
-    assert await written(ctx, person.account.id) == before
+    assert await written(ctx, person.account.id, with_level_history=False) == before
 
 
 async def test_a_change_starts_a_new_round_and_supersedes_the_open_one(
@@ -161,19 +162,20 @@ async def test_a_change_drops_a_standard_or_confirmed_account_to_simplified(
     progress = changed.json()["progress"]
     assert progress["level"] == "simplified"
     assert progress["confirmation_method"] is None
+    # (The job runner may have raised the level meanwhile: only the drop is looked at.)
     history = (await api.get("/api/v1/me/level-history")).json()["changes"]
-    assert history[0]["from_level"] == level
-    assert history[0]["to_level"] == "simplified"
-    assert history[0]["reason"] == "data_changed"
+    dropped = [c for c in history if c["reason"] == "data_changed"]
+    assert [(c["from_level"], c["to_level"]) for c in dropped] == [(level, "simplified")]
     async with ctx.db.read() as session:
         rows = list(
             await session.scalars(
-                select(LevelChange).where(LevelChange.account_id == person.account.id)
+                select(LevelChange).where(
+                    LevelChange.account_id == person.account.id,
+                    LevelChange.reason == "data_changed",
+                )
             )
         )
-    assert [(r.from_level, r.to_level, r.reason) for r in rows] == [
-        (level, "simplified", "data_changed")
-    ]
+    assert [(r.from_level, r.to_level) for r in rows] == [(level, "simplified")]
 
 
 async def test_a_foreign_citizen_without_snils_is_saved_with_no_checks(
@@ -202,7 +204,8 @@ async def test_a_new_snils_takes_the_verified_one_away(
     api: Api, ctx: Context, person: Person
 ) -> None:
     assert (await put(api, ru_body(snils=person.snils))).status_code == 200
-    assert (await put(api, ru_body(snils=random_snils()))).status_code == 200
+    # A number the registries do not know (the simulator's seed): it is never verified here.
+    assert (await put(api, ru_body(snils=UNKNOWN_SNILS))).status_code == 200
     async with ctx.db.read() as session:
         account = await session.get(Account, person.account.id)
         assert account is not None
@@ -219,7 +222,6 @@ async def test_the_snils_of_another_account_is_refused_without_saying_whose(
     api: Api, ctx: Context, person: Person
 ) -> None:
     other = await make_person(ctx)
-    assert (await put(api, ru_body())).status_code == 200
     before = await written(ctx, person.account.id)
     for snils in (
         other.snils,

@@ -66,8 +66,12 @@ async def put_raw(api: Api, content: bytes) -> httpx.Response:
     return await api.http.put(PATH, content=content, headers=headers)
 
 
-async def written(ctx: Context, account_id: uuid.UUID) -> dict[str, int]:
-    """What a save of this account writes: a refused one must leave every count alone."""
+async def written(
+    ctx: Context, account_id: uuid.UUID, *, with_level_history: bool = True
+) -> dict[str, int]:
+    """What a save of this account writes: a refused one must leave every count alone. (Once
+    a save started checks, the job runner may change the level meanwhile: leave the level
+    history out then.)"""
     statements: dict[str, Any] = {
         "personal_data": select(func.count())
         .select_from(PersonalData)
@@ -78,7 +82,14 @@ async def written(ctx: Context, account_id: uuid.UUID) -> dict[str, int]:
         "registry_checks": select(func.count())
         .select_from(RegistryCheck)
         .where(RegistryCheck.account_id == account_id),
-        "jobs": select(func.count()).select_from(QueuedJob).where(QueuedJob.kind == REGISTRY_CHECK),
+        "jobs": select(func.count())
+        .select_from(QueuedJob)
+        .where(
+            QueuedJob.kind == REGISTRY_CHECK,
+            QueuedJob.id.in_(
+                select(RegistryCheck.job_id).where(RegistryCheck.account_id == account_id)
+            ),
+        ),
         "level_history": select(func.count())
         .select_from(LevelChange)
         .where(LevelChange.account_id == account_id),
@@ -89,5 +100,7 @@ async def written(ctx: Context, account_id: uuid.UUID) -> dict[str, int]:
             AuditEvent.event == "personal_data.saved",
         ),
     }
+    if not with_level_history:
+        del statements["level_history"]
     async with ctx.db.read() as session:
         return {name: int(await session.scalar(stmt) or 0) for name, stmt in statements.items()}
