@@ -31,7 +31,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "code": {
+                        "type": "string",
+                        "description": "A stable code for the rule the field broke, where the "
+                        "API gives one (personal data), for a client to translate",
+                    },
+                },
             },
         },
         "attempts_left": {"type": "integer", "description": "Wrong codes still allowed"},

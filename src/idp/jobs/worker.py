@@ -10,12 +10,15 @@ import random
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("idp.jobs")
+# Its own generator: the jitter never moves the global one, which a test in the same process
+# (Hypothesis watches it) or a seeded caller may rely on while the workers run beside it.
+_jitter = random.Random()  # noqa: S311 - jitter, not a secret
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
     """Exponential, capped, with jitter so many retries do not arrive in lockstep."""
     delay = min(cap, base * 2.0 ** max(0, attempts - 1))
-    return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+    return delay * _jitter.uniform(0.5, 1.0)
 
 
 class PollingWorker:
