@@ -126,7 +126,7 @@ class CheckView:
 class HistoryView:
     from_level: str
     to_level: str
-    reason: str
+    why: str  # the reason, as the page says it
     at: datetime
 
 
@@ -151,6 +151,12 @@ class ProgressView:
         return bool(self.checks) and all(check.state == "succeeded" for check in self.checks)
 
 
+def why(t: Translator, reason: str) -> str:
+    """A level change's reason in words; a reason added later shows as its code."""
+    key = f"my_data_why_{reason}"
+    return t(key) if t.has(key) else reason
+
+
 def progress_view(
     t: Translator,
     *,
@@ -173,7 +179,7 @@ def progress_view(
         for check in sorted(checks, key=order)
     )
     changes = tuple(
-        HistoryView(change.from_level, change.to_level, change.reason, change.at)
+        HistoryView(change.from_level, change.to_level, why(t, change.reason), change.at)
         for change in history
     )
     return ProgressView(level, has_data, none_because, rows, changes)
