@@ -281,6 +281,14 @@ async def _my_data(v: Visit) -> None:
     await _console(v, "/account/personal-data", "#progress")
 
 
+@screen("my-data-locked", "/account/personal-data")
+async def _my_data_locked(v: Visit) -> None:
+    await _my_data_saved(v)
+    v.clock.advance(v.ctx.settings.console.reauth_within + 1)  # the data needs the password
+    await v.page.reload()
+    await v.page.locator("#unlock").wait_for()
+
+
 @screen("my-data-invalid", "/account/personal-data")
 async def _my_data_invalid(v: Visit) -> None:
     await _my_data_saved(v, snils="123-456-789 00", birth_date="2999-01-01", last_name="Petrov")

@@ -109,30 +109,43 @@ async def test_the_overview_leads_to_my_data(browser: Browser, person: Person, l
     assert "/static/my_data.js" not in page.text  # nothing open: nothing to refresh
 
 
-async def test_an_old_login_is_asked_for_the_password_again(
+async def test_an_old_login_sees_the_progress_but_not_the_data_until_the_password(
     browser: Browser, ctx: Context, clock: OffsetClock, person: Person
 ) -> None:
     await console_login(browser, person, back=PAGE)
-    page = await browser.get(PAGE)
-    assert page.status_code == 200
+    form = russian_form(person)
+    saved = await post(browser, PAGE, PAGE, form)
+    assert saved.status_code == 303
+    assert (await written(ctx, person.account.id))[:2] == (1, 3)
+    page = await browser.get(PAGE, headers=RU)
+    assert form["document_number"] in page.text
+
     clock.advance(ctx.settings.console.reauth_within + 1)
     reauth = f"/account/reauth?return={quote(PAGE, safe='')}"
-    stale = await browser.get(PAGE)
-    assert stale.status_code == 303
-    assert stale.headers["location"] == reauth
-    refused = await browser.http.post(
-        PAGE, data={"csrf_token": csrf_of(page), **russian_form(person)}
-    )
+    stale = await browser.get(PAGE, headers=RU)
+    assert stale.status_code == 200
+    assert 'id="progress"' in stale.text  # the checks and the level, still
+    assert f'<a href="{html.escape(reauth)}" class="button" id="unlock">' in stale.text
+    assert f'action="{PAGE}"' not in stale.text  # no form, and none of the data
+    for name in ("document_number", "snils", "inn", "birth_place"):
+        assert form[name] not in stale.text, name
+    assert "1985-04-12" not in stale.text
+
+    changed = russian_form(person, last_name="Сидоров")
+    refused = await browser.http.post(PAGE, data={"csrf_token": csrf_of(page), **changed})
     assert refused.status_code == 303
     assert refused.headers["location"] == reauth
-    assert await written(ctx, person.account.id) == (0, 0, 0)
+    assert (await stored(ctx, person.account.id)).revision == 1  # type: ignore[union-attr]
+    assert (await ctx_account(ctx, person)).last_name == "Петров"
 
     back = await post(
         browser, reauth, "/account/reauth", {"return": PAGE, "password": person.password}
     )
     assert back.status_code == 303
     assert back.headers["location"] == PAGE
-    assert (await browser.get(PAGE)).status_code == 200
+    again = await browser.get(PAGE)
+    assert form["document_number"] in again.text
+    assert f'action="{PAGE}"' in again.text
 
 
 async def test_a_post_without_the_csrf_token_changes_nothing(

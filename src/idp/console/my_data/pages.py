@@ -1,8 +1,9 @@
 """``/account/personal-data``, "My data": the person enters the data the standard level needs
 and follows the registry checks run on it.
 
-Showing or changing the data needs a recent login, as the password and contacts do (an older
-one goes through ``/account/reauth`` first). The form posts to the page itself with a CSRF
+The progress is shown to any live session. The data itself, and changing it, needs a recent
+login, as the password and contacts do: an older one sees a link to ``/account/reauth``
+instead of the form, and a post is sent there first. The form posts to the page itself with a CSRF
 token: a refused field is shown beside the field with the values kept and nothing written; a
 save answers 303 with ``?done=``. While checks are open, ``/static/my_data.js`` fetches the page
 now and then and swaps in the new progress section; without it the page offers a "Refresh"
@@ -15,7 +16,16 @@ from fastapi import Request
 from starlette.responses import Response
 
 from idp.console.my_data import view
-from idp.console.page_kit import CSRF_PURPOSE, console_page, done, fresh
+from idp.console.page_kit import (
+    CSRF_PURPOSE,
+    console_page,
+    done,
+    fresh,
+    login_url,
+    needs_reauth,
+    reauth_url,
+    signed_in,
+)
 from idp.context import Context
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
@@ -24,7 +34,7 @@ from idp.levels.personal_data.errors import SnilsTaken
 from idp.levels.personal_data.validation import check
 from idp.levels.verification.rounds import REGISTRY_CHECK
 from idp.sessions.service import LiveSession
-from idp.web.forms import POLICY, checked_form, first_invalid, locale_of
+from idp.web.forms import POLICY, checked_form, first_invalid, locale_of, redirect
 from idp.web.i18n import Translator
 
 router = PageRouter()
@@ -47,14 +57,17 @@ async def _page(
     errors: dict[str, str] | None = None,
     form_error: str | None = None,
     status: int = 200,
+    locked: bool = False,
 ) -> Response:
     t = Translator(locale_of(request))
     account = live.account
     async with ctx.db.read() as session:
-        stored = await personal_data.load(session, account.id)
+        stored = None if locked else await personal_data.load(session, account.id)
         progress = await personal_data.progress(session, account.id)
         changes = await personal_data.level_history(session, account.id)
-    if values is None:
+    if locked:
+        values = {}
+    elif values is None:
         names = (account.last_name, account.first_name, account.middle_name)
         values = view.stored_values(stored.data if stored else None, names)
     what = request.query_params.get("done")
@@ -82,6 +95,8 @@ async def _page(
             history=changes,
         ),
         refresh_every=REFRESH_EVERY,
+        locked=locked,
+        reauth=reauth_url(PATH),
         notice=notice,
     )
     response.headers["Content-Security-Policy"] = MY_DATA_POLICY
@@ -90,10 +105,12 @@ async def _page(
 
 @router.get(PATH)
 async def show_my_data(request: Request, ctx: Ctx) -> Response:
-    live = await fresh(request, ctx, PATH)
-    if isinstance(live, Response):
-        return live
-    return await _page(request, ctx, live)
+    """The progress for any live session; the data itself only after a recent login (an
+    older one sees a link to the re-authentication instead of the form)."""
+    live = await signed_in(request, ctx)
+    if live is None:
+        return redirect(login_url(PATH))
+    return await _page(request, ctx, live, locked=needs_reauth(ctx, live))
 
 
 @router.post(PATH)
