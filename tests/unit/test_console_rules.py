@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from idp.assurance.policy import Level
 from idp.console.page_kit import login_url, reauth_url, safe_return
 from idp.console.service import next_level, reauth_needed
 from idp.db.models import Account, BrowserSession
-from idp.levels.policy import Level
 from idp.sessions.service import LiveSession
 
 
