@@ -332,3 +332,9 @@ def test_today_moves_the_age_limit() -> None:
     turning = {**RU, "birth_date": "2012-06-16", "document_issued_on": "2026-06-16"}
     assert errors_of(turning)["birth_date"] == "too_young"
     assert check(turning, today=TODAY + timedelta(days=1))[1] == []
+
+
+def test_errors_come_in_the_order_of_the_fields() -> None:
+    raw = {**RU, "inn": "1", "last_name": "x1", "citizenship": "ru", "sex": "?"}
+    _, errors = check(raw, today=TODAY)
+    assert [e.field for e in errors] == ["last_name", "sex", "citizenship", "inn"]

@@ -189,7 +189,7 @@ def check(
     snils = form.snils(required=citizenship == RUSSIA)
     inn = form.inn()
     if form.errors:
-        return None, form.errors
+        return None, sorted(form.errors, key=lambda e: FIELDS.index(e.field))
     assert last and first and sex and birth and place and citizenship and kind  # noqa: PT018
     assert number is not None
     assert issued is not None
