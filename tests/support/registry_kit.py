@@ -34,8 +34,9 @@ async def reset(url: str) -> None:
 
 
 async def configure(url: str, **changes: Any) -> dict[str, Any]:
-    """``latency``, ``failure_rate``, ``response_delay``, ``accept_unknown`` and
-    ``outage_seconds`` (an outage from now on; None ends it). Returns the configuration."""
+    """``latency``, ``failure_rate``, ``response_delay``, ``accept_unknown``, ``retry_after``
+    (of injected failures) and ``outage_seconds`` (an outage from now on; None ends it).
+    Returns the configuration."""
     async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
         response = await client.put(f"{url}/admin/config", json=changes)
         assert response.status_code == 200, response.text
