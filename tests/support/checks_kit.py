@@ -57,7 +57,12 @@ class Subject:
 
 
 async def new_subject(
-    ctx: Context, *, snils: str | None = None, inn: str | None = None, level: str = "simplified"
+    ctx: Context,
+    *,
+    snils: str | None = None,
+    inn: str | None = None,
+    passport: tuple[str, str] | None = None,
+    level: str = "simplified",
 ) -> Subject:
     """An account (confirmed phone and e-mail, no verified SNILS) with personal data saved,
     revision 1, no checks yet."""
@@ -76,7 +81,7 @@ async def new_subject(
         ),
     )
     snils = snils or random_snils()
-    series, number = "4510", f"{random.randint(0, 999999):06d}"
+    series, number = passport or ("4510", f"{random.randint(10, 999999):06d}")
     async with ctx.db.transaction() as session:
         session.add(
             PersonalData(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -18,10 +19,14 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app: ASGIApp, port: int, *, access_log: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, port: int, *, access_log: bool = False, **options: Any
+    ) -> None:
+        """``options``: more of uvicorn's settings, e.g. ``ssl_certfile`` for an https server."""
         self.app = app
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -29,6 +34,7 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             access_log=access_log,
+            **options,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name=f"idp-{port}")

@@ -70,8 +70,9 @@ class LocalCA:
     def client_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
-    def issue(self, *names: str) -> tuple[Path, Path]:
-        """A server certificate for these DNS names or IP addresses: (cert chain file, key)."""
+    def issue(self, *names: str, client: bool = False) -> tuple[Path, Path]:
+        """A server certificate for these DNS names or IP addresses (``client``: a client
+        certificate for mutual TLS, named by the first): (cert chain file, key)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         alt: list[x509.GeneralName] = []
@@ -90,14 +91,19 @@ class LocalCA:
             .not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName(alt), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+                ),
+                critical=False,
+            )
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                 critical=False,
             )
             .sign(self.key, hashes.SHA256())
         )
-        stem = self.directory / names[0].replace(":", "_")
+        stem = self.directory / (("client-" if client else "") + names[0].replace(":", "_"))
         chain, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
         chain.write_bytes(
             cert.public_bytes(serialization.Encoding.PEM)

@@ -75,6 +75,7 @@ class ConfigBody(BaseModel):
     failure_rate: Annotated[float, Field(ge=0, le=1)] | None = None
     response_delay: Annotated[float, Field(ge=0)] | None = None
     accept_unknown: bool | None = None
+    retry_after: Annotated[int, Field(ge=0, le=86400)] | None = None
     outage_seconds: Annotated[float, Field(gt=0)] | None = None
 
 
@@ -205,5 +206,6 @@ def _config_json(sim: Simulator) -> dict[str, Any]:
         "failure_rate": config.failure_rate,
         "response_delay": config.response_delay,
         "accept_unknown": config.accept_unknown,
+        "retry_after": config.retry_after,
         "outage_seconds": sim.outage_left(),
     }

@@ -159,7 +159,8 @@ class Simulator:
 
     def configure(self, changes: Mapping[str, Any]) -> None:
         """Apply ``PUT /admin/config``: any of latency, failure_rate, response_delay,
-        accept_unknown and outage_seconds (an outage from now on; null ends any outage)."""
+        accept_unknown, retry_after and outage_seconds (an outage from now on; null ends
+        any outage)."""
         with self._lock:
             updates = {k: v for k, v in changes.items() if k != "outage_seconds"}
             self.config = replace(self.config, **updates)

@@ -2,7 +2,7 @@
 
 ``answers`` maps a key to a verdict: the SNILS for a person, ``series+number`` for a document,
 the INN for a tax check; anything else gets ``default``. ``pending_polls`` makes the first that
-many ``answer`` calls say ``pending``.
+many ``answer`` calls say ``pending``; ``down`` makes every call raise ``RegistryUnavailable``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from idp.levels.verifiers.protocol import (
     InnQuery,
     PersonQuery,
     Query,
+    RegistryUnavailable,
     Verdict,
     VerifierSetup,
 )
@@ -47,6 +48,7 @@ class MemoryVerifier:
     requests: dict[str, _Request] = field(default_factory=dict)
     by_key: dict[str, str] = field(default_factory=dict)
     submits: int = 0
+    down: bool = False  # every call raises RegistryUnavailable, as in an outage
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     async def submit_person(self, query: PersonQuery, *, idempotency_key: str) -> str:
@@ -61,6 +63,7 @@ class MemoryVerifier:
         return self._submit(CheckKind.INN, query, query.inn, idempotency_key)
 
     async def answer(self, kind: CheckKind, reference: str) -> Answer:
+        self._reachable()
         request = self.requests.get(reference)
         if request is None or request.kind is not kind:
             return Answer(Verdict.UNKNOWN)
@@ -70,6 +73,7 @@ class MemoryVerifier:
         return request.answer
 
     async def acknowledge(self, kind: CheckKind, reference: str) -> None:
+        self._reachable()
         request = self.requests.get(reference)
         if request is not None:
             request.acknowledged = True
@@ -77,7 +81,12 @@ class MemoryVerifier:
     async def close(self) -> None:
         return None
 
+    def _reachable(self) -> None:
+        if self.down:
+            raise RegistryUnavailable("the registry is down (memory verifier)")
+
     def _submit(self, kind: CheckKind, query: Query, key: str, idempotency_key: str) -> str:
+        self._reachable()
         known = self.by_key.get(idempotency_key)
         if known is not None:
             return known
