@@ -35,6 +35,7 @@ from idp.http import errors, health, openapi
 from idp.http.access_log import scrub_access_log
 from idp.http.cors import ApiCors
 from idp.http.headers import BodyLimit, SecurityHeaders
+from idp.http.routing import ApiMount
 from idp.levels import simulator
 from idp.levels.personal_data import routes as personal_data_routes
 from idp.notify.outbox import NOTIFICATION
@@ -139,7 +140,9 @@ def create_app(
     if settings.serves_registry_simulator:  # dev mode: the http verifier's far side
         if not settings.dev_mode:
             logger.warning("the registry simulator is served at %s", REGISTRY_SIMULATOR_PATH)
-        app.mount(REGISTRY_SIMULATOR_PATH, simulator.build_app(), name="registry-sim")
+        app.router.routes.append(
+            ApiMount(REGISTRY_SIMULATOR_PATH, simulator.build_app(), name="registry-sim")
+        )
     errors.install(app, render_error_page)
     # The served document is the one `make openapi` writes, protocol endpoints included.
     openapi.install(app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS))

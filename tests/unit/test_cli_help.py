@@ -11,7 +11,7 @@ import pytest
 from idp.cli import build_parser
 
 # Commands that print nothing but a server's or worker's own log.
-NO_DATA = {"idp serve", "idp worker"}
+NO_DATA = {"idp serve", "idp worker", "idp registry-sim"}
 
 
 def _commands(

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Scope
 
 
@@ -42,6 +42,12 @@ class ApiRoute(APIRoute):
 
 class PageRoute(APIRoute):
     kind: ClassVar[RouteKind] = RouteKind.PAGE
+
+
+class ApiMount(Mount):
+    """A mounted ASGI app of the API's kind (the registry simulator in dev mode)."""
+
+    kind: ClassVar[RouteKind] = RouteKind.API
 
 
 class ProtocolRouter(APIRouter):
