@@ -64,12 +64,12 @@ async def scratch(settings: Settings, tmp_path: Path, migrated: str) -> AsyncIte
     await drop_scratch_database(url)
 
 
-def worker_env(settings: Settings, registry_url: str) -> dict[str, str]:
+def worker_env(settings: Settings, registry_url: str, lease: float = LEASE) -> dict[str, str]:
     return idp_env(
         settings,
         IDP_REGISTRIES__HTTP__BASE_URL=registry_url,
         IDP_REGISTRIES__HTTP__RETRIES="0",
-        IDP_REGISTRIES__LEASE=str(LEASE),
+        IDP_REGISTRIES__LEASE=str(lease),
         IDP_REGISTRIES__POLL_INTERVAL="0.1",
         IDP_REGISTRIES__ANSWER_WAIT_BASE="0.1",
         IDP_REGISTRIES__ANSWER_WAIT_MAX="0.3",
@@ -105,7 +105,10 @@ async def test_two_workers_never_submit_one_check_twice(
     ctx = scratch.ctx
     subjects = [await new_subject(ctx) for _ in range(25)]
     ids = [i for subject in subjects for i in await start(ctx, subject)]
-    env = worker_env(scratch.settings, registry_sim.url)
+    # A generous lease: on a loaded machine a try cut off at 80% of a short one would submit
+    # again (under the same key, which the registry answers with the same reference), and this
+    # test is about two workers never doing the same work, not about that recovery.
+    env = worker_env(scratch.settings, registry_sim.url, lease=60.0)
     workers: list[asyncio.subprocess.Process | None] = []
     try:
         workers = list(await asyncio.gather(start_worker(env), start_worker(env)))
@@ -200,5 +203,7 @@ async def test_a_worker_killed_after_its_submit_leaves_nothing_stuck(
         assert job.attempts >= 2  # the dead worker's try and the next one's
     found = await stats(registry_sim.url)
     assert found["submits"] == {"person": 1, "document": 1, "inn": 0}  # one request per check
-    assert {k: found["by_key"][k] for k in map(str, ids)} == dict.fromkeys(map(str, ids), 2)
+    # Each check submitted by the dead worker and again by the next (more only if a loaded
+    # machine cut a try off): always under its own key, so always the same request.
+    assert all(found["by_key"][k] >= 2 for k in map(str, ids)), found["by_key"]
     assert await level_of(ctx, subject.account_id) == "standard"

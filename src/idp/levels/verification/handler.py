@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from idp.context import Context
+from idp.db.models import RegistryCheck
 from idp.jobs.errors import JobPayloadError
 from idp.jobs.queue import ClaimedJob, Outcome
 from idp.jobs.registry import KindPolicy, Registry
@@ -108,7 +109,7 @@ class RegistryCheckHandler:
                 state=SENT,
                 reference=reference[:128],
                 reason=None,
-                attempts=check.attempts + 1,
+                attempts=RegistryCheck.attempts + 1,
             )
             if not moved:
                 return Outcome.wait(0.0, "the check changed meanwhile")
