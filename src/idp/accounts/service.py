@@ -19,11 +19,11 @@ from idp.accounts.identifiers import (
 )
 from idp.accounts.password_policy import password_problems
 from idp.accounts.repository import AccountRepository
+from idp.assurance.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES, Level
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact
 from idp.errors import BadInput
-from idp.assurance.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES, Level
 
 
 async def find_by_login(session: AsyncSession, ctx: Context, login: str) -> Account | None:

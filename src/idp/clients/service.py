@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.assurance.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES
 from idp.audit.log import record
 from idp.clients.cache import ClientCache
 from idp.clients.model import ClientInfo
@@ -25,7 +26,6 @@ from idp.db.models import Client
 from idp.egress.policy import uri_problem
 from idp.errors import BadInput
 from idp.keys.store import SUPPORTED_ALGS
-from idp.assurance.policy import CONFIRMATION_METHOD_NAMES, LEVEL_NAMES
 from idp.security.redirect_uris import registration_problem
 from idp.security.tokens import digest, new_token
 from idp.settings import Settings

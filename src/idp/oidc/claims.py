@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.assurance.policy import level_claims
 from idp.clients.scopes import SCOPE_CLAIMS
 from idp.db.models import Account, Contact
-from idp.assurance.policy import level_claims
 from idp.security.pii import PersonalDataVault
 
 LEVEL_CLAIMS = ("acr", "assurance_level", "confirmation_method")

@@ -6,11 +6,11 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from idp.assurance.policy import LEVEL_NAMES
 from idp.clients.scopes import SCOPES_SUPPORTED
 from idp.http.deps import Ctx
 from idp.http.routing import ProtocolRouter
 from idp.keys.store import SUPPORTED_ALGS
-from idp.assurance.policy import LEVEL_NAMES
 from idp.oidc.claims import claims_supported
 from idp.oidc.client_auth import ASSERTION_ALGS
 from idp.settings import Settings

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from idp.assurance.policy import level_claims
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Account
 from idp.keys.access_tokens import ACCESS_TOKEN_TYP
-from idp.assurance.policy import level_claims
 from idp.security.tokens import new_token
 
 ID_TOKEN_TYP = "JWT"

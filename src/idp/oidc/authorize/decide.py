@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.assurance.policy import Unmet, check_requirements
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import AuthorizationCode, Consent
@@ -23,7 +24,6 @@ from idp.errors import (
     LoginRequired,
     UnmetAuthenticationRequirements,
 )
-from idp.assurance.policy import Unmet, check_requirements
 from idp.oidc.authorize.request import AuthorizationRequest
 from idp.security.redirect_uris import with_params
 from idp.security.tokens import digest, new_token

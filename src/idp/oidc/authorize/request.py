@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from idp.assurance.policy import LEVEL_NAMES
 from idp.clients.cache import ClientCache
 from idp.clients.model import ClientInfo
 from idp.errors import (
@@ -25,7 +26,6 @@ from idp.errors import (
     UntrustedRedirect,
 )
 from idp.http.params import has_control_characters, refuse_control_characters
-from idp.assurance.policy import LEVEL_NAMES
 from idp.oidc import pkce
 from idp.security.redirect_uris import matches_registered
 

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.assurance.policy import check_requirements
 from idp.clients.model import ClientInfo
 from idp.context import Context
 from idp.db.models import Account, Grant, RefreshToken
 from idp.errors import InvalidGrant
-from idp.assurance.policy import check_requirements
 from idp.oidc.tokens import Authentication, access_token, id_token
 from idp.security.tokens import digest, new_token
 
