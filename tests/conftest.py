@@ -141,6 +141,9 @@ def settings(database_url: str, var_dir: Path, port: int, registry_sim: LiveServ
         # The http verifier asks the session's simulator; polls and retries are quick.
         registries=RegistriesSettings(
             http=RegistryHttpSettings(base_url=registry_sim.url),
+            # Tests save one person's data many times; the daily cap has its own test
+            # (test_personal_data_races.py) on a server of its own.
+            max_changes_per_day=100_000,
             poll_interval=0.1,
             answer_wait_base=0.1,
             answer_wait_max=0.5,

@@ -271,6 +271,12 @@ class RegistriesSettings(BaseModel):
         "Serve the registry simulator at `/_registry-sim` (unset: in dev mode only). Never in "
         "production: it answers what it is told.",
     )
+    max_changes_per_day: int = _doc(
+        10,
+        "Changed saves of one person's data per 24 hours (each starts registry requests that "
+        "cost the state gateway; identical saves do not count). Beyond it: 429 with Retry-After.",
+        ge=1,
+    )
     poll_interval: float = _doc(1.0, "Seconds between looks for due checks.", gt=0)
     answer_wait_base: float = _doc(
         2.0, "First pause before asking a registry again for an answer (doubling).", gt=0

@@ -1,7 +1,8 @@
 """Thirty saves of one person's data at once, on SQLite and PostgreSQL: the account's row lock
 puts them in a line, so every one succeeds with its own revision (consecutive, none lost), the
 stored data is the last one's, and only the last revision's checks are still open (every
-earlier open check superseded). Never a 500."""
+earlier open check superseded). Never a 500. And twenty changes at once against a daily cap of
+five: exactly five pass, the rest are 429 with Retry-After and write nothing."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
+from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import PersonalData, RegistryCheck
 from idp.levels.verification.rounds import OPEN_STATES
-from tests.support.api_kit import Api
+from idp.settings import Settings
+from tests.support.api_kit import Api, serve_variant
 from tests.support.factories import Person
 from tests.support.live import LiveServer
-from tests.support.personal_data import PATH, put, ru_body
+from tests.support.personal_data import PATH, put, ru_body, written
 
 SAVES = 30
 
@@ -63,3 +66,51 @@ async def test_thirty_saves_at_once_line_up(api: Api, ctx: Context, person: Pers
     }
     got = await api.get(PATH)
     assert got.json() == last["data"]
+
+
+CAP = 5
+AT_ONCE = 20
+
+
+async def test_the_daily_cap_on_changes_holds_under_a_burst(
+    settings: Settings, clock: OffsetClock, ctx: Context, person: Person
+) -> None:
+    capped = settings.registries.model_copy(update={"max_changes_per_day": CAP})
+    variant = serve_variant(settings, clock, registries=capped)
+    client = Api(variant.url)
+    try:
+        assert (await client.login(person.phone, person.password)).status_code == 200
+        bodies = [
+            ru_body(snils=person.snils, document_number=f"{200000 + i}") for i in range(AT_ONCE)
+        ]
+        responses = await asyncio.gather(*(put(client, body) for body in bodies))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] * CAP + [429] * (AT_ONCE - CAP), [r.text for r in responses]
+        for refused in (r for r in responses if r.status_code == 429):
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["type"].endswith("/problems/too-many-changes")
+            assert 0 < int(refused.headers["Retry-After"]) <= 86400
+        before = await written(ctx, person.account.id, with_level_history=False)
+        assert before["revision"] == CAP
+
+        # Saving what is saved is no change and never refused.
+        last = next(
+            body
+            for body, r in zip(bodies, responses, strict=True)
+            if r.status_code == 200 and r.json()["data"]["revision"] == CAP
+        )
+        same = await put(client, last)
+        assert same.status_code == 200, same.text
+        assert same.json()["changed"] is False
+        one_more = await put(client, ru_body(snils=person.snils, document_number="299999"))
+        assert one_more.status_code == 429
+        assert await written(ctx, person.account.id, with_level_history=False) == before
+
+        clock.advance(86400 + 1)  # a day later the window starts again
+        assert (await client.login(person.phone, person.password)).status_code == 200
+        later = await put(client, ru_body(snils=person.snils, document_number="299999"))
+        assert later.status_code == 200, later.text
+        assert later.json()["data"]["revision"] == CAP + 1
+    finally:
+        await client.close()
+        variant.stop()

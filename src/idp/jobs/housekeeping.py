@@ -69,8 +69,16 @@ async def purge_expired(db: Database, settings: Settings, now: datetime) -> dict
         "revoked_grants": (Grant.id, Grant.revoked_at < horizon),
         "old_grants": (Grant.id, (Grant.created_at < old_grant) & without_tokens),
         "sessions": (BrowserSession.id, BrowserSession.ended_at < horizon),
-        # A send counter's window is an hour: one that began two hours ago counts nothing.
-        "send_counters": (SendCounter.key, SendCounter.window_start < now - timedelta(hours=2)),
+        # A send counter's window is an hour (a "day:" counter's a day): one that began twice
+        # as long ago counts nothing.
+        "send_counters": (
+            SendCounter.key,
+            (SendCounter.window_start < now - timedelta(days=2))
+            | (
+                ~SendCounter.key.startswith("day:")
+                & (SendCounter.window_start < now - timedelta(hours=2))
+            ),
+        ),
     }
     purged: dict[str, int] = {}
     for name, (key, where) in steps.items():

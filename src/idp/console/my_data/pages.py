@@ -30,7 +30,7 @@ from idp.context import Context
 from idp.http.deps import Ctx, client_ip
 from idp.http.routing import PageRouter
 from idp.levels.personal_data import service as personal_data
-from idp.levels.personal_data.errors import SnilsTaken
+from idp.levels.personal_data.errors import SnilsTaken, TooManyChanges
 from idp.levels.personal_data.validation import check
 from idp.levels.verification.rounds import REGISTRY_CHECK
 from idp.sessions.service import LiveSession
@@ -135,6 +135,11 @@ async def save_my_data(request: Request, ctx: Ctx) -> Response:
     except SnilsTaken:
         errors = {"snils": t("my_data_err_snils_taken")}
         return await _page(request, ctx, live, values=values, errors=errors, status=409)
+    except TooManyChanges as exc:
+        message = t("my_data_err_too_many_changes")
+        page = await _page(request, ctx, live, values=values, form_error=message, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if saved.jobs:
         request.app.state.jobs.wake(REGISTRY_CHECK)
     if not saved.changed:

@@ -60,7 +60,7 @@ async def get_personal_data(ctx: Ctx, caller: CurrentCaller, response: Response)
 @router.put(
     "/personal-data",
     response_model=PersonalDataSaved,
-    responses=problems(401, 403, 409, 415, 422),
+    responses=problems(401, 403, 409, 415, 422, 429),
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def put_personal_data(

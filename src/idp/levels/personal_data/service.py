@@ -8,9 +8,10 @@ written together or not at all. Validate first with ``validation.parse``.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,11 +21,12 @@ from idp.context import Context
 from idp.db.models import Account, PersonalData
 from idp.errors import NotFound
 from idp.jobs.queue import JobRef
-from idp.levels.personal_data.errors import SnilsTaken
+from idp.levels.personal_data.errors import SnilsTaken, TooManyChanges
 from idp.levels.personal_data.repository import PersonalDataRepository
 from idp.levels.personal_data.validation import PersonalDataInput
 from idp.levels.verification import history, rounds
 from idp.levels.verifiers.registry import chosen_names
+from idp.notify import send_counters
 
 DATA_CHANGED = "data_changed"  # the level history's reason when saved data drops a level
 _KIND_ORDER = {"person": 0, "document": 1, "inn": 2}
@@ -127,6 +129,7 @@ async def save(
         needed = _needed(data)
         return SaveResult(False, row.revision, level_before, level_before, (), needed.none_because)
 
+    await _count_change(session, account_id, ctx.settings.registries.max_changes_per_day, at)
     revision = 1 if row is None else row.revision + 1
     if row is None:
         row = PersonalData(account_id=account_id)
@@ -177,6 +180,23 @@ async def save(
     )
     await session.flush()
     return SaveResult(True, revision, level_before, level_after, tuple(jobs), needed.none_because)
+
+
+# A day-long window; housekeeping keeps "day:" counters for two days (jobs/housekeeping.py).
+CHANGES_KEY = "day:personal-data:"
+_DAY = timedelta(days=1)
+
+
+async def _count_change(
+    session: AsyncSession, account_id: uuid.UUID, limit: int, at: datetime
+) -> None:
+    """Count one changed save, or refuse it (``TooManyChanges``) when the account's day holds
+    ``limit`` already. The guarded upsert makes count and check one step on any instance."""
+    key = f"{CHANGES_KEY}{account_id}"
+    if await send_counters.take(session, key, limit, at, _DAY) is None:
+        started = await send_counters.window_start(session, key)
+        left = (started + _DAY - at).total_seconds() if started else _DAY.total_seconds()
+        raise TooManyChanges(max(1, math.ceil(left)))
 
 
 async def progress(session: AsyncSession, account_id: uuid.UUID) -> Progress:
