@@ -227,8 +227,8 @@ class RegistryHttpSettings(BaseModel):
 
     base_url: str | None = _doc(
         None,
-        "The gateway's base URL (`https://…`); unset in dev mode: this server's own registry "
-        "simulator at `{issuer}/_registry-sim`.",
+        "The gateway's base URL, `https://…` (plain http only in dev mode); unset in dev mode: "
+        "this server's own registry simulator at `{issuer}/_registry-sim`.",
     )
     client_cert: str | None = _doc(
         None, "PEM file with the client certificate for mutual TLS (and its key, unless given)."

@@ -89,11 +89,20 @@ def verifier_problems(settings: Settings) -> list[str]:
 
 def registry_problem(settings: Settings) -> str | None:
     """The ``http`` verifier chosen for a registry with no gateway to ask (in dev mode it asks
-    the registry simulator this server mounts)."""
+    the registry simulator this server mounts), or with one over plain http (personal data in
+    clear on the wire, and no client certificate sent)."""
     registries = settings.registries
     chosen = (registries.person_verifier, registries.document_verifier, registries.tax_verifier)
-    if "http" not in chosen or registries.http.base_url:
+    if "http" not in chosen:
         return None
+    if registries.http.base_url:
+        if urlsplit(registries.http.base_url).scheme == "https":
+            return None
+        # The URL itself stays out: it may carry credentials.
+        return (
+            "IDP_REGISTRIES__HTTP__BASE_URL must be an https:// URL outside dev mode: personal "
+            "data goes to the registry gateway"
+        )
     return (
         "IDP_REGISTRIES__HTTP__BASE_URL is not set: the http verifier needs a registry gateway "
         "outside dev mode (or name a plug-in in IDP_REGISTRIES__PERSON_VERIFIER, "

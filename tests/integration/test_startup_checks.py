@@ -100,6 +100,12 @@ async def _refused(env: dict[str, str], *args: str, cwd: Path | None = None) -> 
             id="registry-simulator",
         ),
         pytest.param(
+            {"IDP_REGISTRIES__HTTP__BASE_URL": "http://user:pa55@registries.example/?k=s3cret"},
+            "IDP_REGISTRIES__HTTP__BASE_URL must be an https:// URL outside dev mode: personal "
+            "data goes to the registry gateway",
+            id="plain-http-registry-gateway",
+        ),
+        pytest.param(
             {"IDP_NOTIFY__SMS_BACKEND": "dev"},
             "IDP_NOTIFY__SMS_BACKEND=dev keeps messages in the database, unsent, outside dev "
             "mode: choose a notifier that delivers them",

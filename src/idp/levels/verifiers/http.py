@@ -251,6 +251,14 @@ def build(setup: VerifierSetup) -> HttpVerifier:
         raise PluginMisconfigured(
             "verifier", setup.name, "IDP_REGISTRIES__HTTP__BASE_URL is not an http(s) URL"
         )
+    if url.scheme == "http" and (settings.client_cert or settings.client_key):
+        # httpx sends no client certificate over plain http: the setting would be ignored.
+        raise PluginMisconfigured(
+            "verifier",
+            setup.name,
+            "IDP_REGISTRIES__HTTP__CLIENT_CERT / …__CLIENT_KEY need an https:// base URL "
+            "(over http:// no client certificate is sent)",
+        )
     try:
         _check_files(settings)
         return HttpVerifier(settings)
