@@ -266,6 +266,35 @@ async def test_a_rejected_request_fails_the_check_for_good(ctx_: Context) -> Non
     assert await level_of(ctx_, subject.account_id) == "simplified"
 
 
+class LongReferences(Flaky):
+    """A third party's verifier whose references are longer than registry_checks.reference."""
+
+    def __init__(self) -> None:
+        super().__init__(down=0)
+
+    async def submit_person(self, query: object, *, idempotency_key: str) -> str:
+        await super().submit_person(query, idempotency_key=idempotency_key)
+        return "r" * 200  # cut to 128, two checks could end up polling one reference
+
+
+async def test_a_reference_too_long_to_store_fails_the_check_uncut(
+    ctx_: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    subject = await new_subject(ctx_)
+    [_document, person] = await start(ctx_, subject)
+    verifier = LongReferences()
+    caplog.set_level(logging.WARNING, logger="idp.levels.checks")
+    await run_round(ctx_, {CheckKind.PERSON: verifier, CheckKind.DOCUMENT: memory()}, subject)
+    row = await check_row(ctx_, person)
+    assert (row.state, row.reason, row.reference) == ("failed", "registry_rejected", None)
+    assert verifier.calls == 1  # submitted once, never asked for an answer
+    assert f"the person verifier gave check {person} a reference that is not 1 to 128 " in (
+        caplog.text
+    )
+    assert "rrrr" not in caplog.text
+    assert await level_of(ctx_, subject.account_id) == "simplified"
+
+
 async def test_a_check_of_changed_data_is_superseded_and_stops(ctx_: Context) -> None:
     subject = await new_subject(ctx_)
     old = await start(ctx_, subject)

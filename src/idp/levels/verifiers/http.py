@@ -7,7 +7,9 @@ and total timeouts. A call that meets a network error, a 5xx or a 429 is tried a
 few times with doubling pauses (a ``Retry-After`` is honoured up to :data:`RETRY_AFTER_CAP`;
 a longer one ends the tries), then :class:`RegistryUnavailable` hands the wait to the job queue.
 A refused submit (4xx) is :class:`RequestRejected`, and so is a reference the gateway no
-longer knows (404 on ``answer``): asking again cannot help.
+longer knows (404 on ``answer``): asking again cannot help, and a reference not of the form
+``[A-Za-z0-9._:-]{1,128}`` (or ``.``/``..``, which a URL path would resolve): it is never
+sent nor stored.
 
 Messages name the registry, the status or the error's type; never personal data, request
 bodies or the URL's query and credentials.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -48,6 +51,21 @@ log = logging.getLogger("idp.levels.verifiers.http")
 RETRY_AFTER_CAP = 5.0  # the longest Retry-After waited for in place; longer: the job waits
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 _SUBMITTED = frozenset({200, 201, 202})
+# A reference goes into a URL path and into registry_checks.reference (128 characters):
+# nothing a path could resolve (``.``, ``..``, ``/``), nothing that would be cut.
+_REFERENCE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+REFERENCE_FORM = "1 to 128 of A-Z a-z 0-9 . _ : -, not . or .."
+
+
+def _checked_reference(kind: CheckKind, reference: str) -> str:
+    """``reference`` if it has the form of a reference; else :class:`RequestRejected` (the
+    message never quotes it: a hostile gateway could put anything there)."""
+    if _REFERENCE.fullmatch(reference) is None or reference in (".", ".."):
+        raise RequestRejected(
+            f"the {kind.value} registry's request reference is not in the expected form "
+            f"({REFERENCE_FORM})"
+        )
+    return reference
 
 
 def _body(query: Query) -> dict[str, Any]:
@@ -143,12 +161,13 @@ class HttpVerifier:
             raise self._refused(kind, response, "request")
         data = self._json(kind, response)
         reference = data.get("reference") if isinstance(data, dict) else None
-        if not isinstance(reference, str) or not 1 <= len(reference) <= 200:
+        if not isinstance(reference, str) or not reference:
             raise RegistryUnavailable(f"the {kind.value} registry returned no request reference")
-        return reference
+        return _checked_reference(kind, reference)
 
     @staticmethod
     def _path(kind: CheckKind, reference: str) -> str:
+        reference = _checked_reference(kind, reference)
         return f"v1/{kind.value}/requests/{quote(reference, safe='')}"
 
     async def _call(self, kind: CheckKind, method: str, path: str, **send: Any) -> httpx.Response:
