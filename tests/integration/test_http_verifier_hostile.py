@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from idp.levels.verifiers.http import HttpVerifier, build
 from idp.levels.verifiers.protocol import (
     CheckKind,
+    RegistryUnavailable,
     RequestRejected,
+    Verdict,
     VerifierSetup,
 )
 from tests.support import registry_kit
@@ -32,6 +34,7 @@ class Hostile:
     reference: Any = "ok-1"
     answer: Any = field(default_factory=lambda: {"status": "match"})
     hits: list[str] = field(default_factory=list)
+    stream: bool = False  # bytes sent in chunks, with no Content-Length
     verifier: HttpVerifier | None = None  # the verifier under test, asking this gateway
 
     def app(self) -> Starlette:
@@ -41,6 +44,14 @@ class Hostile:
                 return JSONResponse({"reference": self.reference}, status_code=202)
             if request.method == "POST":
                 return Response(status_code=204)
+            if isinstance(self.answer, bytes) and self.stream:
+                body = self.answer
+
+                async def chunks() -> AsyncIterator[bytes]:
+                    for start in range(0, len(body), 4096):
+                        yield body[start : start + 4096]
+
+                return StreamingResponse(chunks(), media_type="application/json")
             if isinstance(self.answer, bytes):
                 return Response(self.answer, media_type="application/json")
             return JSONResponse(self.answer)
@@ -60,6 +71,7 @@ def gateway() -> Iterator[tuple[Hostile, LiveServer]]:
 async def hostile(gateway: tuple[Hostile, LiveServer]) -> AsyncIterator[Hostile]:
     state, live = gateway
     state.reference, state.answer, state.hits[:] = "ok-1", {"status": "match"}, []
+    state.stream = False
     v = build(VerifierSetup("http", frozenset(CheckKind), {"base_url": live.url, "retries": 0}))
     state.verifier = v
     yield state
@@ -111,3 +123,44 @@ async def test_a_reference_of_the_form_goes_through(hostile: Hostile) -> None:
         f"GET /v1/person/requests/{reference}",
         f"POST /v1/person/requests/{reference}/ack",
     ]
+
+
+# --- what the gateway says back -------------------------------------------------------------
+
+
+async def test_only_the_querys_field_names_are_kept(hostile: Hostile) -> None:
+    hostile.answer = {
+        "status": "mismatch",
+        "fields": [
+            "last_name",
+            "<script>alert(1)</script>",
+            "snils: 08765430300",
+            42,
+            None,
+            "last_name",
+            "inn",  # a field of the tax query, not of the person query
+            "birth_date",
+        ],
+    }
+    answer = await _verifier(hostile).answer(CheckKind.PERSON, "ok-1")
+    assert (answer.verdict, answer.fields) == (Verdict.MISMATCH, ("last_name", "birth_date"))
+    answer = await _verifier(hostile).answer(CheckKind.INN, "ok-1")
+    assert answer.fields == ("last_name", "inn", "birth_date")
+
+
+async def test_fields_not_a_list_are_not_an_answer(hostile: Hostile) -> None:
+    hostile.answer = {"status": "mismatch", "fields": "last_name"}
+    with pytest.raises(RegistryUnavailable, match="not in the expected form"):
+        await _verifier(hostile).answer(CheckKind.PERSON, "ok-1")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_larger_than_64_kib_is_not_read(hostile: Hostile, stream: bool) -> None:
+    hostile.stream = stream
+    hostile.answer = b'{"status": "match", "pad": "' + b"x" * (64 * 1024) + b'"}'
+    with pytest.raises(RegistryUnavailable) as large:
+        await _verifier(hostile).answer(CheckKind.PERSON, "ok-1")
+    assert str(large.value) == "the person registry's answer is larger than 64 KiB"
+    # Just under the cap is read.
+    hostile.answer = b'{"status": "match", "pad": "' + b"x" * (64 * 1024 - 40) + b'"}'
+    assert (await _verifier(hostile).answer(CheckKind.PERSON, "ok-1")).verdict is Verdict.MATCH

@@ -175,6 +175,19 @@ async def test_a_failed_check_keeps_the_account_simplified_and_says_why(
     ]
 
 
+async def test_only_the_querys_field_names_are_stored(ctx_: Context) -> None:
+    """A verifier (a third party's, or a gateway behind it) naming things that are not fields of
+    the query: only the query's field names reach registry_checks.fields (shown on the API, the
+    page and the CLI as they are)."""
+    subject = await new_subject(ctx_)
+    [_document, person] = await start(ctx_, subject)
+    named = ["<b>owned</b>", "last_name", "inn", "sex", "last_name", "x" * 300]
+    verifier = memory(answers={subject.snils: Verdict.MISMATCH}, mismatched_fields=named)
+    await run_round(ctx_, all_kinds(verifier), subject)
+    row = await check_row(ctx_, person)
+    assert (row.state, row.reason, row.fields) == ("failed", "person_mismatch", "last_name,sex")
+
+
 async def test_pending_answers_wait_without_counting_as_failures(ctx_: Context) -> None:
     subject = await new_subject(ctx_)
     await start(ctx_, subject)

@@ -37,6 +37,7 @@ from idp.levels.verifiers.protocol import (
     RegistryUnavailable,
     RequestRejected,
     Verdict,
+    known_fields,
     submit,
 )
 from idp.levels.verifiers.registry import close_verifiers
@@ -141,7 +142,8 @@ class RegistryCheckHandler:
             check,
             answer.verdict is Verdict.MATCH,
             reasons.for_verdict(kind, answer.verdict),
-            answer.fields if answer.verdict is Verdict.MISMATCH else (),
+            # Only the query's field names: stored and shown as they are (REST, page, CLI).
+            known_fields(kind, answer.fields) if answer.verdict is Verdict.MISMATCH else (),
         )
         try:
             await verifier.acknowledge(kind, check.reference)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import re
 import ssl
@@ -42,12 +43,14 @@ from idp.levels.verifiers.protocol import (
     RequestRejected,
     Verdict,
     VerifierSetup,
+    known_fields,
 )
 from idp.plugins import PluginMisconfigured
 from idp.settings import RegistryHttpSettings
 
 log = logging.getLogger("idp.levels.verifiers.http")
 
+MAX_BODY = 64 * 1024  # the most of a response body read; a larger one: RegistryUnavailable
 RETRY_AFTER_CAP = 5.0  # the longest Retry-After waited for in place; longer: the job waits
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 _SUBMITTED = frozenset({200, 201, 202})
@@ -75,12 +78,28 @@ def _body(query: Query) -> dict[str, Any]:
     }
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: _Reply) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None  # an HTTP date: not worth parsing for a pause of seconds
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Reply:
+    """A response read whole (at most :data:`MAX_BODY` bytes)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 class HttpVerifier:
@@ -129,12 +148,16 @@ class HttpVerifier:
         data = self._json(kind, response)
         try:
             verdict = Verdict(data["status"])
-            fields = tuple(str(f) for f in data.get("fields") or ())
+            named = data.get("fields") or []
+            if not isinstance(named, list):
+                raise TypeError
         except (KeyError, TypeError, ValueError, AttributeError):
             raise RegistryUnavailable(
                 f"the {kind.value} registry's answer is not in the expected form"
             ) from None
-        return Answer(verdict, fields if verdict is Verdict.MISMATCH else ())
+        # Only the query's own field names: the rest is stored and shown nowhere.
+        fields = known_fields(kind, named) if verdict is Verdict.MISMATCH else ()
+        return Answer(verdict, fields)
 
     async def acknowledge(self, kind: CheckKind, reference: str) -> None:
         response = await self._call(kind, "POST", self._path(kind, reference) + "/ack")
@@ -170,7 +193,7 @@ class HttpVerifier:
         reference = _checked_reference(kind, reference)
         return f"v1/{kind.value}/requests/{quote(reference, safe='')}"
 
-    async def _call(self, kind: CheckKind, method: str, path: str, **send: Any) -> httpx.Response:
+    async def _call(self, kind: CheckKind, method: str, path: str, **send: Any) -> _Reply:
         """One call with the immediate retries; a response that is not retried is returned."""
         tries = self._settings.retries + 1
         reason = ""
@@ -178,9 +201,13 @@ class HttpVerifier:
             pause = self._settings.retry_backoff * 2**attempt
             try:
                 async with asyncio.timeout(self._settings.timeout):
-                    response = await self._http.request(method, path, **send)
+                    response = await self._send(method, path, **send)
             except (httpx.TransportError, TimeoutError) as exc:
                 reason = self._network_reason(exc)
+            except _TooLarge:
+                raise RegistryUnavailable(
+                    f"the {kind.value} registry's answer is larger than {MAX_BODY // 1024} KiB"
+                ) from None
             else:
                 if response.status_code not in _RETRIED_STATUSES:
                     return response
@@ -201,6 +228,23 @@ class HttpVerifier:
             f"the {kind.value} registry is unavailable ({reason}; {tries} tries)"
         )
 
+    async def _send(self, method: str, path: str, **send: Any) -> _Reply:
+        """One request; the body read up to :data:`MAX_BODY` bytes (decoded), no further."""
+        request = self._http.build_request(method, path, **send)
+        response = await self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                raise _TooLarge
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise _TooLarge
+        finally:
+            await response.aclose()
+        return _Reply(response.status_code, response.headers, bytes(body))
+
     def _network_reason(self, exc: Exception) -> str:
         if isinstance(exc, TimeoutError | httpx.TimeoutException):
             return f"no answer within {self._settings.timeout:g} s"
@@ -210,7 +254,7 @@ class HttpVerifier:
         detail = detail[:200]
         return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
-    def _json(self, kind: CheckKind, response: httpx.Response) -> Any:
+    def _json(self, kind: CheckKind, response: _Reply) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -219,7 +263,7 @@ class HttpVerifier:
             ) from None
 
     @staticmethod
-    def _refused(kind: CheckKind, response: httpx.Response, what: str) -> Exception:
+    def _refused(kind: CheckKind, response: _Reply, what: str) -> Exception:
         status = response.status_code
         if 400 <= status < 500:
             fields = _problem_fields(response)
@@ -230,7 +274,7 @@ class HttpVerifier:
         return RegistryUnavailable(f"the {kind.value} registry answered HTTP {status}")
 
 
-def _problem_fields(response: httpx.Response) -> list[str]:
+def _problem_fields(response: _Reply) -> list[str]:
     """The field names of a problem+json's ``errors`` (names only: messages may quote values)."""
     try:
         errors = response.json().get("errors") or []
