@@ -24,7 +24,7 @@ async def test_dev_mode_serves_the_simulator_and_the_http_verifier_finds_it(
     server: LiveServer, settings: Settings
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
-        assert (await http.post("/_registry-sim/admin/reset")).status_code == 204
+        assert (await http.post("/_registry-sim/admin/reset", json={})).status_code == 204
     # No base URL set: dev mode points the http verifier at this server's simulator.
     dev = Settings(dev_mode=True, issuer=server.url, database_url=settings.database_url)
     assert dev.registries.http.base_url == f"{server.url}/_registry-sim"

@@ -160,7 +160,8 @@ class HttpVerifier:
         return Answer(verdict, fields)
 
     async def acknowledge(self, kind: CheckKind, reference: str) -> None:
-        response = await self._call(kind, "POST", self._path(kind, reference) + "/ack")
+        # A JSON body, empty: gateways may refuse a POST of any other type (the simulator does).
+        response = await self._call(kind, "POST", self._path(kind, reference) + "/ack", json={})
         # 404: already forgotten, as good as acknowledged.
         if response.status_code not in (200, 202, 204, 404):
             raise self._refused(kind, response, "acknowledgement")
