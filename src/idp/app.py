@@ -137,9 +137,8 @@ def create_app(
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
-    if settings.serves_registry_simulator:  # dev mode: the http verifier's far side
-        if not settings.dev_mode:
-            logger.warning("the registry simulator is served at %s", REGISTRY_SIMULATOR_PATH)
+    if settings.serves_registry_simulator:  # dev mode only (startup_checks): the http
+        # verifier's far side
         app.router.routes.append(
             ApiMount(REGISTRY_SIMULATOR_PATH, simulator.build_app(), name="registry-sim")
         )

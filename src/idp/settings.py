@@ -227,8 +227,8 @@ class RegistryHttpSettings(BaseModel):
 
     base_url: str | None = _doc(
         None,
-        "The gateway's base URL (`https://…`); unset in dev mode: this server's own registry "
-        "simulator at `{issuer}/_registry-sim`.",
+        "The gateway's base URL, `https://…` (plain http only in dev mode); unset in dev mode: "
+        "this server's own registry simulator at `{issuer}/_registry-sim`.",
     )
     client_cert: str | None = _doc(
         None, "PEM file with the client certificate for mutual TLS (and its key, unless given)."
@@ -254,7 +254,8 @@ class RegistriesSettings(BaseModel):
     person_verifier: str = _doc(
         "http",
         "Verifier plug-in for the pension fund (name, SNILS, sex, birth date): `http`, "
-        "`memory` (tests) or a third party's (entry point group `idp.verifiers`).",
+        "`memory` (tests and dev mode only: refused at start-up outside it) or a third party's "
+        "(entry point group `idp.verifiers`).",
     )
     document_verifier: str = _doc(
         "http", "Verifier plug-in for the interior ministry (identity documents)."
@@ -268,8 +269,8 @@ class RegistriesSettings(BaseModel):
     )
     serve_simulator: bool | None = _doc(
         None,
-        "Serve the registry simulator at `/_registry-sim` (unset: in dev mode only). Never in "
-        "production: it answers what it is told.",
+        "Serve the registry simulator at `/_registry-sim` (unset: in dev mode only). Outside dev "
+        "mode idp refuses to start with it set: its admin API is open and it matches any data.",
     )
     max_changes_per_day: int = _doc(
         10,

@@ -1,7 +1,8 @@
 """What stops idp from starting outside dev mode, each finding one line naming the setting to fix.
 
 A server that starts without a way to send codes leaves people waiting for an SMS that never
-comes (and without a registry gateway, for checks that never run); a key-encryption key
+comes (and without a registry gateway, for checks that never run; with a stand-in verifier or
+the registry simulator, everyone passes them); a key-encryption key
 generated beside the SQLite file is copied with it into every backup (one stolen copy opens all
 personal data); an issuer without TLS hands sessions and codes to the
 network. `idp serve`, `idp worker` and the application factory stop on these (`enforce`); in
@@ -28,6 +29,8 @@ log = logging.getLogger("idp.startup")
 
 # Where messages are only kept in the database (shown at /dev/mailbox, in dev mode only).
 _KEPT_NOT_SENT = frozenset({"dev", "memory"})
+# Verifiers that answer without asking a registry (tests and demos only).
+_STAND_IN_VERIFIERS = frozenset({"memory"})
 
 
 def issuer_problem(issuer: str) -> str | None:
@@ -61,13 +64,45 @@ def notifier_problems(settings: Settings) -> list[str]:
     return found
 
 
+def verifier_problems(settings: Settings) -> list[str]:
+    """A registry answered by a stand-in: the ``memory`` verifier matches everyone by default
+    (every account would become standard), and the registry simulator's admin API is open to
+    anyone and matches any data it does not know."""
+    registries = settings.registries
+    found = [
+        f"IDP_REGISTRIES__{setting}=memory answers from a table in memory, matching everyone, "
+        "outside dev mode: choose a verifier that asks the registries"
+        for setting, name in (
+            ("PERSON_VERIFIER", registries.person_verifier),
+            ("DOCUMENT_VERIFIER", registries.document_verifier),
+            ("TAX_VERIFIER", registries.tax_verifier),
+        )
+        if name in _STAND_IN_VERIFIERS
+    ]
+    if registries.serve_simulator:
+        found.append(
+            "IDP_REGISTRIES__SERVE_SIMULATOR=true serves the registry simulator (an admin API "
+            "without authentication, matching any data) outside dev mode: unset it"
+        )
+    return found
+
+
 def registry_problem(settings: Settings) -> str | None:
     """The ``http`` verifier chosen for a registry with no gateway to ask (in dev mode it asks
-    the registry simulator this server mounts)."""
+    the registry simulator this server mounts), or with one over plain http (personal data in
+    clear on the wire, and no client certificate sent)."""
     registries = settings.registries
     chosen = (registries.person_verifier, registries.document_verifier, registries.tax_verifier)
-    if "http" not in chosen or registries.http.base_url:
+    if "http" not in chosen:
         return None
+    if registries.http.base_url:
+        if urlsplit(registries.http.base_url).scheme == "https":
+            return None
+        # The URL itself stays out: it may carry credentials.
+        return (
+            "IDP_REGISTRIES__HTTP__BASE_URL must be an https:// URL outside dev mode: personal "
+            "data goes to the registry gateway"
+        )
     return (
         "IDP_REGISTRIES__HTTP__BASE_URL is not set: the http verifier needs a registry gateway "
         "outside dev mode (or name a plug-in in IDP_REGISTRIES__PERSON_VERIFIER, "
@@ -164,6 +199,7 @@ def problems(settings: Settings) -> list[str]:
     found = [
         issuer_problem(settings.issuer),
         *notifier_problems(settings),
+        *verifier_problems(settings),
         registry_problem(settings),
         kek_location_problem(settings),
         lost_kek_problem(settings),

@@ -222,6 +222,14 @@ def test_misconfiguration_is_one_line(tmp_path: Path) -> None:
             "ca_file: no such file",
         ),
         ({"base_url": "https://gw.example", "client_cert": str(garbage)}, "TLS setup failed"),
+        (
+            {"base_url": "http://gw.example", "client_cert": str(garbage)},
+            "…__CLIENT_KEY need an https:// base URL (over http:// no client certificate is sent)",
+        ),
+        (
+            {"base_url": "HTTP://gw.example", "client_key": str(garbage)},
+            "need an https:// base URL",
+        ),
     ]
     for options, message in cases:
         with pytest.raises(PluginMisconfigured) as wrong:

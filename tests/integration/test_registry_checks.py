@@ -175,6 +175,19 @@ async def test_a_failed_check_keeps_the_account_simplified_and_says_why(
     ]
 
 
+async def test_only_the_querys_field_names_are_stored(ctx_: Context) -> None:
+    """A verifier (a third party's, or a gateway behind it) naming things that are not fields of
+    the query: only the query's field names reach registry_checks.fields (shown on the API, the
+    page and the CLI as they are)."""
+    subject = await new_subject(ctx_)
+    [_document, person] = await start(ctx_, subject)
+    named = ["<b>owned</b>", "last_name", "inn", "sex", "last_name", "x" * 300]
+    verifier = memory(answers={subject.snils: Verdict.MISMATCH}, mismatched_fields=named)
+    await run_round(ctx_, all_kinds(verifier), subject)
+    row = await check_row(ctx_, person)
+    assert (row.state, row.reason, row.fields) == ("failed", "person_mismatch", "last_name,sex")
+
+
 async def test_pending_answers_wait_without_counting_as_failures(ctx_: Context) -> None:
     subject = await new_subject(ctx_)
     await start(ctx_, subject)
@@ -263,6 +276,35 @@ async def test_a_rejected_request_fails_the_check_for_good(ctx_: Context) -> Non
     row = await check_row(ctx_, person)
     assert (row.state, row.reason) == ("failed", "registry_rejected")
     assert flaky.calls == 1  # not retried
+    assert await level_of(ctx_, subject.account_id) == "simplified"
+
+
+class LongReferences(Flaky):
+    """A third party's verifier whose references are longer than registry_checks.reference."""
+
+    def __init__(self) -> None:
+        super().__init__(down=0)
+
+    async def submit_person(self, query: object, *, idempotency_key: str) -> str:
+        await super().submit_person(query, idempotency_key=idempotency_key)
+        return "r" * 200  # cut to 128, two checks could end up polling one reference
+
+
+async def test_a_reference_too_long_to_store_fails_the_check_uncut(
+    ctx_: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    subject = await new_subject(ctx_)
+    [_document, person] = await start(ctx_, subject)
+    verifier = LongReferences()
+    caplog.set_level(logging.WARNING, logger="idp.levels.checks")
+    await run_round(ctx_, {CheckKind.PERSON: verifier, CheckKind.DOCUMENT: memory()}, subject)
+    row = await check_row(ctx_, person)
+    assert (row.state, row.reason, row.reference) == ("failed", "registry_rejected", None)
+    assert verifier.calls == 1  # submitted once, never asked for an answer
+    assert f"the person verifier gave check {person} a reference that is not 1 to 128 " in (
+        caplog.text
+    )
+    assert "rrrr" not in caplog.text
     assert await level_of(ctx_, subject.account_id) == "simplified"
 
 

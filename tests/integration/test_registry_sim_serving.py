@@ -1,11 +1,10 @@
 """Where the registry simulator is served: `idp registry-sim` on its own, and inside `idp serve`
 in dev mode at /_registry-sim, where the http verifier finds it with no setting at all; outside
-dev mode only when asked, with a warning."""
+dev mode never (start-up refuses it)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from idp.app import create_app
 from idp.levels.verifiers.protocol import CheckKind, Verdict, submit
 from idp.levels.verifiers.registry import build_verifiers, close_verifiers
-from idp.settings import Settings
+from idp.settings import ConfigurationError, Settings
 from tests.support import registry_kit
 from tests.support.live import LiveServer, free_port
 from tests.support.logout_kit import IDP, idp_env
@@ -25,7 +24,7 @@ async def test_dev_mode_serves_the_simulator_and_the_http_verifier_finds_it(
     server: LiveServer, settings: Settings
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
-        assert (await http.post("/_registry-sim/admin/reset")).status_code == 204
+        assert (await http.post("/_registry-sim/admin/reset", json={})).status_code == 204
     # No base URL set: dev mode points the http verifier at this server's simulator.
     dev = Settings(dev_mode=True, issuer=server.url, database_url=settings.database_url)
     assert dev.registries.http.base_url == f"{server.url}/_registry-sim"
@@ -51,21 +50,20 @@ async def _simulator_status(settings: Settings) -> int:
         await app.state.ctx.close()
 
 
-async def test_outside_dev_mode_only_when_asked_and_then_with_a_warning(
-    settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_outside_dev_mode_never(settings: Settings) -> None:
     plain = production(settings)
     assert plain.serves_registry_simulator is False
-    with caplog.at_level(logging.WARNING, logger="idp"):
-        assert await _simulator_status(plain) == 404
-        assert not [r for r in caplog.records if "registry simulator" in r.getMessage()]
-        asked = production(
-            settings,
-            registries=settings.registries.model_copy(update={"serve_simulator": True}),
-        )
-        assert await _simulator_status(asked) == 200
-    [warning] = [r for r in caplog.records if "registry simulator" in r.getMessage()]
-    assert warning.getMessage() == "the registry simulator is served at /_registry-sim"
+    assert await _simulator_status(plain) == 404
+    # Asked for: refused at start-up (an open admin API, any data matches).
+    asked = production(
+        settings, registries=plain.registries.model_copy(update={"serve_simulator": True})
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(asked, run_jobs=False)
+    assert str(refused.value) == (
+        "IDP_REGISTRIES__SERVE_SIMULATOR=true serves the registry simulator (an admin API "
+        "without authentication, matching any data) outside dev mode: unset it"
+    )
 
 
 def test_dev_mode_can_turn_the_simulator_off() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -129,7 +130,7 @@ async def test_a_failure_rate_of_one_answers_503_everywhere_but_admin(
     for response in (
         await submit(http, "inn", body(registry_kit.inn()), key="k-2"),
         await http.get(f"/v1/inn/requests/{reference}"),
-        await http.post(f"/v1/inn/requests/{reference}/ack"),
+        await http.post(f"/v1/inn/requests/{reference}/ack", json={}),
     ):
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
@@ -203,7 +204,8 @@ async def test_concurrent_submits_with_one_key_make_one_request(
 async def test_acknowledge_is_idempotent_and_the_answer_stays(http: httpx.AsyncClient) -> None:
     reference = (await submit(http, "person", body(registry_kit.person()))).json()["reference"]
     for _ in range(2):
-        assert (await http.post(f"/v1/person/requests/{reference}/ack")).status_code == 204
+        acked = await http.post(f"/v1/person/requests/{reference}/ack", json={})
+        assert acked.status_code == 204
     # A worker that died after the ack may ask again.
     assert (await http.get(f"/v1/person/requests/{reference}")).json()["status"] == "match"
 
@@ -220,7 +222,7 @@ async def test_acknowledge_is_idempotent_and_the_answer_stays(http: httpx.AsyncC
 async def test_an_unknown_reference_or_registry_is_404(http: httpx.AsyncClient, path: str) -> None:
     reference = (await submit(http, "person", body(registry_kit.person()))).json()["reference"]
     path = path.format(reference=reference)
-    response = await (http.post(path) if path.endswith("/ack") else http.get(path))
+    response = await (http.post(path, json={}) if path.endswith("/ack") else http.get(path))
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM
 
@@ -272,6 +274,7 @@ async def test_bad_input_is_400_problem_json_and_changes_nothing(
 ) -> None:
     send = {"Idempotency-Key": "bad-1", **headers}
     if isinstance(content, bytes):
+        send["content-type"] = "application/json"  # JSON as declared, not as sent
         response = await http.post("/v1/person/requests", content=content, headers=send)
     else:
         response = await http.post("/v1/person/requests", json=content, headers=send)
@@ -293,14 +296,38 @@ async def test_bad_input_is_400_problem_json_and_changes_nothing(
         {"outage_seconds": 0},
         {"speed": 1},
         {"latency": None},
+        '{"response_delay": Infinity}',
+        '{"latency": NaN}',
+        '{"outage_seconds": -Infinity}',
+        '{"outage_seconds": Infinity}',
+        {"response_delay": 601},
+        {"latency": 86401},
+        {"outage_seconds": 86401},
     ],
-    ids=["negative-latency", "rate-above-one", "empty-outage", "unknown", "null"],
+    ids=[
+        "negative-latency",
+        "rate-above-one",
+        "empty-outage",
+        "unknown",
+        "null",
+        "infinite-delay",
+        "nan-latency",
+        "minus-infinite-outage",
+        "infinite-outage",
+        "delay-too-long",
+        "latency-too-long",
+        "outage-too-long",
+    ],
 )
 async def test_bad_admin_config_is_400_and_changes_nothing(
-    http: httpx.AsyncClient, change: dict[str, Any]
+    http: httpx.AsyncClient, change: dict[str, Any] | str
 ) -> None:
     before = (await http.get("/admin/config")).json()
-    response = await http.put("/admin/config", json=change)
+    # JSON as Python's json module reads it (Infinity and NaN included), sent as it is.
+    raw = change if isinstance(change, str) else json.dumps(change)
+    response = await http.put(
+        "/admin/config", content=raw, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.headers["content-type"] == PROBLEM
     assert (await http.get("/admin/config")).json() == before
@@ -323,3 +350,80 @@ async def test_reset_restores_the_start_config_and_zeroes_stats(
         "acks": 0,
         "failures": 0,
     }
+
+
+# --- cross-site posts, and how many requests are kept ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+    ids=["none", "text-plain", "form", "multipart"],
+)
+async def test_every_post_and_put_wants_json(
+    http: httpx.AsyncClient, sim: LiveServer, content_type: str | None
+) -> None:
+    """A cross-site form post (no preflight: text/plain, a form) reaches nothing: 415."""
+    reference = (await submit(http, "person", body(registry_kit.person()))).json()["reference"]
+    await registry_kit.configure(sim.url, latency=7)
+    before = await registry_kit.stats(sim.url)
+    headers = {"Idempotency-Key": "k-415"}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    payload = json.dumps(body(registry_kit.person())).encode()
+    calls = [
+        ("POST", "/v1/person/requests", payload),
+        ("POST", f"/v1/person/requests/{reference}/ack", b"{}"),
+        ("PUT", "/admin/config", b'{"latency": 0, "failure_rate": 1}'),
+        ("POST", "/admin/reset", b"{}"),
+    ]
+    for method, path, content in calls:
+        response = await http.request(method, path, content=content, headers=headers)
+        assert response.status_code == 415, (path, response.text)
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["title"] == "Content-Type must be application/json"
+    config = (await http.get("/admin/config")).json()
+    assert (config["latency"], config["failure_rate"]) == (7, 0)  # not changed, not reset
+    assert await registry_kit.stats(sim.url) == before  # nothing submitted or acknowledged
+
+
+async def test_json_with_a_charset_is_json(http: httpx.AsyncClient) -> None:
+    response = await http.put(
+        "/admin/config",
+        content=b'{"latency": 0}',
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
+    assert response.status_code == 200
+
+
+async def test_a_full_simulator_forgets_the_oldest_acknowledged_request() -> None:
+    live = LiveServer(build_app(SimulatorConfig(max_requests=3)), free_port()).start()
+    try:
+        async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:
+            refs = [
+                (await submit(http, "inn", body(registry_kit.inn()), key=f"f-{n}")).json()[
+                    "reference"
+                ]
+                for n in range(3)
+            ]
+            # Full, nothing acknowledged: refused, and nothing forgotten.
+            full = await submit(http, "inn", body(registry_kit.inn()), key="f-3")
+            assert full.status_code == 503
+            assert full.headers["content-type"] == PROBLEM
+            assert full.headers["retry-after"] == "1"
+            for ref in (refs[2], refs[1]):
+                acked = await http.post(f"/v1/inn/requests/{ref}/ack", json={})
+                assert acked.status_code == 204
+            made = await submit(http, "inn", body(registry_kit.inn()), key="f-3")
+            assert made.status_code == 202
+            # The first acknowledged (refs[2]) made room; the unacknowledged one stays.
+            assert (await http.get(f"/v1/inn/requests/{refs[2]}")).status_code == 404
+            assert (await http.get(f"/v1/inn/requests/{refs[0]}")).status_code == 200
+            assert (await http.get(f"/v1/inn/requests/{refs[1]}")).status_code == 200
+            # Its idempotency key is forgotten with it: a new request.
+            again = await submit(http, "inn", body(registry_kit.inn()), key="f-2")
+            assert again.status_code == 202
+            assert again.json()["reference"] != refs[2]
+            assert (await http.get(f"/v1/inn/requests/{refs[1]}")).status_code == 404
+    finally:
+        live.stop()

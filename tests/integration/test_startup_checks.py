@@ -86,6 +86,26 @@ async def _refused(env: dict[str, str], *args: str, cwd: Path | None = None) -> 
             id="no-registry-gateway",
         ),
         pytest.param(
+            {"IDP_REGISTRIES__PERSON_VERIFIER": "memory", "IDP_REGISTRIES__TAX_VERIFIER": "memory"},
+            "IDP_REGISTRIES__PERSON_VERIFIER=memory answers from a table in memory, matching "
+            "everyone, outside dev mode: choose a verifier that asks the registries; "
+            "IDP_REGISTRIES__TAX_VERIFIER=memory answers from a table in memory, matching "
+            "everyone, outside dev mode: choose a verifier that asks the registries",
+            id="memory-verifier",
+        ),
+        pytest.param(
+            {"IDP_REGISTRIES__SERVE_SIMULATOR": "true"},
+            "IDP_REGISTRIES__SERVE_SIMULATOR=true serves the registry simulator (an admin API "
+            "without authentication, matching any data) outside dev mode: unset it",
+            id="registry-simulator",
+        ),
+        pytest.param(
+            {"IDP_REGISTRIES__HTTP__BASE_URL": "http://user:pa55@registries.example/?k=s3cret"},
+            "IDP_REGISTRIES__HTTP__BASE_URL must be an https:// URL outside dev mode: personal "
+            "data goes to the registry gateway",
+            id="plain-http-registry-gateway",
+        ),
+        pytest.param(
             {"IDP_NOTIFY__SMS_BACKEND": "dev"},
             "IDP_NOTIFY__SMS_BACKEND=dev keeps messages in the database, unsent, outside dev "
             "mode: choose a notifier that delivers them",

@@ -25,7 +25,8 @@ def production(settings: Settings, **update: Any) -> Settings:
         }
     )
     registries = settings.registries
-    if not registries.http.base_url:  # the test settings' own: the session's simulator
+    if not (registries.http.base_url or "").startswith("https://"):
+        # The test settings' own is the session's simulator, on plain http.
         http = registries.http.model_copy(update={"base_url": REGISTRY_GATEWAY})
         registries = registries.model_copy(update={"http": http})
     return settings.model_copy(

@@ -29,7 +29,7 @@ _TIMEOUT = 10.0
 async def reset(url: str) -> None:
     """Configuration back to start values (no latency, no failures, no outage), stats zero."""
     async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
-        response = await client.post(f"{url}/admin/reset")
+        response = await client.post(f"{url}/admin/reset", json={})
         assert response.status_code == 204, response.text
 
 
@@ -56,7 +56,7 @@ async def stats(url: str) -> dict[str, Any]:
 
 
 def reset_sync(url: str) -> None:
-    response = httpx.post(f"{url}/admin/reset", timeout=_TIMEOUT)
+    response = httpx.post(f"{url}/admin/reset", json={}, timeout=_TIMEOUT)
     assert response.status_code == 204, response.text
 
 

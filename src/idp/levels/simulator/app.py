@@ -16,9 +16,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from idp.levels.simulator.state import REGISTRIES, Simulator, SimulatorConfig, Unavailable
+from idp.levels.simulator.state import (
+    REGISTRIES,
+    Full,
+    Simulator,
+    SimulatorConfig,
+    Unavailable,
+)
 
 PROBLEM = "application/problem+json"
+MAX_LATENCY = 86400.0  # seconds; the same bounds as idp registry-sim's options
+MAX_RESPONSE_DELAY = 600.0
+MAX_OUTAGE = 86400.0
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -69,14 +78,16 @@ BODIES: dict[str, type[_Body]] = {"person": PersonBody, "document": DocumentBody
 
 
 class ConfigBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Finite numbers only (JSON's ``Infinity``/``NaN`` would hang every call), within the
+    # bounds of the ``idp registry-sim`` options.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    latency: Annotated[float, Field(ge=0)] | None = None
+    latency: Annotated[float, Field(ge=0, le=MAX_LATENCY)] | None = None
     failure_rate: Annotated[float, Field(ge=0, le=1)] | None = None
-    response_delay: Annotated[float, Field(ge=0)] | None = None
+    response_delay: Annotated[float, Field(ge=0, le=MAX_RESPONSE_DELAY)] | None = None
     accept_unknown: bool | None = None
     retry_after: Annotated[int, Field(ge=0, le=86400)] | None = None
-    outage_seconds: Annotated[float, Field(gt=0)] | None = None
+    outage_seconds: Annotated[float, Field(gt=0, le=MAX_OUTAGE)] | None = None
 
 
 def problem(status: int, title: str, errors: list[dict[str, str]] | None = None) -> Response:
@@ -104,6 +115,15 @@ async def _json(request: Request) -> Any:
 _NOT_JSON = object()
 
 
+def _not_json(request: Request) -> Response | None:
+    """Every POST and PUT says ``Content-Type: application/json``: a cross-site form post
+    (``text/plain``, no preflight) cannot reach the simulator."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json":
+        return None
+    return problem(415, "Content-Type must be application/json")
+
+
 def build_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; its state is ``app.state.simulator``."""
     sim = Simulator(config or SimulatorConfig())
@@ -123,6 +143,8 @@ def build_app(config: SimulatorConfig | None = None) -> Starlette:
         return registry, None
 
     async def submit(request: Request) -> Response:
+        if (wrong := _not_json(request)) is not None:
+            return wrong
         registry, refused = await registry_call(request)
         if refused is not None:
             return refused
@@ -138,7 +160,12 @@ def build_app(config: SimulatorConfig | None = None) -> Starlette:
             query = BODIES[registry].model_validate(raw)
         except ValidationError as exc:
             return problem(400, "Bad request", _field_errors(exc))
-        reference, created = sim.submit(registry, key, query.model_dump(mode="json"))
+        try:
+            reference, created = sim.submit(registry, key, query.model_dump(mode="json"))
+        except Full:
+            response = problem(503, "The registry holds too many requests")
+            response.headers["Retry-After"] = str(sim.config.retry_after or 1)
+            return response
         return JSONResponse({"reference": reference}, status_code=202 if created else 200)
 
     async def answer(request: Request) -> Response:
@@ -153,6 +180,8 @@ def build_app(config: SimulatorConfig | None = None) -> Starlette:
         return JSONResponse({"status": verdict.status, "fields": list(verdict.fields)})
 
     async def acknowledge(request: Request) -> Response:
+        if (wrong := _not_json(request)) is not None:
+            return wrong
         registry, refused = await registry_call(request)
         if refused is not None:
             return refused
@@ -161,6 +190,8 @@ def build_app(config: SimulatorConfig | None = None) -> Starlette:
         return Response(status_code=204)
 
     async def put_config(request: Request) -> Response:
+        if (wrong := _not_json(request)) is not None:
+            return wrong
         raw = await _json(request)
         if not isinstance(raw, dict):
             return problem(400, "Bad request", [{"field": "body", "message": "a JSON object"}])
@@ -180,7 +211,9 @@ def build_app(config: SimulatorConfig | None = None) -> Starlette:
     async def stats(_request: Request) -> Response:
         return JSONResponse(sim.stats_json())
 
-    async def reset(_request: Request) -> Response:
+    async def reset(request: Request) -> Response:
+        if (wrong := _not_json(request)) is not None:
+            return wrong
         sim.reset()
         return Response(status_code=204)
 

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -43,6 +43,9 @@ class SimulatorConfig:
     retry_after: int = 1  # the Retry-After of an injected failure
     seed_file: Path | None = None  # None: the bundled seed.json
     random_seed: int | None = None  # a fixed seed makes the failures repeatable
+    # Requests kept at most: a new one then forgets the oldest acknowledged request, or, with
+    # none acknowledged, is refused (503) until some are.
+    max_requests: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class Verdict:
 @dataclass(slots=True)
 class Request:
     registry: str
+    key: str  # the idempotency key it was made under
     verdict: Verdict
     submitted_at: float
     acknowledged: bool = False
@@ -129,6 +133,10 @@ def decide(
     return Verdict("mismatch", wrong) if wrong else Verdict("match")
 
 
+class Full(Exception):
+    """The simulator holds ``max_requests`` requests, none of them acknowledged."""
+
+
 class Unavailable(Exception):
     """The call is answered 503 with ``Retry-After: retry_after``."""
 
@@ -155,6 +163,7 @@ class Simulator:
             self._outages = [(self._started + a, self._started + b) for a, b in self.config.outages]
             self.requests: dict[str, Request] = {}
             self._by_key: dict[tuple[str, str], str] = {}
+            self._acknowledged: deque[str] = deque()  # references, oldest acknowledged first
             self.stats = Stats()
 
     def configure(self, changes: Mapping[str, Any]) -> None:
@@ -201,9 +210,11 @@ class Simulator:
             known = self._by_key.get((registry, key))
             if known is not None:
                 return known, False
+            if len(self.requests) >= self.config.max_requests:
+                self._forget_oldest_acknowledged()
             verdict = decide(self.seeds, registry, query, self.config.accept_unknown)
             reference = f"{registry}-{uuid.uuid4().hex}"
-            self.requests[reference] = Request(registry, verdict, self.now())
+            self.requests[reference] = Request(registry, key, verdict, self.now())
             self._by_key[(registry, key)] = reference
             self.stats.submits[registry] += 1
             return reference, True
@@ -225,7 +236,18 @@ class Simulator:
             request = self.requests.get(reference)
             if request is None or request.registry != registry:
                 return False
-            # Kept, not forgotten: a worker that dies after the ack may ask again.
+            # Kept, not forgotten: a worker that dies after the ack may ask again (until
+            # max_requests pushes it out).
+            if not request.acknowledged:
+                self._acknowledged.append(reference)
             request.acknowledged = True
             self.stats.acks += 1
             return True
+
+    def _forget_oldest_acknowledged(self) -> None:
+        """Under the lock: make room for one request, or raise :class:`Full`."""
+        if not self._acknowledged:
+            raise Full
+        reference = self._acknowledged.popleft()
+        request = self.requests.pop(reference)
+        self._by_key.pop((request.registry, request.key), None)

@@ -37,6 +37,7 @@ from idp.levels.verifiers.protocol import (
     RegistryUnavailable,
     RequestRejected,
     Verdict,
+    known_fields,
     submit,
 )
 from idp.levels.verifiers.registry import close_verifiers
@@ -44,6 +45,8 @@ from idp.web.i18n import DEFAULT_LOCALE
 
 log = logging.getLogger("idp.levels.checks")
 
+# registry_checks.reference's length: a longer reference fails the check (never cut).
+MAX_REFERENCE = 128
 # The answer-wait doubling stops growing after this many steps (2**30 × base is past any max).
 _MAX_DOUBLINGS = 30
 
@@ -103,11 +106,20 @@ class RegistryCheckHandler:
             except RequestRejected as exc:
                 log.warning("registry refused check %s (%s): %s", check.id, kind.value, exc)
                 return await self._settle(check, False, reasons.REGISTRY_REJECTED)
+            if not isinstance(reference, str) or not 1 <= len(reference) <= MAX_REFERENCE:
+                # Cut, two checks could share one reference: a verifier's bug, never stored.
+                log.warning(
+                    "the %s verifier gave check %s a reference that is not 1 to %d characters",
+                    kind.value,
+                    check.id,
+                    MAX_REFERENCE,
+                )
+                return await self._settle(check, False, reasons.REGISTRY_REJECTED)
             moved = await self._move(
                 check,
                 (QUEUED,),
                 state=SENT,
-                reference=reference[:128],
+                reference=reference,
                 reason=None,
                 attempts=RegistryCheck.attempts + 1,
             )
@@ -130,7 +142,8 @@ class RegistryCheckHandler:
             check,
             answer.verdict is Verdict.MATCH,
             reasons.for_verdict(kind, answer.verdict),
-            answer.fields if answer.verdict is Verdict.MISMATCH else (),
+            # Only the query's field names: stored and shown as they are (REST, page, CLI).
+            known_fields(kind, answer.fields) if answer.verdict is Verdict.MISMATCH else (),
         )
         try:
             await verifier.acknowledge(kind, check.reference)

@@ -7,7 +7,9 @@ and total timeouts. A call that meets a network error, a 5xx or a 429 is tried a
 few times with doubling pauses (a ``Retry-After`` is honoured up to :data:`RETRY_AFTER_CAP`;
 a longer one ends the tries), then :class:`RegistryUnavailable` hands the wait to the job queue.
 A refused submit (4xx) is :class:`RequestRejected`, and so is a reference the gateway no
-longer knows (404 on ``answer``): asking again cannot help.
+longer knows (404 on ``answer``): asking again cannot help, and a reference not of the form
+``[A-Za-z0-9._:-]{1,128}`` (or ``.``/``..``, which a URL path would resolve): it is never
+sent nor stored.
 
 Messages name the registry, the status or the error's type; never personal data, request
 bodies or the URL's query and credentials.
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -39,15 +43,32 @@ from idp.levels.verifiers.protocol import (
     RequestRejected,
     Verdict,
     VerifierSetup,
+    known_fields,
 )
 from idp.plugins import PluginMisconfigured
 from idp.settings import RegistryHttpSettings
 
 log = logging.getLogger("idp.levels.verifiers.http")
 
+MAX_BODY = 64 * 1024  # the most of a response body read; a larger one: RegistryUnavailable
 RETRY_AFTER_CAP = 5.0  # the longest Retry-After waited for in place; longer: the job waits
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 _SUBMITTED = frozenset({200, 201, 202})
+# A reference goes into a URL path and into registry_checks.reference (128 characters):
+# nothing a path could resolve (``.``, ``..``, ``/``), nothing that would be cut.
+_REFERENCE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+REFERENCE_FORM = "1 to 128 of A-Z a-z 0-9 . _ : -, not . or .."
+
+
+def _checked_reference(kind: CheckKind, reference: str) -> str:
+    """``reference`` if it has the form of a reference; else :class:`RequestRejected` (the
+    message never quotes it: a hostile gateway could put anything there)."""
+    if _REFERENCE.fullmatch(reference) is None or reference in (".", ".."):
+        raise RequestRejected(
+            f"the {kind.value} registry's request reference is not in the expected form "
+            f"({REFERENCE_FORM})"
+        )
+    return reference
 
 
 def _body(query: Query) -> dict[str, Any]:
@@ -57,12 +78,28 @@ def _body(query: Query) -> dict[str, Any]:
     }
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: _Reply) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None  # an HTTP date: not worth parsing for a pause of seconds
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Reply:
+    """A response read whole (at most :data:`MAX_BODY` bytes)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 class HttpVerifier:
@@ -111,15 +148,20 @@ class HttpVerifier:
         data = self._json(kind, response)
         try:
             verdict = Verdict(data["status"])
-            fields = tuple(str(f) for f in data.get("fields") or ())
+            named = data.get("fields") or []
+            if not isinstance(named, list):
+                raise TypeError
         except (KeyError, TypeError, ValueError, AttributeError):
             raise RegistryUnavailable(
                 f"the {kind.value} registry's answer is not in the expected form"
             ) from None
-        return Answer(verdict, fields if verdict is Verdict.MISMATCH else ())
+        # Only the query's own field names: the rest is stored and shown nowhere.
+        fields = known_fields(kind, named) if verdict is Verdict.MISMATCH else ()
+        return Answer(verdict, fields)
 
     async def acknowledge(self, kind: CheckKind, reference: str) -> None:
-        response = await self._call(kind, "POST", self._path(kind, reference) + "/ack")
+        # A JSON body, empty: gateways may refuse a POST of any other type (the simulator does).
+        response = await self._call(kind, "POST", self._path(kind, reference) + "/ack", json={})
         # 404: already forgotten, as good as acknowledged.
         if response.status_code not in (200, 202, 204, 404):
             raise self._refused(kind, response, "acknowledgement")
@@ -143,15 +185,16 @@ class HttpVerifier:
             raise self._refused(kind, response, "request")
         data = self._json(kind, response)
         reference = data.get("reference") if isinstance(data, dict) else None
-        if not isinstance(reference, str) or not 1 <= len(reference) <= 200:
+        if not isinstance(reference, str) or not reference:
             raise RegistryUnavailable(f"the {kind.value} registry returned no request reference")
-        return reference
+        return _checked_reference(kind, reference)
 
     @staticmethod
     def _path(kind: CheckKind, reference: str) -> str:
+        reference = _checked_reference(kind, reference)
         return f"v1/{kind.value}/requests/{quote(reference, safe='')}"
 
-    async def _call(self, kind: CheckKind, method: str, path: str, **send: Any) -> httpx.Response:
+    async def _call(self, kind: CheckKind, method: str, path: str, **send: Any) -> _Reply:
         """One call with the immediate retries; a response that is not retried is returned."""
         tries = self._settings.retries + 1
         reason = ""
@@ -159,9 +202,13 @@ class HttpVerifier:
             pause = self._settings.retry_backoff * 2**attempt
             try:
                 async with asyncio.timeout(self._settings.timeout):
-                    response = await self._http.request(method, path, **send)
+                    response = await self._send(method, path, **send)
             except (httpx.TransportError, TimeoutError) as exc:
                 reason = self._network_reason(exc)
+            except _TooLarge:
+                raise RegistryUnavailable(
+                    f"the {kind.value} registry's answer is larger than {MAX_BODY // 1024} KiB"
+                ) from None
             else:
                 if response.status_code not in _RETRIED_STATUSES:
                     return response
@@ -182,6 +229,23 @@ class HttpVerifier:
             f"the {kind.value} registry is unavailable ({reason}; {tries} tries)"
         )
 
+    async def _send(self, method: str, path: str, **send: Any) -> _Reply:
+        """One request; the body read up to :data:`MAX_BODY` bytes (decoded), no further."""
+        request = self._http.build_request(method, path, **send)
+        response = await self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                raise _TooLarge
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise _TooLarge
+        finally:
+            await response.aclose()
+        return _Reply(response.status_code, response.headers, bytes(body))
+
     def _network_reason(self, exc: Exception) -> str:
         if isinstance(exc, TimeoutError | httpx.TimeoutException):
             return f"no answer within {self._settings.timeout:g} s"
@@ -191,7 +255,7 @@ class HttpVerifier:
         detail = detail[:200]
         return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
-    def _json(self, kind: CheckKind, response: httpx.Response) -> Any:
+    def _json(self, kind: CheckKind, response: _Reply) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -200,7 +264,7 @@ class HttpVerifier:
             ) from None
 
     @staticmethod
-    def _refused(kind: CheckKind, response: httpx.Response, what: str) -> Exception:
+    def _refused(kind: CheckKind, response: _Reply, what: str) -> Exception:
         status = response.status_code
         if 400 <= status < 500:
             fields = _problem_fields(response)
@@ -211,7 +275,7 @@ class HttpVerifier:
         return RegistryUnavailable(f"the {kind.value} registry answered HTTP {status}")
 
 
-def _problem_fields(response: httpx.Response) -> list[str]:
+def _problem_fields(response: _Reply) -> list[str]:
     """The field names of a problem+json's ``errors`` (names only: messages may quote values)."""
     try:
         errors = response.json().get("errors") or []
@@ -250,6 +314,14 @@ def build(setup: VerifierSetup) -> HttpVerifier:
     if url.scheme not in ("http", "https") or not url.hostname:
         raise PluginMisconfigured(
             "verifier", setup.name, "IDP_REGISTRIES__HTTP__BASE_URL is not an http(s) URL"
+        )
+    if url.scheme == "http" and (settings.client_cert or settings.client_key):
+        # httpx sends no client certificate over plain http: the setting would be ignored.
+        raise PluginMisconfigured(
+            "verifier",
+            setup.name,
+            "IDP_REGISTRIES__HTTP__CLIENT_CERT / …__CLIENT_KEY need an https:// base URL "
+            "(over http:// no client certificate is sent)",
         )
     try:
         _check_files(settings)

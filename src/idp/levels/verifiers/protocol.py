@@ -15,8 +15,8 @@ itself, ``acknowledge`` of an acknowledged or unknown reference is not an error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -149,6 +149,23 @@ async def submit(verifier: object, query: Query, *, idempotency_key: str) -> str
         return await verifier.submit_document(query, idempotency_key=idempotency_key)
     assert isinstance(verifier, TaxRegistry)
     return await verifier.submit_inn(query, idempotency_key=idempotency_key)
+
+
+QUERY_FIELDS: Mapping[CheckKind, frozenset[str]] = {
+    kind: frozenset(f.name for f in fields(query))
+    for kind, query in (
+        (CheckKind.PERSON, PersonQuery),
+        (CheckKind.DOCUMENT, DocumentQuery),
+        (CheckKind.INN, InnQuery),
+    )
+}
+
+
+def known_fields(kind: CheckKind, names: Iterable[object]) -> tuple[str, ...]:
+    """The names in ``names`` that are fields of ``kind``'s query, each once, in order: what a
+    registry may say does not match. Anything else (a hostile gateway's text) is dropped."""
+    known = QUERY_FIELDS[kind]
+    return tuple(dict.fromkeys(n for n in names if isinstance(n, str) and n in known))
 
 
 SERVES: Mapping[CheckKind, type] = {
