@@ -5,7 +5,8 @@ queued → submit (the check's id is the idempotency key: a worker killed after 
 replaced by one that gets the same reference) → sent → ask for the answer → waiting (the job
 waits, doubling, without counting as failed) → settled: the settle transaction
 (``service.settle``), then the registry is told it may forget the answer. A check still open
-``retry_period`` after it was created fails with ``registry_timeout``.
+``retry_period`` after it was armed (created, or re-armed by ``service.rearm_stale`` or an
+operator) fails with ``registry_timeout``.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class RegistryCheckHandler:
             async with ctx.db.transaction() as session:
                 await CheckRepository(session).supersede(check, now=now)
             return Outcome.done(SUPERSEDED)
-        if now - check.created_at >= timedelta(seconds=self._settings.retry_period):
+        if now - check.armed_at >= timedelta(seconds=self._settings.retry_period):
             return await self._settle(check, False, reasons.REGISTRY_TIMEOUT)
         kind = CheckKind(check.kind)
         verifier = self._verifiers[kind]
