@@ -7,18 +7,20 @@ own, driven by a JobRunner with the memory verifier injected."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from idp.clock import OffsetClock
 from idp.context import Context
-from idp.db.models import QueuedJob
-from idp.jobs.queue import PENDING
+from idp.db.models import Account, QueuedJob
+from idp.jobs.queue import PENDING, ClaimedJob
+from idp.levels.verification.handler import RegistryCheckHandler
 from idp.levels.verification.rounds import REGISTRY_CHECK
 from idp.levels.verification.service import rearm_stale
 from idp.levels.verifiers.protocol import CheckKind, RequestRejected, Verdict
@@ -299,3 +301,138 @@ async def test_retry_stuck_pages_through_every_stuck_check(ctx_: Context) -> Non
         assert job.status == PENDING
     for subject in subjects:
         assert {c.state for c in await checks_of(ctx_, subject.account_id)} == {"queued"}
+
+
+# --- the handler: inactive accounts, waits within the retry period, quiet polls -------------------
+
+
+def claimed(job_id: uuid.UUID, check_id: uuid.UUID, attempts: int) -> ClaimedJob:
+    return ClaimedJob(
+        id=job_id,
+        kind=REGISTRY_CHECK,
+        ref="person",
+        payload={"check": str(check_id)},
+        attempts=attempts,
+        claim_token="test",
+    )
+
+
+async def set_status(ctx: Context, account_id: uuid.UUID, status: str) -> None:
+    async with ctx.db.transaction() as session:
+        await session.execute(update(Account).where(Account.id == account_id).values(status=status))
+
+
+async def test_a_disabled_account_sends_nothing_until_enabled(ctx_: Context) -> None:
+    subject = await new_subject(ctx_)
+    ids = await start(ctx_, subject)
+    await set_status(ctx_, subject.account_id, "disabled")
+    verifier = memory()
+    runner = check_runner(ctx_, all_kinds(verifier))
+    runner.start()
+    try:
+
+        async def tried_twice() -> bool:
+            rows = [await check_row(ctx_, i) for i in ids]
+            jobs = [await job_row(ctx_.db, r.job_id) for r in rows]  # type: ignore[arg-type]
+            return all(job.attempts >= 2 for job in jobs)
+
+        await wait_until(tried_twice, "the jobs to look at the disabled account", within=10)
+        assert not set(verifier.by_key) & {str(i) for i in ids}
+        assert {(await check_row(ctx_, i)).state for i in ids} == {"queued"}
+        await set_status(ctx_, subject.account_id, "active")
+        await wait_settled(ctx_, subject.account_id)
+    finally:
+        await runner.stop()
+    assert set(verifier.by_key) >= {str(i) for i in ids}
+    assert await level_of(ctx_, subject.account_id) == "standard"
+
+
+async def test_waits_end_with_the_retry_period_so_the_check_times_out(
+    scratch: Scratch, ctx_: Context
+) -> None:
+    """Answer waits far longer than what is left of the retry period: the check still settles
+    ``registry_timeout`` at the period's end, not after the wait (or never)."""
+    subject = await new_subject(ctx_)
+    ids = await start(ctx_, subject)
+    slow = ctx_.settings.registries.model_copy(
+        update={"answer_wait_base": 30.0, "answer_wait_max": 30.0}
+    )
+    ctx = replace(ctx_, settings=ctx_.settings.model_copy(update={"registries": slow}))
+    # 0.5 s of the retry period left when the first try runs.
+    scratch.clock.advance(slow.retry_period - 0.5)
+    runner = check_runner(ctx, all_kinds(memory(pending_polls=1_000_000)))
+    runner.start()
+    try:
+        await wait_settled(ctx_, subject.account_id, within=10)
+    finally:
+        await runner.stop()
+    for check_id in ids:
+        row = await check_row(ctx_, check_id)
+        assert (row.state, row.reason, row.attempts) == ("failed", "registry_timeout", 1)
+
+
+class Statements:
+    """The SQL statements run on an engine (text only, lower case)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        self.seen.append(statement.lower())
+
+    def count(self, start: str, table: str) -> int:
+        return sum(1 for s in self.seen if s.lstrip().startswith(start) and table in s)
+
+
+async def test_a_poll_of_a_waiting_check_writes_and_opens_nothing(
+    ctx_: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    subject = await new_subject(ctx_)
+    [_document, person] = await start(ctx_, subject)
+    job_id = (await check_row(ctx_, person)).job_id
+    assert job_id is not None
+    verifier = memory(pending_polls=2)
+    handler = RegistryCheckHandler(ctx_, all_kinds(verifier))
+    assert (await handler.run(claimed(job_id, person, 1))).status == "wait"  # submitted
+    assert (await handler.run(claimed(job_id, person, 2))).status == "wait"  # sent → waiting
+    before = await check_row(ctx_, person)
+    assert (before.state, before.reason) == ("waiting", None)
+
+    statements = Statements()
+    engines = {ctx_.db.engine.sync_engine, ctx_.db._read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", statements)
+    try:
+        outcome = await handler.run(claimed(job_id, person, 3))
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", statements)
+    assert outcome.status == "wait"
+    base = ctx_.settings.registries.answer_wait_base * 2
+    assert base * 0.9 <= outcome.delay <= base * 1.1
+    assert statements.count("update", "registry_checks") == 0
+    assert statements.count("select", "personal_data") == 1  # the revision, joined
+    assert statements.count("select", "personal_data_sealed") == 0
+    assert sum(1 for s in statements.seen if "_sealed" in s) == 0
+    assert (await check_row(ctx_, person)).updated_at == before.updated_at
+
+    caplog.set_level(logging.INFO, logger="idp.levels.checks")
+    assert (await handler.run(claimed(job_id, person, 4))).status == "done"
+    [line] = [r.getMessage() for r in caplog.records if "settled" in r.getMessage()]
+    assert line == f"registry check {person} (person) settled succeeded"
+    assert subject.snils not in caplog.text
+
+
+async def test_an_outage_is_noted_once(ctx_: Context) -> None:
+    subject = await new_subject(ctx_)
+    [_document, person] = await start(ctx_, subject)
+    job_id = (await check_row(ctx_, person)).job_id
+    assert job_id is not None
+    verifier = memory()
+    verifier.down = True
+    handler = RegistryCheckHandler(ctx_, all_kinds(verifier))
+    assert (await handler.run(claimed(job_id, person, 1))).status == "retry"
+    noted = await check_row(ctx_, person)
+    assert noted.reason == "registry_unavailable"
+    assert (await handler.run(claimed(job_id, person, 2))).status == "retry"
+    assert (await check_row(ctx_, person)).updated_at == noted.updated_at
