@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", idp.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("armed_at", idp.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", idp.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", idp.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -107,10 +108,12 @@ def upgrade() -> None:
             batch_op.f("ix_registry_checks_account_id"), ["account_id"], unique=False
         )
         batch_op.create_index("ix_registry_checks_state", ["state", "updated_at"], unique=False)
+        batch_op.create_index("ix_registry_checks_created", ["created_at", "id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("registry_checks", schema=None) as batch_op:
+        batch_op.drop_index("ix_registry_checks_created")
         batch_op.drop_index("ix_registry_checks_state")
         batch_op.drop_index(batch_op.f("ix_registry_checks_account_id"))
 

@@ -590,6 +590,18 @@ class Settings(BaseSettings):
                 f"IDP_JWKS_MAX_AGE ({self.jwks_max_age} s) plus IDP_KEY_CACHE_TTL "
                 f"({self.key_cache_ttl:g} s)"
             )
+        registries = self.registries
+        for name, value in (
+            ("ANSWER_WAIT_MAX", registries.answer_wait_max),
+            ("BACKOFF_MAX", registries.backoff_max),
+        ):
+            # A registry check's tries are capped at the end of its retry period: a longer
+            # pause would pass it, and the job's deadline with it, leaving the check open.
+            if value >= registries.retry_period:
+                raise ConfigurationError(
+                    f"IDP_REGISTRIES__{name} ({value:g} s) must be below "
+                    f"IDP_REGISTRIES__RETRY_PERIOD ({registries.retry_period} s)"
+                )
 
     def notifier_name(self, channel: Literal["email", "sms"]) -> str:
         """The notifier chosen for ``channel``; ``auto`` is the dev sink in dev mode."""

@@ -3,7 +3,9 @@
 
 A check is *stuck* when it is open (queued, sent or waiting) but its job is settled (failed,
 or expired at its deadline) or gone: nothing will move it any more. ``retry`` gives it a fresh
-job with its state back to queued; the check keeps its id, the registry's idempotency key.
+job with its state back to queued; the check keeps its id, the registry's idempotency key. A
+check failed for a registry's reason (``registry_timeout``, ``registry_rejected``) is retried
+the same way; one failed for the person's data (``person_mismatch``…) is refused.
 """
 
 from __future__ import annotations
@@ -102,8 +104,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from idp.levels.verification.service import list_checks, retry_check
-
     check_id = None
     if args.check is not None:
         try:
@@ -113,25 +113,36 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
     async def action(ctx: Any) -> dict[str, Any]:
         if check_id is not None:
-            ids = [check_id]
-        else:
-            async with ctx.db.read() as session:
-                ids = [
-                    line.check.id for line in await list_checks(session, stuck=True, limit=100_000)
-                ]
-        retried = []
-        for one in ids:
-            try:
-                async with ctx.db.transaction() as session:
-                    job = await retry_check(
-                        session, ctx.settings.registries, one, now=ctx.clock.now()
-                    )
-            except WrongState:
-                if check_id is not None:
-                    raise
-                continue  # with --stuck: a worker or another operator moved it meanwhile
-            retried.append({"id": str(one), "job": str(job.id)})
-        return {"retried": retried}
+            return {"retried": [await retry_one(ctx, check_id)]}
+        return {"retried": await retry_stuck(ctx)}
 
     show(run(action), args.json, rows="retried", columns=[("id", "CHECK"), ("job", "NEW JOB")])
     return 0
+
+
+async def retry_one(ctx: Any, check_id: uuid.UUID) -> dict[str, str]:
+    from idp.levels.verification.service import retry_check
+
+    async with ctx.db.transaction() as session:
+        job = await retry_check(session, ctx.settings.registries, check_id, now=ctx.clock.now())
+    return {"id": str(check_id), "job": str(job.id)}
+
+
+async def retry_stuck(ctx: Any, *, page: int = 1000) -> list[dict[str, str]]:
+    """Every stuck check, oldest first, a page at a time (each in its own transaction); one
+    that a worker or another operator moved meanwhile is passed over."""
+    from idp.levels.verification.service import stuck_checks
+
+    retried = []
+    last = None
+    while True:
+        async with ctx.db.read() as session:
+            checks = await stuck_checks(session, after=last, limit=page)
+        for check in checks:
+            try:
+                retried.append(await retry_one(ctx, check.id))
+            except WrongState:
+                continue
+        if len(checks) < page:
+            return retried
+        last = checks[-1]

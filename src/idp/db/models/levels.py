@@ -81,6 +81,8 @@ class RegistryCheck(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "revision", "kind", name="uq_registry_checks_round"),
         Index("ix_registry_checks_state", "state", "updated_at"),
+        # ``idp verifications list`` (newest first) and the stuck checks (oldest first).
+        Index("ix_registry_checks_created", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -97,6 +99,9 @@ class RegistryCheck(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When its current series of tries began (created, or re-armed after a registry failure):
+    # ``registry_timeout`` counts from here.
+    armed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -5,14 +5,17 @@ queued → submit (the check's id is the idempotency key: a worker killed after 
 replaced by one that gets the same reference) → sent → ask for the answer → waiting (the job
 waits, doubling, without counting as failed) → settled: the settle transaction
 (``service.settle``), then the registry is told it may forget the answer. A check still open
-``retry_period`` after it was created fails with ``registry_timeout``.
+``retry_period`` after it was armed (created, or re-armed by ``service.rearm_stale`` or an
+operator) fails with ``registry_timeout``; every wait is capped at that moment. While the
+account is not active (disabled, being deleted) nothing is sent and nothing settles: the job
+waits.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from idp.context import Context
@@ -47,6 +50,10 @@ log = logging.getLogger("idp.levels.checks")
 
 # registry_checks.reference's length: a longer reference fails the check (never cut).
 MAX_REFERENCE = 128
+
+# Its own generator: the jitter never moves the global one.
+_jitter = random.Random()  # noqa: S311 - jitter, not a secret
+
 # The answer-wait doubling stops growing after this many steps (2**30 × base is past any max).
 _MAX_DOUBLINGS = 30
 
@@ -78,26 +85,35 @@ class RegistryCheckHandler:
             raise JobPayloadError("the payload's check is not a check id") from None
         ctx = self._ctx
         async with ctx.db.read() as session:
-            repo = CheckRepository(session)
-            check = await repo.check(check_id)
-            if check is None:
-                return Outcome.done("gone")  # the account was deleted
-            data = await repo.personal_data(check.account_id)
-            account = await repo.account(check.account_id)
+            # One SELECT, nothing sealed opened: most tries are polls that need no data.
+            view = await CheckRepository(session).poll_view(check_id)
+        if view is None:
+            return Outcome.done("gone")  # the account was deleted
+        check, status, revision = view
         if check.state in FINAL_STATES:
             return Outcome.done(check.state)
         if check.job_id is not None and check.job_id != job.id:
             return Outcome.done("replaced")  # an operator re-armed the check with a new job
         now = ctx.clock.now()
-        if data is None or account is None or data.revision != check.revision:
-            async with ctx.db.transaction() as session:
-                await CheckRepository(session).supersede(check, now=now)
-            return Outcome.done(SUPERSEDED)
-        if now - check.created_at >= timedelta(seconds=self._settings.retry_period):
+        if status is None or revision != check.revision:
+            return await self._supersede(check)
+        left = (check.armed_at - now).total_seconds() + self._settings.retry_period
+        if status != "active":
+            # Disabled or being deleted: nothing goes to a registry and nothing settles until
+            # it is active again (the check may still time out after that).
+            wait = self._settings.answer_wait_max
+            return Outcome.wait(min(wait, left) if left > 0 else wait, "the account is not active")
+        if left <= 0:
             return await self._settle(check, False, reasons.REGISTRY_TIMEOUT)
         kind = CheckKind(check.kind)
         verifier = self._verifiers[kind]
         if check.state == QUEUED:
+            async with ctx.db.read() as session:
+                repo = CheckRepository(session)
+                data = await repo.personal_data(check.account_id)
+                account = await repo.account(check.account_id)
+            if data is None or account is None or data.revision != check.revision:
+                return await self._supersede(check)
             query = build_query(kind, data, account)
             try:
                 reference = await submit(verifier, query, idempotency_key=str(check.id))
@@ -125,7 +141,7 @@ class RegistryCheckHandler:
             )
             if not moved:
                 return Outcome.wait(0.0, "the check changed meanwhile")
-            return Outcome.wait(self._settings.answer_wait_base, "sent to the registry")
+            return self._wait(check, self._settings.answer_wait_base, "sent to the registry")
         # sent or waiting: ask for the answer
         assert check.reference is not None
         try:
@@ -136,8 +152,9 @@ class RegistryCheckHandler:
             log.warning("registry refused check %s (%s): %s", check.id, kind.value, exc)
             return await self._settle(check, False, reasons.REGISTRY_REJECTED)
         if answer.verdict is Verdict.PENDING:
-            await self._move(check, (SENT, WAITING), state=WAITING, reason=None)
-            return Outcome.wait(self._answer_wait(job.attempts), "waiting for the registry")
+            if check.state != WAITING or check.reason is not None:  # else nothing to write
+                await self._move(check, (SENT, WAITING), state=WAITING, reason=None)
+            return self._wait(check, self._answer_wait(job.attempts), "waiting for the registry")
         outcome = await self._settle(
             check,
             answer.verdict is Verdict.MATCH,
@@ -158,6 +175,19 @@ class RegistryCheckHandler:
         wait = self._settings.answer_wait_base * 2**steps
         return float(min(wait, self._settings.answer_wait_max))
 
+    def _wait(self, check: RegistryCheck, delay: float, note: str) -> Outcome:
+        """An answer wait, ±10 % so polls spread out, never past the end of the check's retry
+        period: the try that settles ``registry_timeout`` comes before the job's deadline."""
+        delay *= _jitter.uniform(0.9, 1.1)
+        left = (check.armed_at - self._ctx.clock.now()).total_seconds()
+        left += self._settings.retry_period
+        return Outcome.wait(max(0.0, min(delay, left)), note)
+
+    async def _supersede(self, check: RegistryCheck) -> Outcome:
+        async with self._ctx.db.transaction() as session:
+            await CheckRepository(session).supersede(check, now=self._ctx.clock.now())
+        return Outcome.done(SUPERSEDED)
+
     async def _move(self, check: Any, from_states: tuple[str, ...], **values: Any) -> bool:
         async with self._ctx.db.transaction() as session:
             return await CheckRepository(session).move(
@@ -165,7 +195,8 @@ class RegistryCheckHandler:
             )
 
     async def _unavailable(self, check: Any, exc: RegistryUnavailable) -> Outcome:
-        await self._move(check, OPEN_STATES, reason=reasons.REGISTRY_UNAVAILABLE)
+        if check.reason != reasons.REGISTRY_UNAVAILABLE:  # said once per outage, not per try
+            await self._move(check, OPEN_STATES, reason=reasons.REGISTRY_UNAVAILABLE)
         return Outcome.retry(f"registry unavailable: {exc}"[:500])
 
     async def _settle(
@@ -189,6 +220,13 @@ class RegistryCheckHandler:
             )
         if not result.moved:
             return Outcome.wait(0.0, "the check changed meanwhile")
+        log.info(
+            "registry check %s (%s) settled %s%s",
+            check.id,
+            check.kind,
+            "succeeded" if succeeded else "failed",
+            f" ({reason})" if not succeeded and reason else "",
+        )
         return Outcome.done("succeeded" if succeeded else (reason or "failed"))
 
     async def close(self) -> None:

@@ -66,6 +66,16 @@ async def supersede_open(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def job_deadline(settings: RegistriesSettings) -> float:
+    """How long a check's job lives: the handler caps every wait at the end of the check's
+    ``retry_period`` (from ``armed_at``), so the try that settles ``registry_timeout`` runs
+    before the deadline even after a lease lost to a dead worker (twice), a backoff after a
+    registry error and one longest answer wait."""
+    return (
+        settings.retry_period + 2 * settings.lease + settings.backoff_max + settings.answer_wait_max
+    )
+
+
 def start_round(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -77,8 +87,9 @@ def start_round(
     at: datetime,
 ) -> list[JobRef]:
     """Add a queued check and its ``registry_check`` job per kind to the caller's transaction.
-    Call ``supersede_open`` first. The job's deadline leaves the handler time to settle a check
-    whose registry never answered (``registry_timeout``) after ``retry_period``."""
+    Call ``supersede_open`` first. The job's deadline (``job_deadline``) leaves the handler time
+    to settle a check whose registry never answered (``registry_timeout``) after
+    ``retry_period``."""
     jobs = []
     for kind in kinds:
         check_id = uuid.uuid4()
@@ -86,7 +97,7 @@ def start_round(
             session,
             REGISTRY_CHECK,
             {"check": str(check_id)},
-            deadline_in=settings.retry_period + 2 * settings.lease + settings.backoff_max,
+            deadline_in=job_deadline(settings),
             ref=kind.value,
         )
         session.add(
@@ -100,6 +111,7 @@ def start_round(
                 attempts=0,
                 job_id=job.id,
                 created_at=at,
+                armed_at=at,
                 updated_at=at,
             )
         )

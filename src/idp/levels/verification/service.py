@@ -19,13 +19,14 @@ from idp.db.models import Account, PersonalData, RegistryCheck
 from idp.errors import BadInput, WrongState
 from idp.jobs.queue import PENDING, RUNNING, JobRef, enqueue
 from idp.levels.verification import history
-from idp.levels.verification.reasons import SNILS_TAKEN
+from idp.levels.verification.reasons import REGISTRY_REJECTED, REGISTRY_TIMEOUT, SNILS_TAKEN
 from idp.levels.verification.repository import CheckRepository
 from idp.levels.verification.rounds import (
     FAILED,
     OPEN_STATES,
     REGISTRY_CHECK,
     SUCCEEDED,
+    job_deadline,
 )
 from idp.levels.verifiers.protocol import (
     CheckKind,
@@ -296,51 +297,112 @@ async def list_checks(
     stuck: bool = False,
     limit: int = 100,
 ) -> list[CheckLine]:
+    """Checks newest first; ``stuck`` filters in SQL, so no stuck check hides behind newer
+    ones."""
     repo = CheckRepository(session)
     if stuck:
         states = [s for s in (states or OPEN_STATES) if s in OPEN_STATES]
         if not states:
             return []
-    rows = await repo.listing(
-        states=states, account_id=account_id, limit=limit if not stuck else 100_000
-    )
-    lines = [
+    rows = await repo.listing(states=states, account_id=account_id, stuck=stuck, limit=limit)
+    return [
         CheckLine(check, sub, job.status if job else None, job.result if job else None)
         for check, sub, job in rows
     ]
-    if stuck:
-        lines = [line for line in lines if line.stuck][:limit]
-    return lines
 
 
-def check_deadline(settings: RegistriesSettings) -> float:
-    """A check's job lives long enough to settle a check that never got an answer."""
-    return settings.retry_period + 2 * settings.lease + settings.backoff_max
+async def stuck_checks(
+    session: AsyncSession, *, after: RegistryCheck | None = None, limit: int = 1000
+) -> list[RegistryCheck]:
+    """Stuck checks oldest first, a page of ``limit`` after the check ``after``."""
+    return await CheckRepository(session).stuck(
+        after=(after.created_at, after.id) if after is not None else None, limit=limit
+    )
+
+
+# A failed check these reasons settled says nothing about the person's data: the registry
+# never answered, or refused the request itself. It may be asked again.
+REARMABLE_REASONS = (REGISTRY_TIMEOUT, REGISTRY_REJECTED)
+
+
+def _stale(check: RegistryCheck, job_status: str | None) -> bool:
+    """A check that nothing will move and that may be asked again: failed for a registry's
+    reason, or open with its job settled (failed, expired, done) or gone."""
+    if check.state == FAILED:
+        return check.reason in REARMABLE_REASONS
+    return check.state in OPEN_STATES and job_status not in (PENDING, RUNNING)
+
+
+async def _rearm(
+    repo: CheckRepository,
+    session: AsyncSession,
+    settings: RegistriesSettings,
+    check: RegistryCheck,
+    *,
+    at: datetime,
+) -> JobRef | None:
+    job = enqueue(
+        session,
+        REGISTRY_CHECK,
+        {"check": str(check.id)},
+        deadline_in=job_deadline(settings),
+        ref=check.kind,
+    )
+    if await repo.rearm(check, new_job_id=job.id, now=at):
+        return job
+    await repo.discard_job(job.id)
+    return None
+
+
+async def rearm_stale(
+    session: AsyncSession, ctx: Context, account_id: uuid.UUID, *, at: datetime
+) -> list[JobRef]:
+    """Ask again, in place, every check of the data's CURRENT revision that nothing will move
+    and that may be asked again (failed ``registry_timeout`` or ``registry_rejected``, or open
+    with its job settled or gone): back to queued with a fresh job and a new series of tries
+    from ``at``. The check keeps its id, so the registry's idempotency key is unchanged. The
+    round's rows are locked, so two calls at once (or a call and an operator's retry) give a
+    check one live job. The jobs added to the caller's transaction; [] when nothing was stale.
+    """
+    repo = CheckRepository(session)
+    revision = await repo.current_revision(account_id)
+    if revision is None:
+        return []
+    checks = await repo.lock_round(account_id, revision)
+    statuses = await repo.job_statuses([c.job_id for c in checks])
+    jobs = []
+    for check in checks:
+        status = statuses.get(check.job_id) if check.job_id is not None else None
+        if not _stale(check, status):
+            continue
+        job = await _rearm(repo, session, ctx.settings.registries, check, at=at)
+        if job is not None:
+            jobs.append(job)
+    return jobs
 
 
 async def retry_check(
     session: AsyncSession, settings: RegistriesSettings, check_id: uuid.UUID, *, now: datetime
 ) -> JobRef:
-    """Give a stuck check a fresh job, its state back to queued. The check keeps its id, so the
-    registry's idempotency key is unchanged: a request it already took is not taken twice.
-    ``BadInput`` for an unknown check, ``WrongState`` for one that is settled or whose job is
-    still live. The check row is locked, so two retries at once give it one job."""
+    """An operator's re-arm of one check, the same as ``rearm_stale`` does: a stuck open check,
+    or one failed for a registry's reason (``REARMABLE_REASONS``), back to queued with a fresh
+    job, keeping its id (the registry's idempotency key). ``BadInput`` for an unknown check,
+    ``WrongState`` for one settled otherwise or whose job is still live. The check row is
+    locked, so two retries at once give it one job."""
     repo = CheckRepository(session)
     check = await repo.lock_check(check_id)
     if check is None:
         raise BadInput(f"no registry check with id {check_id}")
-    if check.state not in OPEN_STATES:
-        raise WrongState(f"the check is {check.state}: only open checks are retried")
     status = await repo.job_status(check.job_id)
-    if status in (PENDING, RUNNING):
-        raise WrongState(f"the check's job is {status}: the check is not stuck")
-    job = enqueue(
-        session,
-        REGISTRY_CHECK,
-        {"check": str(check.id)},
-        deadline_in=check_deadline(settings),
-        ref=check.kind,
-    )
-    if not await repo.rearm(check.id, old_job_id=check.job_id, new_job_id=job.id, now=now):
+    if not _stale(check, status):
+        if check.state in OPEN_STATES:
+            raise WrongState(f"the check's job is {status}: the check is not stuck")
+        because = f" ({check.reason})" if check.reason else ""
+        raise WrongState(
+            f"the check is {check.state}{because}: only stuck checks and those failed for a "
+            "registry's reason (" + ", ".join(REARMABLE_REASONS) + ") are retried"
+        )
+    job = await _rearm(repo, session, settings, check, at=now)
+    if job is None:
         raise WrongState("the check changed meanwhile; look again")
     return job
