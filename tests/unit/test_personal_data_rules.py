@@ -187,6 +187,8 @@ def test_bad_values_in_every_field(field: str, value: object, code: str) -> None
         ("snils", "43134012719", "snils_check"),
         ("snils", "4313401271", "snils_format"),
         ("snils", "431340127１8", "snils_format"),
+        ("snils", "000-000-000 00", "snils_check"),
+        ("snils", "00000000042", "snils_check"),
         ("inn", "7777244350", "inn_legal_entity"),
         ("inn", "7777244351", "inn_format"),
         ("inn", "773390622614", "inn_check"),
