@@ -16,6 +16,7 @@ from sqlalchemy import select, text, update
 
 from idp.context import Context
 from idp.db.models import Account, BrowserSession, LevelChange, RegistryCheck
+from tests.integration.test_api_me import FirstParty, _token, first_party  # noqa: F401
 from tests.support.api_kit import Api
 from tests.support.factories import Person, make_person, random_snils
 from tests.support.live import LiveServer
@@ -264,8 +265,60 @@ async def test_a_put_needs_a_recent_login_and_the_csrf_header(
     problem = _problem(await put(api, ru_body()), 403, "reauthentication-required")
     assert problem["max_age"] == ctx.settings.console.reauth_within
     assert await written(ctx, person.account.id) == before
-    # Reading needs no recent login.
+    # The checks and the level history hold no personal data: they need no recent login.
     assert (await api.get("/api/v1/me/verifications")).status_code == 200
+    assert (await api.get("/api/v1/me/level-history")).status_code == 200
+
+
+async def test_reading_the_data_needs_a_recent_login(
+    api: Api, ctx: Context, person: Person
+) -> None:
+    assert (await put(api, ru_body(snils=person.snils))).status_code == 200
+    assert (await api.get(PATH)).status_code == 200
+    await _age_logins(ctx, person, ctx.settings.console.reauth_within + 5)
+    refused = await api.get(PATH)
+    problem = _problem(refused, 403, "reauthentication-required")
+    assert problem["max_age"] == ctx.settings.console.reauth_within
+    assert "www-authenticate" not in refused.headers  # a cookie caller: no Bearer challenge
+    assert person.snils not in refused.text
+    assert "Петрова" not in refused.text
+    assert (await api.get("/api/v1/me/verifications")).status_code == 200
+    assert (await api.get("/api/v1/me/level-history")).status_code == 200
+    # Logging in again shows the data again.
+    assert (await api.login(person.phone, person.password)).status_code == 200
+    assert (await api.get(PATH)).json()["last_name"] == "Петрова"
+
+
+async def test_a_bearer_token_of_an_old_login_gets_the_step_up_challenge_for_the_data(
+    first_party: FirstParty,  # noqa: F811
+    ctx: Context,
+    person: Person,
+) -> None:
+    token = await _token(first_party.server, first_party.portal, person)
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=first_party.server.url) as http:
+        saved = await http.put(PATH, json=ru_body(snils=person.snils), headers=bearer)
+        assert saved.status_code == 200, saved.text
+        assert (await http.get(PATH, headers=bearer)).status_code == 200
+        await _age_logins(ctx, person, ctx.settings.console.reauth_within + 5)
+        refused = await http.get(PATH, headers=bearer)
+        problem = _problem(refused, 403, "reauthentication-required")
+        assert problem["max_age"] == ctx.settings.console.reauth_within
+        challenge = refused.headers["www-authenticate"]
+        assert 'error="insufficient_user_authentication"' in challenge
+        assert f'max_age="{ctx.settings.console.reauth_within}"' in challenge
+        assert person.snils not in refused.text
+        progress = await http.get("/api/v1/me/verifications", headers=bearer)
+        assert progress.status_code == 200
+
+
+async def _age_logins(ctx: Context, person: Person, seconds: int) -> None:
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.account_id == person.account.id)
+            .values(auth_time=ctx.clock.now() - timedelta(seconds=seconds))
+        )
 
 
 @pytest.mark.parametrize(

@@ -47,8 +47,10 @@ def _wake_checks(request: Request) -> None:
     responses=problems(401, 403, 404),
     openapi_extra=security(CALLER),
 )
-async def get_personal_data(ctx: Ctx, caller: CurrentCaller, response: Response) -> PersonalDataOut:
-    """The person's data as last saved (404 before the first save)."""
+async def get_personal_data(ctx: Ctx, caller: RecentCaller, response: Response) -> PersonalDataOut:
+    """The person's data as last saved (404 before the first save). The login must be recent
+    (``reauthentication-required`` otherwise, with the step-up challenge for a Bearer token), as
+    the "My data" page asks before it shows the data."""
     async with ctx.db.read() as session:
         view = await service.load(session, caller.account.id)
     if view is None:
