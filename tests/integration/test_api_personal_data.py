@@ -15,7 +15,15 @@ import pytest
 from sqlalchemy import select, text, update
 
 from idp.context import Context
-from idp.db.models import Account, BrowserSession, LevelChange, RegistryCheck
+from idp.db.models import (
+    Account,
+    AuditEvent,
+    BrowserSession,
+    LevelChange,
+    RegistryCheck,
+    SendCounter,
+)
+from idp.levels.personal_data.service import CHANGES_KEY
 from tests.integration.test_api_me import FirstParty, _token, first_party  # noqa: F401
 from tests.support.api_kit import Api
 from tests.support.factories import Person, make_person, random_snils
@@ -158,10 +166,12 @@ async def test_a_change_drops_a_standard_or_confirmed_account_to_simplified(
     # Identical data keeps the level.
     same = await put(api, body)
     assert same.json()["progress"]["level"] == level
-    changed = await put(api, {**body, "birth_place": "г. Тверь"})
+    changed = await put(api, {**body, "last_name": "Сидорова"})
     assert changed.status_code == 200, changed.text
+    assert changed.json()["data"]["revision"] == 2
     progress = changed.json()["progress"]
     assert progress["level"] == "simplified"
+    assert [c["kind"] for c in progress["checks"]] == ["person", "document", "inn"]
     assert progress["confirmation_method"] is None
     # (The job runner may have raised the level meanwhile: only the drop is looked at.)
     history = (await api.get("/api/v1/me/level-history")).json()["changes"]
@@ -177,6 +187,71 @@ async def test_a_change_drops_a_standard_or_confirmed_account_to_simplified(
             )
         )
     assert [(r.from_level, r.to_level) for r in rows] == [(level, "simplified")]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"birth_place": "г. Тверь"},
+        {"document_issuer": "ГУ МВД России по г. Москве"},
+        {"document_issuer_code": "770-002"},
+        {"birth_place": "г. Тверь", "document_issuer_code": "770-002"},
+    ],
+    ids=lambda change: "+".join(change),
+)
+async def test_a_change_no_registry_receives_keeps_the_level_and_the_round(
+    api: Api, ctx: Context, person: Person, change: dict[str, str]
+) -> None:
+    body = ru_body()
+    first = await put(api, body)
+    assert first.status_code == 200, first.text
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(Account).where(Account.id == person.account.id).values(level="standard")
+        )
+    before = await written(ctx, person.account.id)
+    changes_key = f"{CHANGES_KEY}{person.account.id}"
+    async with ctx.db.read() as session:
+        counted = await session.scalar(
+            select(SendCounter.sent).where(SendCounter.key == changes_key)
+        )
+    assert counted == 1
+
+    saved = await put(api, {**body, **change})
+    assert saved.status_code == 200, saved.text
+    answer = saved.json()
+    assert answer["changed"] is True
+    assert answer["data"]["revision"] == 1
+    for field, value in change.items():
+        assert answer["data"][field] == value
+    assert answer["progress"]["level"] == "standard"
+    assert answer["progress"]["revision"] == 1
+    assert {c["id"] for c in answer["progress"]["checks"]} == {
+        c["id"] for c in first.json()["progress"]["checks"]
+    }
+    assert all(c["state"] != "superseded" for c in answer["progress"]["checks"])
+    # No new revision, check, job or level change; not counted against the daily cap.
+    assert await written(ctx, person.account.id) == before
+    async with ctx.db.read() as session:
+        assert (
+            await session.scalar(select(SendCounter.sent).where(SendCounter.key == changes_key))
+            == 1
+        )
+        account = await session.get(Account, person.account.id)
+        assert account is not None
+        assert account.level == "standard"
+        audit = list(
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.account_id == str(person.account.id),
+                    AuditEvent.event == "personal_data.updated",
+                )
+            )
+        )
+    assert len(audit) == 1
+    got = (await api.get(PATH)).json()
+    for field, value in change.items():
+        assert got[field] == value
 
 
 async def test_a_foreign_citizen_without_snils_is_saved_with_no_checks(

@@ -109,7 +109,10 @@ async def save(
 ) -> SaveResult:
     """Replace the account's data with ``data`` in the caller's transaction.
 
-    Identical data changes nothing. Changed data becomes the next revision: the names go to the
+    Identical data changes nothing. A change only of fields no registry receives (birth place,
+    the document's issuer and its code) is written in place: same revision, the checks and the
+    level stay valid, no new round, not counted against the daily cap. Any other change
+    becomes the next revision: the names go to the
     account, the open checks of older revisions are superseded, a standard or confirmed account
     drops to simplified (level history ``data_changed``), and the checks this revision needs
     start as ``registry_check`` jobs. A SNILS that another account logs in with is refused
@@ -125,9 +128,15 @@ async def save(
         raise SnilsTaken("This SNILS is already used by another account.")
     row = await repo.get(account_id)
     level_before = account.level
-    if row is not None and _as_input(row, account) == data:
-        needed = _needed(data)
-        return SaveResult(False, row.revision, level_before, level_before, (), needed.none_because)
+    if row is not None:
+        stored = _as_input(row, account)
+        if stored == data:
+            needed = _needed(data)
+            return SaveResult(
+                False, row.revision, level_before, level_before, (), needed.none_because
+            )
+        if _queried(stored) == _queried(data):
+            return _update_in_place(session, row, stored, data, level=level_before, at=at, ip=ip)
 
     await _count_change(session, account_id, ctx.settings.registries.max_changes_per_day, at)
     revision = 1 if row is None else row.revision + 1
@@ -241,6 +250,59 @@ async def level_history(session: AsyncSession, account_id: uuid.UUID) -> list[Le
         LevelChangeView(c.from_level, c.to_level, c.reason, c.evidence, c.at)
         for c in await history.history(session, account_id)
     ]
+
+
+# What the registries are asked (``verification.service.build_query``): a change of any of these
+# starts a new round. The other fields (birth place, the document's issuer and its code) reach
+# no registry, so a change of them alone leaves the round and the level as they are.
+QUERIED_FIELDS = (
+    "last_name",
+    "first_name",
+    "middle_name",
+    "sex",
+    "birth_date",
+    "citizenship",
+    "document_kind",
+    "document_series",
+    "document_number",
+    "document_issued_on",
+    "snils",
+    "inn",
+)
+UNQUERIED_FIELDS = ("birth_place", "document_issuer_code", "document_issuer")
+
+
+def _queried(data: PersonalDataInput) -> tuple[object, ...]:
+    return tuple(getattr(data, name) for name in QUERIED_FIELDS)
+
+
+def _update_in_place(
+    session: AsyncSession,
+    row: PersonalData,
+    stored: PersonalDataInput,
+    data: PersonalDataInput,
+    *,
+    level: str,
+    at: datetime,
+    ip: str | None,
+) -> SaveResult:
+    """Write the fields no registry receives into the current revision (see ``save``)."""
+    changed = [name for name in UNQUERIED_FIELDS if getattr(stored, name) != getattr(data, name)]
+    row.birth_place = data.birth_place
+    row.document_issuer_code = data.document_issuer_code
+    row.document_issuer = data.document_issuer
+    row.updated_at = at
+    record(
+        session,
+        "personal_data.updated",
+        at=at,
+        actor="person",
+        account_id=row.account_id,
+        ip=ip,
+        revision=row.revision,
+        fields=changed,  # the names only, never the values
+    )
+    return SaveResult(True, row.revision, level, level, (), _needed(data).none_because)
 
 
 def _needed(data: PersonalDataInput) -> rounds.Needed:
