@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import LargeBinary, select, text, type_coerce, update
 
 from idp.context import Context
 from idp.db.models import (
@@ -20,10 +20,13 @@ from idp.db.models import (
     AuditEvent,
     BrowserSession,
     LevelChange,
+    PersonalData,
     RegistryCheck,
     SendCounter,
 )
+from idp.levels.personal_data import service
 from idp.levels.personal_data.service import CHANGES_KEY
+from idp.levels.personal_data.validation import parse
 from tests.integration.test_api_me import FirstParty, _token, first_party  # noqa: F401
 from tests.support.api_kit import Api
 from tests.support.factories import Person, make_person, random_snils
@@ -490,3 +493,42 @@ async def test_raw_rows_hold_no_plaintext(api: Api, ctx: Context, person: Person
     ):
         assert value not in dump, value
         assert value not in dump_utf8, value
+
+
+async def test_sealed_choices_have_one_length_whatever_they_hold(
+    ctx: Context, person: Person
+) -> None:
+    """Sex and the document's kind are sealed as fixed-length codes: the ciphertext's length
+    does not tell ``male`` from ``female`` or a Russian passport from a foreign one."""
+    other = await make_person(ctx)
+    now = ctx.clock.now()
+    saves = {
+        person.account.id: ru_body(snils=person.snils, sex="male"),
+        other.account.id: foreign_body(sex="female"),
+    }
+    async with ctx.db.transaction() as session:
+        for account_id, body in saves.items():
+            await service.save(session, ctx, account_id, parse(body, today=now.date()), at=now)
+    table = PersonalData.__table__
+    raw = select(
+        table.c.account_id,
+        type_coerce(table.c.sex_sealed, LargeBinary),
+        type_coerce(table.c.document_kind_sealed, LargeBinary),
+    ).where(table.c.account_id.in_(list(saves)))
+    async with ctx.db.read() as session:
+        rows = {row[0]: (bytes(row[1]), bytes(row[2])) for row in await session.execute(raw)}
+        loaded = {account_id: await service.load(session, account_id) for account_id in saves}
+    mine, theirs = rows[person.account.id], rows[other.account.id]
+    assert len(mine[0]) == len(theirs[0])  # male, female
+    assert len(mine[1]) == len(theirs[1])  # ru_passport, foreign_passport
+    assert ctx.vault.open_column("personal_data.sex", mine[0]) == "M"
+    assert ctx.vault.open_column("personal_data.document_kind", theirs[1]) == "FP"
+    # Everything above the column still sees the values.
+    mine_view, theirs_view = loaded[person.account.id], loaded[other.account.id]
+    assert mine_view is not None
+    assert theirs_view is not None
+    assert (mine_view.data.sex, mine_view.data.document_kind) == ("male", "ru_passport")
+    assert (theirs_view.data.sex, theirs_view.data.document_kind) == (
+        "female",
+        "foreign_passport",
+    )
