@@ -5,30 +5,35 @@ SNILS, the recent login a change needs, and rows that hold nothing readable."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import LargeBinary, select, text, type_coerce, update
+from sqlalchemy import LargeBinary, func, select, text, type_coerce, update
 
 from idp.context import Context
 from idp.db.models import (
     Account,
     AuditEvent,
     BrowserSession,
+    DevMessage,
     LevelChange,
     PersonalData,
+    QueuedJob,
     RegistryCheck,
     SendCounter,
 )
 from idp.levels.personal_data import service
 from idp.levels.personal_data.service import CHANGES_KEY
 from idp.levels.personal_data.validation import parse
+from idp.notify.outbox import NOTIFICATION
 from tests.integration.test_api_me import FirstParty, _token, first_party  # noqa: F401
-from tests.support.api_kit import Api
+from tests.support.api_kit import Api, last_message_id, messages_to
 from tests.support.factories import Person, make_person, random_snils
 from tests.support.live import LiveServer
 from tests.support.personal_data import PATH, foreign_body, put, ru_body, written
@@ -532,3 +537,55 @@ async def test_sealed_choices_have_one_length_whatever_they_hold(
         "female",
         "foreign_passport",
     )
+
+
+NOTICE_REFS = ("sms:personal_data_changed", "email:personal_data_changed")
+
+
+async def _notices_queued(ctx: Context) -> int:
+    async with ctx.db.read() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(QueuedJob)
+            .where(QueuedJob.kind == NOTIFICATION, QueuedJob.ref.in_(NOTICE_REFS))
+        )
+    return int(found or 0)
+
+
+async def _notice_to(ctx: Context, to: str, after: int, subject: str) -> DevMessage:
+    deadline = time.monotonic() + 10
+    while True:
+        for message in await messages_to(ctx, to, after):
+            if message.subject == subject:
+                return message
+        assert time.monotonic() < deadline, f"no notice to {to}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_change_tells_every_confirmed_contact_and_an_identical_save_tells_none(
+    api: Api, ctx: Context, person: Person
+) -> None:
+    mark = await last_message_id(ctx)
+    queued = await _notices_queued(ctx)
+    body = ru_body(snils=person.snils)
+    assert (await put(api, body)).status_code == 200
+    assert await _notices_queued(ctx) == queued + 2  # the phone and the e-mail address
+    for to in (person.phone, person.email):
+        notice = await _notice_to(ctx, to, mark, "Ваши данные изменены")
+        assert "Если это были не вы" in notice.body
+        for secret in (person.snils, "Петрова", "Анна", "123456", "1990", "Москва"):
+            assert secret not in notice.body
+
+    # An identical save, and a change no registry receives, start no round: no notice.
+    assert (await put(api, body)).json()["changed"] is False
+    assert (await put(api, {**body, "birth_place": "г. Тверь"})).json()["changed"] is True
+    assert await _notices_queued(ctx) == queued + 2
+
+    # A name change starts a round: told again, in the caller's language.
+    mark = await last_message_id(ctx)
+    api.http.headers["Accept-Language"] = "en"
+    assert (await put(api, {**body, "last_name": "Сидорова"})).status_code == 200
+    assert await _notices_queued(ctx) == queued + 4
+    english = await _notice_to(ctx, person.email, mark, "Your personal data was changed")
+    assert "If it was not you" in english.body
+    assert "Сидорова" not in english.body

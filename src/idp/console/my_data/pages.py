@@ -130,7 +130,7 @@ async def save_my_data(request: Request, ctx: Ctx) -> Response:
     try:
         async with ctx.db.transaction() as session:
             saved = await personal_data.save(
-                session, ctx, live.account.id, data, at=now, ip=client_ip(request)
+                session, ctx, live.account.id, data, at=now, ip=client_ip(request), locale=locale
             )
     except SnilsTaken:
         errors = {"snils": t("my_data_err_snils_taken")}

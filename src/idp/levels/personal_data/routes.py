@@ -27,6 +27,7 @@ from idp.levels.personal_data.schemas import (
 from idp.levels.personal_data.validation import parse
 from idp.levels.verification.rounds import REGISTRY_CHECK
 from idp.sessions.auth import CurrentCaller, RecentCaller
+from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1/me", tags=["account"], route_class=JsonRoute)
 
@@ -80,7 +81,13 @@ async def put_personal_data(
     data = parse(body.model_dump(), today=now.date())
     async with ctx.db.transaction() as session:
         saved = await service.save(
-            session, ctx, caller.account.id, data, at=now, ip=client_ip(request)
+            session,
+            ctx,
+            caller.account.id,
+            data,
+            at=now,
+            ip=client_ip(request),
+            locale=request_locale(request),
         )
         view = await service.load(session, caller.account.id)
         progress = await service.progress(session, caller.account.id)

@@ -26,7 +26,7 @@ from idp.levels.personal_data.repository import PersonalDataRepository
 from idp.levels.personal_data.validation import PersonalDataInput
 from idp.levels.verification import history, rounds
 from idp.levels.verifiers.registry import chosen_names
-from idp.notify import send_counters
+from idp.notify import outbox, send_counters
 
 DATA_CHANGED = "data_changed"  # the level history's reason when saved data drops a level
 _KIND_ORDER = {"person": 0, "document": 1, "inn": 2}
@@ -106,18 +106,20 @@ async def save(
     *,
     at: datetime,
     ip: str | None = None,
+    locale: str = "ru",
 ) -> SaveResult:
     """Replace the account's data with ``data`` in the caller's transaction.
 
     Identical data changes nothing. A change only of fields no registry receives (birth place,
     the document's issuer and its code) is written in place: same revision, the checks and the
-    level stay valid, no new round, not counted against the daily cap. Any other change
-    becomes the next revision: the names go to the
-    account, the open checks of older revisions are superseded, a standard or confirmed account
-    drops to simplified (level history ``data_changed``), and the checks this revision needs
-    start as ``registry_check`` jobs. A SNILS that another account logs in with is refused
-    (``SnilsTaken``, nothing written, nothing said of whose it is); a SNILS other than the
-    account's verified one takes the verified one away (the new one must be verified first).
+    level stay valid, no new round, not counted against the daily cap. Any other change becomes
+    the next revision: the names go to the account, the open checks of older revisions are
+    superseded, a standard or confirmed account drops to simplified (level history
+    ``data_changed``), the checks this revision needs start as ``registry_check`` jobs, and
+    every confirmed contact is told (in ``locale``, no data in the text), so that a change the
+    person did not make does not go unnoticed. A SNILS that another account logs in with is
+    refused (``SnilsTaken``, nothing written, nothing said of whose it is); a SNILS other than
+    the account's verified one takes the verified one away (the new one must be verified first).
     """
     repo = PersonalDataRepository(session)
     account = await repo.lock_account(account_id)
@@ -175,6 +177,7 @@ async def save(
         settings=ctx.settings.registries,
         at=at,
     )
+    notified = await _notify_change(session, repo, ctx, account_id, locale=locale, at=at)
     record(
         session,
         "personal_data.saved",
@@ -186,9 +189,40 @@ async def save(
         checks=[kind.value for kind in needed.kinds],
         level_from=level_before,
         level_to=level_after,
+        notified=notified,
     )
     await session.flush()
     return SaveResult(True, revision, level_before, level_after, tuple(jobs), needed.none_because)
+
+
+DATA_CHANGED_NOTICE = "personal_data_changed"  # the template (idp.notify.messages)
+
+
+async def _notify_change(
+    session: AsyncSession,
+    repo: PersonalDataRepository,
+    ctx: Context,
+    account_id: uuid.UUID,
+    *,
+    locale: str,
+    at: datetime,
+) -> int:
+    """Queue the notice of a change on every confirmed contact (ASVS 5.0 6.3.7, as for a
+    contact or password change); how many were queued."""
+    contacts = await repo.confirmed_contacts(account_id)
+    for contact in contacts:
+        outbox.enqueue(
+            session,
+            ctx.keyring,
+            channel="sms" if contact.kind == "phone" else "email",
+            to=contact.value,
+            template=DATA_CHANGED_NOTICE,
+            locale=locale,
+            params={},
+            now=at,
+            settings=ctx.settings.notify,
+        )
+    return len(contacts)
 
 
 # A day-long window; housekeeping keeps "day:" counters for two days (jobs/housekeeping.py).
