@@ -250,8 +250,23 @@ async def test_bad_input_is_shown_beside_each_field_and_nothing_is_written(
         {"snils": ""},  # a Russian citizen gives the SNILS
         {"inn": "7707083893"},  # an organisation's INN
         {"document_issued_on": "1990-01-01"},  # before the 14th birthday
+        {"birth_place": "Моск\u3164ва"},  # a filler that counts as a letter
+        {"document_issuer": "ОВД \u202eанйоар"},  # a bidi override
+        {"document_issuer": "ОВД" + "\u0336" * 3},  # stacked marks
     ],
-    ids=["long", "invisible", "control", "kind", "citizen-document", "no-snils", "inn10", "early"],
+    ids=[
+        "long",
+        "invisible",
+        "control",
+        "kind",
+        "citizen-document",
+        "no-snils",
+        "inn10",
+        "early",
+        "filler",
+        "bidi",
+        "marks",
+    ],
 )
 async def test_each_refusal_names_its_field(
     browser: Browser, ctx: Context, person: Person, changes: dict[str, str]
