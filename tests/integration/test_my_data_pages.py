@@ -363,8 +363,15 @@ async def test_while_checks_are_open_the_page_offers_refresh_and_its_script(
             r'<section id="progress"[^>]* aria-live="polite"[^>]*data-open="yes"', shown.text
         )
         assert await level_of(ctx, person) == "simplified"
+        # The script stops after ten minutes (its fetches keep the session alive) and then
+        # shows the notice kept hidden until then.
+        assert re.search(r'<section id="progress"[^>]* data-stop-after="600"', shown.text)
+        assert re.search(r'<p id="refresh-stopped"[^>]* hidden>', shown.text)
         script = await browser.get("/static/my_data.js")
         assert script.status_code == 200
+        assert 'cache: "no-store"' in script.text
+        assert 'getElementById("refresh-stopped")' in script.text
+        assert 'getAttribute("data-stop-after")' in script.text
     finally:  # (a reset would forget the requests the checks wait on)
         await registry_kit.configure(registry_sim.url, latency=0)
     # Once the registries answer, the same page says so and stops refreshing.
@@ -372,6 +379,7 @@ async def test_while_checks_are_open_the_page_offers_refresh_and_its_script(
     after = await browser.get(PAGE, headers=EN)
     assert "/static/my_data.js" not in after.text
     assert 'data-open="no"' in after.text
+    assert 'id="refresh-stopped"' not in after.text
     assert section(after.text, "level") == "standard"
 
 
