@@ -275,7 +275,8 @@ class RegistriesSettings(BaseModel):
     max_changes_per_day: int = _doc(
         10,
         "Changed saves of one person's data per 24 hours (each starts registry requests that "
-        "cost the state gateway; identical saves do not count). Beyond it: 429 with Retry-After.",
+        "cost the state gateway; identical saves, and changes only of fields no registry "
+        "receives, do not count). Beyond it: 429 with Retry-After.",
         ge=1,
     )
     poll_interval: float = _doc(1.0, "Seconds between looks for due checks.", gt=0)

@@ -42,7 +42,15 @@ SPECIFIC: dict[str, list[Any]] = {
         "1899-12-31",
         "2020-01-01",  # younger than 14 with a Russian passport
     ],
-    "birth_place": ["", "м" * 201],
+    "birth_place": [
+        "",
+        "м" * 201,
+        "г. \u3164Москва",
+        "г. Мос\u034fква",
+        "г. Москва\ufe0f",
+        "г. \u2066Москва\u2069",
+        "г. Моск\u0301\u0301\u0301ва",
+    ],
     "citizenship": ["", "rus", "RU", "RUSS", "123"],
     "document_kind": ["", "foreign_passport", "id_card"],
     "document_series": ["", "450", "45067", "45A6", "４５０６"],
@@ -56,12 +64,20 @@ SPECIFIC: dict[str, list[Any]] = {
         "2004-05-16",  # before the 14th birthday
     ],
     "document_issuer_code": ["", "77-0001", "7700011", "770_001"],
-    "document_issuer": ["", "о" * 201],
+    "document_issuer": [
+        "",
+        "о" * 201,
+        "ОВД\u3164",
+        "ОВД\u200f района",
+        "ОВД \u202eанйоар",
+        "ОВД\U000e0041",
+        "ОВД" + "\u0336" * 3,
+    ],
     "snils": ["", "43134012719", "4313401271", "431340127180", "431-340-127 1８", "snils"],
     "inn": ["7777244350", "7777244351", "773390622614", "77339062261", "77339O622613"],
 }
 FOREIGN_SPECIFIC: dict[str, list[Any]] = {
-    "last_name": ["Müller-Петров", "Ἀθηνᾶ", "Li 2"],
+    "last_name": ["Müller-Петров", "Ἀθηνᾶ", "Li 2", "\u1d00nna", "\u0250nna", "Mül\u3164ler"],
     "document_kind": ["ru_passport"],
     "document_series": ["AB-12", "A" * 11],
     "document_number": ["", "A" * 21, "№123"],

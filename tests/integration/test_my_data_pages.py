@@ -250,8 +250,23 @@ async def test_bad_input_is_shown_beside_each_field_and_nothing_is_written(
         {"snils": ""},  # a Russian citizen gives the SNILS
         {"inn": "7707083893"},  # an organisation's INN
         {"document_issued_on": "1990-01-01"},  # before the 14th birthday
+        {"birth_place": "Моск\u3164ва"},  # a filler that counts as a letter
+        {"document_issuer": "ОВД \u202eанйоар"},  # a bidi override
+        {"document_issuer": "ОВД" + "\u0336" * 3},  # stacked marks
     ],
-    ids=["long", "invisible", "control", "kind", "citizen-document", "no-snils", "inn10", "early"],
+    ids=[
+        "long",
+        "invisible",
+        "control",
+        "kind",
+        "citizen-document",
+        "no-snils",
+        "inn10",
+        "early",
+        "filler",
+        "bidi",
+        "marks",
+    ],
 )
 async def test_each_refusal_names_its_field(
     browser: Browser, ctx: Context, person: Person, changes: dict[str, str]
@@ -348,8 +363,15 @@ async def test_while_checks_are_open_the_page_offers_refresh_and_its_script(
             r'<section id="progress"[^>]* aria-live="polite"[^>]*data-open="yes"', shown.text
         )
         assert await level_of(ctx, person) == "simplified"
+        # The script stops after ten minutes (its fetches keep the session alive) and then
+        # shows the notice kept hidden until then.
+        assert re.search(r'<section id="progress"[^>]* data-stop-after="600"', shown.text)
+        assert re.search(r'<p id="refresh-stopped"[^>]* hidden>', shown.text)
         script = await browser.get("/static/my_data.js")
         assert script.status_code == 200
+        assert 'cache: "no-store"' in script.text
+        assert 'getElementById("refresh-stopped")' in script.text
+        assert 'getAttribute("data-stop-after")' in script.text
     finally:  # (a reset would forget the requests the checks wait on)
         await registry_kit.configure(registry_sim.url, latency=0)
     # Once the registries answer, the same page says so and stops refreshing.
@@ -357,6 +379,7 @@ async def test_while_checks_are_open_the_page_offers_refresh_and_its_script(
     after = await browser.get(PAGE, headers=EN)
     assert "/static/my_data.js" not in after.text
     assert 'data-open="no"' in after.text
+    assert 'id="refresh-stopped"' not in after.text
     assert section(after.text, "level") == "standard"
 
 

@@ -67,9 +67,14 @@ def test_known_invalid_snils(value: str) -> None:
     assert not snils_valid(value)
 
 
-@pytest.mark.parametrize("value", ["00000000000", "00100199842", "00000000199"])
+@pytest.mark.parametrize("value", ["00100199842", "00000000199", "00000000100"])
 def test_snils_up_to_001_001_998_has_no_check_number(value: str) -> None:
     assert snils_valid(value)
+
+
+@pytest.mark.parametrize("check", ["00", "01", "42", "99"])
+def test_a_snils_body_of_nine_zeros_is_refused(check: str) -> None:
+    assert not snils_valid("000000000" + check)
 
 
 def test_the_first_snils_with_a_check_number_is_checked() -> None:

@@ -32,7 +32,10 @@ def reference_check_number(nine: str) -> int:
 
 
 def reference_valid(eleven: str) -> bool:
-    """Numbers up to 001-001-998 predate the check number: any two digits are accepted."""
+    """Numbers up to 001-001-998 predate the check number: any two digits are accepted (but a
+    body of nine zeros was never issued)."""
+    if int(eleven[:9]) == 0:
+        return False
     return int(eleven[:9]) <= 1_001_998 or reference_check_number(eleven[:9]) == int(eleven[9:])
 
 
@@ -43,6 +46,7 @@ def reference_valid(eleven: str) -> bool:
 @given(nine=nine_digits, check=two_digits)
 @example(nine="112233445", check="95")  # the Pension Fund's own worked example
 @example(nine="000000000", check="00")
+@example(nine="000000000", check="42")
 @example(nine="999999999", check="00")
 @example(nine="001001998", check="42")  # the last number before the check number: format only
 @example(nine="001001999", check="42")  # the first one with it
@@ -59,7 +63,7 @@ def test_snils_checksum_agrees_with_the_reference_rule(nine: str) -> None:
 
 
 @MANY
-@given(nine=nine_digits, a=separators, b=separators, c=separators)
+@given(nine=nine_digits.filter(lambda d: int(d) > 0), a=separators, b=separators, c=separators)
 def test_formatted_and_compact_snils_are_the_same(nine: str, a: str, b: str, c: str) -> None:
     compact = nine + f"{reference_check_number(nine):02d}"
     formatted = format_snils(compact)
@@ -91,6 +95,13 @@ def test_one_wrong_digit_is_caught_unless_it_keeps_the_check(
     good = nine + f"{reference_check_number(nine):02d}"
     typo = good[:position] + digit + good[position + 1 :]
     assert (normalize_snils(typo) is not None) == reference_valid(typo)
+
+
+@MANY
+@given(check=two_digits, a=separators)
+def test_a_snils_body_of_nine_zeros_is_never_an_identifier(check: str, a: str) -> None:
+    assert normalize_snils(f"000-000-000{a}{check}") is None
+    assert all(kind != "snils" for kind, _ in login_candidates(f"000-000-000 {check}"))
 
 
 # --- phone ---------------------------------------------------------------------------------

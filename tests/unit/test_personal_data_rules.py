@@ -187,6 +187,8 @@ def test_bad_values_in_every_field(field: str, value: object, code: str) -> None
         ("snils", "43134012719", "snils_check"),
         ("snils", "4313401271", "snils_format"),
         ("snils", "431340127１8", "snils_format"),
+        ("snils", "000-000-000 00", "snils_check"),
+        ("snils", "00000000042", "snils_check"),
         ("inn", "7777244350", "inn_legal_entity"),
         ("inn", "7777244351", "inn_format"),
         ("inn", "773390622614", "inn_check"),
@@ -338,3 +340,86 @@ def test_errors_come_in_the_order_of_the_fields() -> None:
     raw = {**RU, "inn": "1", "last_name": "x1", "citizenship": "ru", "sex": "?"}
     _, errors = check(raw, today=TODAY)
     assert [e.field for e in errors] == ["last_name", "sex", "citizenship", "inn"]
+
+
+# --- Unicode tricks ---------------------------------------------------------------------------
+
+IGNORABLE = [
+    "\u3164",  # HANGUL FILLER: a "letter" that shows nothing
+    "\u034f",  # COMBINING GRAPHEME JOINER
+    "\u00ad",  # SOFT HYPHEN
+    *(chr(c) for c in range(0x200B, 0x2010)),
+    *(chr(c) for c in range(0x2060, 0x2070)),
+    *(chr(c) for c in range(0xFE00, 0xFE10)),
+    "\ufeff",
+    "\uffa0",
+    "\U000e0041",  # a tag character
+]
+BIDI = [*(chr(c) for c in range(0x202A, 0x202F)), *(chr(c) for c in range(0x2066, 0x206A))]
+
+
+@pytest.mark.parametrize("field", ["birth_place", "document_issuer"])
+@pytest.mark.parametrize("char", IGNORABLE + BIDI, ids=lambda c: f"U+{ord(c):04X}")
+def test_free_text_refuses_invisible_and_bidi_characters(field: str, char: str) -> None:
+    assert errors_of({**RU, field: f"г. Мос{char}ква"}) == {field: "invisible_characters"}
+
+
+@pytest.mark.parametrize("field", ["birth_place", "document_issuer"])
+def test_free_text_refuses_more_than_two_combining_marks_in_a_row(field: str) -> None:
+    assert errors_of({**RU, field: "г. Москва\u0301\u0308"}) == {}  # two marks: accepted
+    assert errors_of({**RU, field: "г. Моск\u0301\u0308\u0301ва"}) == {field: "combining_marks"}
+    zalgo = "г. Москва" + "\u0336" * 20
+    assert errors_of({**RU, field: zalgo}) == {field: "combining_marks"}
+
+
+@pytest.mark.parametrize("field", ["last_name", "first_name", "middle_name"])
+@pytest.mark.parametrize("char", IGNORABLE, ids=lambda c: f"U+{ord(c):04X}")
+def test_names_refuse_invisible_characters(field: str, char: str) -> None:
+    found = errors_of({**FOREIGN, field: f"Mül{char}ler"})
+    assert set(found) == {field}
+    assert found[field] in ("invisible_characters", "name_letters")
+
+
+def test_a_ligature_in_a_name_becomes_its_letters() -> None:
+    data = parse(
+        {
+            **FOREIGN,
+            "first_name": "Jo\ufb01na",
+            "last_name": "Ｍüller",
+            "middle_name": "Anna\u02b0",
+        },
+        today=TODAY,
+    )
+    assert data.first_name == "Jofina"
+    assert data.last_name == "Müller"
+    assert data.middle_name == "Annah"  # a modifier letter h is an h
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u1d00nna",  # LATIN LETTER SMALL CAPITAL A
+        "\u0250nna",  # LATIN SMALL LETTER TURNED A (IPA)
+        "Ann\u0251",  # LATIN SMALL LETTER ALPHA (IPA)
+        "\u026anna",  # LATIN LETTER SMALL CAPITAL I (IPA)
+        "Anna\u02bb",  # MODIFIER LETTER TURNED COMMA
+        "\u01c0Anna",  # LATIN LETTER DENTAL CLICK (a bar)
+        "\u1c80nna",  # CYRILLIC SMALL LETTER ROUNDED VE (Cyrillic Extended-C)
+        "\u0561nna",  # ARMENIAN SMALL LETTER AYB
+        "\u00b5ller",  # MICRO SIGN: NFKC makes it a Greek mu
+    ],
+)
+def test_a_foreign_name_refuses_look_alike_letters(name: str) -> None:
+    assert errors_of({**FOREIGN, "first_name": name}) == {"first_name": "name_letters"}
+
+
+@pytest.mark.parametrize(
+    "name", ["Łukasz", "Şahin", "Ștefan", "Țurcanu", "Øyvind", "Åsa", "Grüße", "Dvořák", "Čapek"]
+)
+def test_a_foreign_name_keeps_the_letters_of_european_names(name: str) -> None:
+    assert parse({**FOREIGN, "last_name": name}, today=TODAY).last_name == name
+
+
+def test_a_russian_name_in_nfkc_is_the_same_name() -> None:
+    decomposed = "Соловьи\u0306"  # й as и and a combining breve
+    assert parse({**RU, "last_name": decomposed}, today=TODAY).last_name == "Соловьй"

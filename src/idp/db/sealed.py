@@ -71,6 +71,34 @@ class Sealed(TypeDecorator[str]):
         return _vault(dialect).open_column(self.field, bytes(value))
 
 
+class SealedCode(Sealed):
+    """A sealed choice stored as a fixed-length code, so the ciphertext's length does not tell
+    which value it holds (``male`` and ``female`` differ by two bytes; ``M`` and ``F`` do not).
+    Code reads and writes the values; only the codes reach the vault."""
+
+    cache_ok = True
+
+    def __init__(self, field: str, codes: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(field)
+        if len({len(code) for _, code in codes}) != 1:
+            raise ValueError("the codes of a sealed choice must all have one length")
+        self.codes = codes
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        code = dict(self.codes).get(value)
+        if code is None:
+            raise ValueError(f"not a value of {self.field}")  # never the value itself
+        return super().process_bind_param(code, dialect)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        code = super().process_result_value(value, dialect)
+        if code is None:
+            return None
+        return {c: v for v, c in self.codes}[code]
+
+
 class BlindIndex(TypeDecorator[str]):
     """A keyed hash of a normalized value: assign and compare the plain value, store the hash."""
 

@@ -49,6 +49,20 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "A contact of your account was changed: {change}. If it was not you, contact support.",
         ),
     },
+    # A save of personal data that starts new checks (idp.levels.personal_data): no data in it.
+    "personal_data_changed": {
+        "ru": (
+            "Ваши данные изменены",
+            "В разделе «Мои данные» вашей учётной записи изменены личные данные, их проверка "
+            "началась заново. Если это были не вы, смените пароль и обратитесь в службу "
+            "поддержки.",
+        ),
+        "en": (
+            "Your personal data was changed",
+            'The personal data in "My data" of your account was changed and is being checked '
+            "again. If it was not you, change your password and contact support.",
+        ),
+    },
     # Registry checks (idp.levels.verification): no personal data, only which check failed.
     "level_standard": {
         "ru": (

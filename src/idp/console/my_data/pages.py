@@ -6,8 +6,9 @@ login, as the password and contacts do: an older one sees a link to ``/account/r
 instead of the form, and a post is sent there first. The form posts to the page itself with a CSRF
 token: a refused field is shown beside the field with the values kept and nothing written; a
 save answers 303 with ``?done=``. While checks are open, ``/static/my_data.js`` fetches the page
-now and then and swaps in the new progress section; without it the page offers a "Refresh"
-link.
+now and then and swaps in the new progress section, for ten minutes after the page loaded (each
+fetch is activity: a page left open must not keep the session alive), then it says so and
+leaves the "Refresh" link; without it the page offers that link from the start.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ MY_DATA_POLICY = POLICY.replace(
     "default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';"
 )
 REFRESH_EVERY = 3  # seconds before the script's first look (it then looks less often)
+# Seconds after the page loaded when the script stops looking: each look is activity, and a
+# page left open must not keep its session alive past the idle timeout.
+REFRESH_FOR = 600
 _DONE = {"saved", "unchanged", "saved_unchecked"}
 
 
@@ -95,6 +99,7 @@ async def _page(
             history=changes,
         ),
         refresh_every=REFRESH_EVERY,
+        refresh_for=REFRESH_FOR,
         locked=locked,
         reauth=reauth_url(PATH),
         notice=notice,
@@ -130,7 +135,7 @@ async def save_my_data(request: Request, ctx: Ctx) -> Response:
     try:
         async with ctx.db.transaction() as session:
             saved = await personal_data.save(
-                session, ctx, live.account.id, data, at=now, ip=client_ip(request)
+                session, ctx, live.account.id, data, at=now, ip=client_ip(request), locale=locale
             )
     except SnilsTaken:
         errors = {"snils": t("my_data_err_snils_taken")}

@@ -10,8 +10,12 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, Uui
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from idp.db.base import Base
-from idp.db.sealed import BlindIndex, Sealed
+from idp.db.sealed import BlindIndex, Sealed, SealedCode
 from idp.db.types import UTCDateTime
+
+# The values code sees and the fixed-length codes sealed in their place.
+SEX_CODES = (("male", "M"), ("female", "F"))
+DOCUMENT_KIND_CODES = (("ru_passport", "RP"), ("foreign_passport", "FP"))
 
 
 class PersonalData(Base):
@@ -27,7 +31,8 @@ class PersonalData(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
     )
-    sex: Mapped[str] = mapped_column("sex_sealed", Sealed("personal_data.sex"))
+    # Choices are sealed as one-letter or two-letter codes: their ciphertexts have one length.
+    sex: Mapped[str] = mapped_column("sex_sealed", SealedCode("personal_data.sex", SEX_CODES))
     birth_date: Mapped[str] = mapped_column(
         "birth_date_sealed", Sealed("personal_data.birth_date")
     )  # ISO 8601
@@ -38,7 +43,7 @@ class PersonalData(Base):
         "citizenship_sealed", Sealed("personal_data.citizenship")
     )  # ISO 3166-1 alpha-3
     document_kind: Mapped[str] = mapped_column(
-        "document_kind_sealed", Sealed("personal_data.document_kind")
+        "document_kind_sealed", SealedCode("personal_data.document_kind", DOCUMENT_KIND_CODES)
     )  # ru_passport | foreign_passport
     document_series: Mapped[str | None] = mapped_column(
         "document_series_sealed", Sealed("personal_data.document_series")

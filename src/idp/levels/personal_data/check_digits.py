@@ -6,7 +6,8 @@ says whether its length and check digits are right. The algorithms:
 - SNILS (the pension fund's insurance number, 11 digits ``XXX-XXX-XXX YY``): the sum of the
   first nine digits weighted 9..1; below 100 the sum itself, 100 and 101 give 00, above that
   the remainder mod 101 (and a remainder of 100 gives 00 again). Numbers up to 001-001-998 were
-  issued before the check number existed: only their format is checked.
+  issued before the check number existed: only their format is checked. A body of nine zeros
+  (``000-000-000``) was never issued and is refused whatever its check number.
 - INN (tax number): 10 digits for a legal entity, one check digit (weights 2,4,10,3,5,9,4,6,8);
   12 digits for a person, two (weights 7,2,4,10,3,5,9,4,6,8 and 3,7,2,4,10,3,5,9,4,6,8); each
   the weighted sum mod 11 mod 10.
@@ -51,8 +52,9 @@ def snils_has_check(eleven_digits: str) -> bool:
 
 
 def snils_valid(value: str) -> bool:
-    """Eleven ASCII digits whose check number is right (or that predate it)."""
-    if not _digits(value, 11):
+    """Eleven ASCII digits whose check number is right (or that predate it); never a body of
+    nine zeros."""
+    if not _digits(value, 11) or int(value[:9]) == 0:
         return False
     if not snils_has_check(value):
         return True

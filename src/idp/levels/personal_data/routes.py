@@ -27,6 +27,7 @@ from idp.levels.personal_data.schemas import (
 from idp.levels.personal_data.validation import parse
 from idp.levels.verification.rounds import REGISTRY_CHECK
 from idp.sessions.auth import CurrentCaller, RecentCaller
+from idp.web.i18n import request_locale
 
 router = ApiRouter(prefix="/api/v1/me", tags=["account"], route_class=JsonRoute)
 
@@ -47,8 +48,10 @@ def _wake_checks(request: Request) -> None:
     responses=problems(401, 403, 404),
     openapi_extra=security(CALLER),
 )
-async def get_personal_data(ctx: Ctx, caller: CurrentCaller, response: Response) -> PersonalDataOut:
-    """The person's data as last saved (404 before the first save)."""
+async def get_personal_data(ctx: Ctx, caller: RecentCaller, response: Response) -> PersonalDataOut:
+    """The person's data as last saved (404 before the first save). The login must be recent
+    (``reauthentication-required`` otherwise, with the step-up challenge for a Bearer token), as
+    the "My data" page asks before it shows the data."""
     async with ctx.db.read() as session:
         view = await service.load(session, caller.account.id)
     if view is None:
@@ -78,7 +81,13 @@ async def put_personal_data(
     data = parse(body.model_dump(), today=now.date())
     async with ctx.db.transaction() as session:
         saved = await service.save(
-            session, ctx, caller.account.id, data, at=now, ip=client_ip(request)
+            session,
+            ctx,
+            caller.account.id,
+            data,
+            at=now,
+            ip=client_ip(request),
+            locale=request_locale(request),
         )
         view = await service.load(session, caller.account.id)
         progress = await service.progress(session, caller.account.id)

@@ -26,7 +26,7 @@ from idp.levels.personal_data.repository import PersonalDataRepository
 from idp.levels.personal_data.validation import PersonalDataInput
 from idp.levels.verification import history, rounds
 from idp.levels.verifiers.registry import chosen_names
-from idp.notify import send_counters
+from idp.notify import outbox, send_counters
 
 DATA_CHANGED = "data_changed"  # the level history's reason when saved data drops a level
 _KIND_ORDER = {"person": 0, "document": 1, "inn": 2}
@@ -106,15 +106,20 @@ async def save(
     *,
     at: datetime,
     ip: str | None = None,
+    locale: str = "ru",
 ) -> SaveResult:
     """Replace the account's data with ``data`` in the caller's transaction.
 
-    Identical data changes nothing. Changed data becomes the next revision: the names go to the
-    account, the open checks of older revisions are superseded, a standard or confirmed account
-    drops to simplified (level history ``data_changed``), and the checks this revision needs
-    start as ``registry_check`` jobs. A SNILS that another account logs in with is refused
-    (``SnilsTaken``, nothing written, nothing said of whose it is); a SNILS other than the
-    account's verified one takes the verified one away (the new one must be verified first).
+    Identical data changes nothing. A change only of fields no registry receives (birth place,
+    the document's issuer and its code) is written in place: same revision, the checks and the
+    level stay valid, no new round, not counted against the daily cap. Any other change becomes
+    the next revision: the names go to the account, the open checks of older revisions are
+    superseded, a standard or confirmed account drops to simplified (level history
+    ``data_changed``), the checks this revision needs start as ``registry_check`` jobs, and
+    every confirmed contact is told (in ``locale``, no data in the text), so that a change the
+    person did not make does not go unnoticed. A SNILS that another account logs in with is
+    refused (``SnilsTaken``, nothing written, nothing said of whose it is); a SNILS other than
+    the account's verified one takes the verified one away (the new one must be verified first).
     """
     repo = PersonalDataRepository(session)
     account = await repo.lock_account(account_id)
@@ -125,9 +130,15 @@ async def save(
         raise SnilsTaken("This SNILS is already used by another account.")
     row = await repo.get(account_id)
     level_before = account.level
-    if row is not None and _as_input(row, account) == data:
-        needed = _needed(data)
-        return SaveResult(False, row.revision, level_before, level_before, (), needed.none_because)
+    if row is not None:
+        stored = _as_input(row, account)
+        if stored == data:
+            needed = _needed(data)
+            return SaveResult(
+                False, row.revision, level_before, level_before, (), needed.none_because
+            )
+        if _queried(stored) == _queried(data):
+            return _update_in_place(session, row, stored, data, level=level_before, at=at, ip=ip)
 
     await _count_change(session, account_id, ctx.settings.registries.max_changes_per_day, at)
     revision = 1 if row is None else row.revision + 1
@@ -166,6 +177,7 @@ async def save(
         settings=ctx.settings.registries,
         at=at,
     )
+    notified = await _notify_change(session, repo, ctx, account_id, locale=locale, at=at)
     record(
         session,
         "personal_data.saved",
@@ -177,9 +189,40 @@ async def save(
         checks=[kind.value for kind in needed.kinds],
         level_from=level_before,
         level_to=level_after,
+        notified=notified,
     )
     await session.flush()
     return SaveResult(True, revision, level_before, level_after, tuple(jobs), needed.none_because)
+
+
+DATA_CHANGED_NOTICE = "personal_data_changed"  # the template (idp.notify.messages)
+
+
+async def _notify_change(
+    session: AsyncSession,
+    repo: PersonalDataRepository,
+    ctx: Context,
+    account_id: uuid.UUID,
+    *,
+    locale: str,
+    at: datetime,
+) -> int:
+    """Queue the notice of a change on every confirmed contact (ASVS 5.0 6.3.7, as for a
+    contact or password change); how many were queued."""
+    contacts = await repo.confirmed_contacts(account_id)
+    for contact in contacts:
+        outbox.enqueue(
+            session,
+            ctx.keyring,
+            channel="sms" if contact.kind == "phone" else "email",
+            to=contact.value,
+            template=DATA_CHANGED_NOTICE,
+            locale=locale,
+            params={},
+            now=at,
+            settings=ctx.settings.notify,
+        )
+    return len(contacts)
 
 
 # A day-long window; housekeeping keeps "day:" counters for two days (jobs/housekeeping.py).
@@ -241,6 +284,59 @@ async def level_history(session: AsyncSession, account_id: uuid.UUID) -> list[Le
         LevelChangeView(c.from_level, c.to_level, c.reason, c.evidence, c.at)
         for c in await history.history(session, account_id)
     ]
+
+
+# What the registries are asked (``verification.service.build_query``): a change of any of these
+# starts a new round. The other fields (birth place, the document's issuer and its code) reach
+# no registry, so a change of them alone leaves the round and the level as they are.
+QUERIED_FIELDS = (
+    "last_name",
+    "first_name",
+    "middle_name",
+    "sex",
+    "birth_date",
+    "citizenship",
+    "document_kind",
+    "document_series",
+    "document_number",
+    "document_issued_on",
+    "snils",
+    "inn",
+)
+UNQUERIED_FIELDS = ("birth_place", "document_issuer_code", "document_issuer")
+
+
+def _queried(data: PersonalDataInput) -> tuple[object, ...]:
+    return tuple(getattr(data, name) for name in QUERIED_FIELDS)
+
+
+def _update_in_place(
+    session: AsyncSession,
+    row: PersonalData,
+    stored: PersonalDataInput,
+    data: PersonalDataInput,
+    *,
+    level: str,
+    at: datetime,
+    ip: str | None,
+) -> SaveResult:
+    """Write the fields no registry receives into the current revision (see ``save``)."""
+    changed = [name for name in UNQUERIED_FIELDS if getattr(stored, name) != getattr(data, name)]
+    row.birth_place = data.birth_place
+    row.document_issuer_code = data.document_issuer_code
+    row.document_issuer = data.document_issuer
+    row.updated_at = at
+    record(
+        session,
+        "personal_data.updated",
+        at=at,
+        actor="person",
+        account_id=row.account_id,
+        ip=ip,
+        revision=row.revision,
+        fields=changed,  # the names only, never the values
+    )
+    return SaveResult(True, row.revision, level, level, (), _needed(data).none_because)
 
 
 def _needed(data: PersonalDataInput) -> rounds.Needed:

@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "encoding": "Must be valid UTF-8 text.",
     "control_characters": "Must not contain control characters.",
     "invisible_characters": "Must not contain invisible or unassigned characters.",
+    "combining_marks": "Too many accent marks on one letter.",
     "too_long": "Too long.",
     "name_ru": "Use Russian letters, spaces, hyphens and apostrophes, as in the passport.",
     "name_letters": "Use Latin or Cyrillic letters, spaces, hyphens and apostrophes.",
@@ -88,6 +89,37 @@ CODES: dict[str, str] = {
     "inn_legal_entity": "This is an organisation's INN (10 digits); give the person's, 12 digits.",
 }
 
+# Default-ignorable code points (Unicode DerivedCoreProperties.txt, Default_Ignorable_Code_Point):
+# invisible however they are written, fillers such as U+3164 included although they count as
+# letters, so that two values that look the same are never two different values.
+_IGNORABLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),  # bidi embeddings and overrides
+    (0x2060, 0x206F),  # bidi isolates (2066..2069) among them
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+COMBINING_RUN_MAX = 2  # accent marks on one letter: more is a stack to hide or fake text
+# The letters a foreign name may hold: Basic Latin, Latin-1 Supplement, Latin Extended-A (the
+# letters of European names), the Romanian comma-below letters (Ș ș Ț ț) and the Cyrillic
+# block. Small capitals, IPA and other look-alikes fall outside.
+_NAME_BLOCKS = (
+    ("latin", 0x0041, 0x024F),
+    ("cyrillic", 0x0400, 0x04FF),
+)
+_LATIN_EXTENDED_B_ALLOWED = frozenset(range(0x0218, 0x021C))
 _RU_LETTERS = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯабвгдеёжзийклмнопрстуфхцчшщъыьэюя")
 _NAME_SEPARATORS = frozenset(" -'’")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -102,8 +134,9 @@ _SEPARATORS = re.compile(r"[\s-]")
 
 @dataclass(frozen=True, slots=True)
 class PersonalDataInput:
-    """A person's data, checked and normalised: names NFC with single spaces, numbers as bare
-    digits (the SNILS too), the issuing unit's code as ``NNN-NNN``, codes upper case."""
+    """A person's data, checked and normalised: names NFKC, free text NFC, single spaces,
+    numbers as bare digits (the SNILS too), the issuing unit's code as ``NNN-NNN``, codes
+    upper case."""
 
     last_name: str
     first_name: str
@@ -223,26 +256,37 @@ def _birthday(birth: date, years: int) -> date:
         return date(birth.year + years, 3, 1)
 
 
+def _ignorable(char: str) -> bool:
+    point = ord(char)
+    return any(low <= point <= high for low, high in _IGNORABLE)
+
+
 def _bad_character(value: str) -> str | None:
+    marks = 0
     for char in value:
         category = unicodedata.category(char)
         if category == "Cs":
             return "encoding"  # bytes that were not UTF-8 arrive as lone surrogates
         if category == "Cc":
             return "control_characters"
-        if category in ("Cf", "Co", "Cn"):
+        if category in ("Cf", "Co", "Cn") or _ignorable(char):
             return "invisible_characters"
+        marks = marks + 1 if category.startswith("M") else 0
+        if marks > COMBINING_RUN_MAX:
+            return "combining_marks"
     return None
 
 
 def _script(char: str) -> str | None:
+    """``latin`` or ``cyrillic`` for a letter a foreign name may hold, else None."""
     if not unicodedata.category(char).startswith("L"):
         return None
-    name = unicodedata.name(char, "")
-    if name.startswith("LATIN "):
-        return "latin"
-    if name.startswith("CYRILLIC "):
-        return "cyrillic"
+    point = ord(char)
+    if 0x0180 <= point <= 0x024F and point not in _LATIN_EXTENDED_B_ALLOWED:
+        return None  # Latin Extended-B: only the Romanian letters
+    for script, low, high in _NAME_BLOCKS:
+        if low <= point <= high:
+            return script
     return None
 
 
@@ -287,6 +331,15 @@ class _Form:
     def name(self, field: str, *, required: bool, russian: bool) -> str | None:
         value = self.text(field, required=required, max_length=NAME_MAX)
         if value is None:
+            return None
+        # NFKC: a ligature (ﬁ) or a full-width letter becomes the letters it stands for, and
+        # the letter rules below judge those.
+        value = " ".join(unicodedata.normalize("NFKC", value).split())
+        if not value:
+            self.fail(field, "name_ru" if russian else "name_letters")
+            return None
+        if len(value) > NAME_MAX:
+            self.fail(field, "too_long")
             return None
         value = value.replace("’", "'")
         if not _name_shape(value):

@@ -2,6 +2,10 @@
 // new progress section in place of the old one. Without JavaScript the page already says the
 // checks are running and offers a "Refresh" link; this only saves the click.
 //
+// Every fetch counts as activity of the session, so the script stops looking data-stop-after
+// seconds (ten minutes) after the page loaded and shows #refresh-stopped: a page left open
+// must not keep its session alive past the idle timeout.
+//
 // The section is an aria-live="polite" region: only the parts that changed are replaced, so a
 // screen reader hears the check whose state moved, not the whole section again.
 (function () {
@@ -13,6 +17,24 @@
   var every = parseFloat(section.getAttribute("data-every")) || 3;
   var delay = every;
   var longest = 30;
+  var started = Date.now();
+  var stopAfter = (parseFloat(section.getAttribute("data-stop-after")) || 600) * 1000;
+
+  // Schedule the next look, or stop for good once the time is up.
+  function later(seconds) {
+    if (Date.now() + seconds * 1000 - started >= stopAfter) {
+      var stopped = document.getElementById("refresh-stopped");
+      if (stopped) {
+        window.setTimeout(function () {
+          if (section.getAttribute("data-open") === "yes") {
+            stopped.hidden = false;
+          }
+        }, Math.max(0, stopAfter - (Date.now() - started)));
+      }
+      return;
+    }
+    window.setTimeout(look, seconds * 1000);
+  }
 
   // The parts replaced one by one: the section's children (the list of checks aside) and
   // each check.
@@ -41,7 +63,7 @@
 
   function look() {
     if (document.hidden) {
-      window.setTimeout(look, every * 1000);
+      later(every);
       return;
     }
     window
@@ -69,14 +91,14 @@
         swap(fresh);
         if (section.getAttribute("data-open") === "yes") {
           delay = Math.min(longest, delay * 1.25);
-          window.setTimeout(look, delay * 1000);
+          later(delay);
         }
       })
       .catch(function () {
         delay = Math.min(longest, delay * 2);
-        window.setTimeout(look, delay * 1000);
+        later(delay);
       });
   }
 
-  window.setTimeout(look, delay * 1000);
+  later(delay);
 })();
