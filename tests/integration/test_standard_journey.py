@@ -2,8 +2,9 @@
 person saves their data through the REST API, the test server's own workers ask the registry
 simulator (a real server on a free port) through the ``http`` verifier, and the person watches
 ``/api/v1/me/verifications``. On SQLite and PostgreSQL: a mismatch at the pension fund, a slow
-registry, and a change of passport after standard (the level drops at once, comes back when the
-new passport is confirmed, and the relying party sees each level at the next refresh)."""
+registry, a change of passport after standard (the level drops at once, comes back when the
+new passport is confirmed, and the relying party sees each level at the next refresh), and a
+registry that never answers (the checks time out; saving the same data again asks again)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
+from idp.clock import OffsetClock
 from idp.context import Context
 from tests.support.api_kit import Api
 from tests.support.browser import Browser
@@ -141,3 +143,36 @@ async def test_a_new_passport_drops_the_level_until_it_is_confirmed_and_the_rp_s
     # The relying party learns the level at the next refresh, whichever it is now.
     again = await refreshed(browser.http, rp, between["refresh_token"])
     assert acr(again) == "standard"
+
+
+async def test_a_registry_that_never_answers_times_out_and_an_unchanged_save_asks_again(
+    api: Api, ctx: Context, person: Person, registry_sim: LiveServer, clock: OffsetClock
+) -> None:
+    await configure(registry_sim.url, latency=3600.0)  # it takes the request, never answers
+    body = ru_body(snils=person.snils, inn=None)
+    assert (await put(api, body)).status_code == 200
+
+    async def waiting() -> bool:
+        progress = (await api.get(PROGRESS)).json()
+        return {c["state"] for c in progress["checks"]} == {"waiting"}
+
+    await wait_until(waiting, "both checks to wait for the registry", within=15)
+    clock.advance(ctx.settings.registries.retry_period + 1)
+    assert (await api.login(person.phone, person.password)).status_code == 200  # a week later
+    progress = await settled(api)
+    assert {(c["state"], c["reason"]) for c in progress["checks"]} == {
+        ("failed", "registry_timeout")
+    }
+    assert progress["level"] == "simplified"
+
+    # The advice says: save the same data again. The same checks are asked again (same ids).
+    await configure(registry_sim.url, latency=0.0)
+    again = await put(api, body)
+    assert again.status_code == 200, again.text
+    assert again.json()["changed"] is False
+    progress = await settled(api)
+    assert {(c["state"], c["reason"]) for c in progress["checks"]} == {("succeeded", None)}
+    assert {c["id"] for c in progress["checks"]} == {
+        c["id"] for c in again.json()["progress"]["checks"]
+    }
+    assert progress["level"] == "standard"

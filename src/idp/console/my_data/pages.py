@@ -49,7 +49,7 @@ REFRESH_EVERY = 3  # seconds before the script's first look (it then looks less 
 # Seconds after the page loaded when the script stops looking: each look is activity, and a
 # page left open must not keep its session alive past the idle timeout.
 REFRESH_FOR = 600
-_DONE = {"saved", "unchanged", "saved_unchecked"}
+_DONE = {"saved", "unchanged", "saved_unchecked", "asked_again"}
 
 
 async def _page(
@@ -148,5 +148,5 @@ async def save_my_data(request: Request, ctx: Ctx) -> Response:
     if saved.jobs:
         request.app.state.jobs.wake(REGISTRY_CHECK)
     if not saved.changed:
-        return done(PATH, "unchanged")
+        return done(PATH, "asked_again" if saved.jobs else "unchanged")
     return done(PATH, "saved" if saved.jobs else "saved_unchecked")

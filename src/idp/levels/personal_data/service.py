@@ -25,6 +25,7 @@ from idp.levels.personal_data.errors import SnilsTaken, TooManyChanges
 from idp.levels.personal_data.repository import PersonalDataRepository
 from idp.levels.personal_data.validation import PersonalDataInput
 from idp.levels.verification import history, rounds
+from idp.levels.verification import service as checks
 from idp.levels.verifiers.registry import chosen_names
 from idp.notify import outbox, send_counters
 
@@ -43,7 +44,8 @@ class PersonalDataView:
 
 @dataclass(frozen=True, slots=True)
 class SaveResult:
-    """What a save did. ``changed`` False: the data was identical, nothing was written.
+    """What a save did. ``changed`` False: the data was identical, nothing was written but the
+    checks asked again (``jobs``: stale ones, see ``verification.service.rearm_stale``).
     ``jobs``: the ``registry_check`` jobs started (wake their workers after the commit)."""
 
     changed: bool
@@ -133,9 +135,16 @@ async def save(
     if row is not None:
         stored = _as_input(row, account)
         if stored == data:
+            # Nothing changed, but a check the registry never answered (timeout) or refused as
+            # a request is asked again, as its advice tells the person: counted as a change.
+            again = await checks.rearm_stale(session, ctx, account_id, at=at)
+            if again:
+                await _count_change(
+                    session, account_id, ctx.settings.registries.max_changes_per_day, at
+                )
             needed = _needed(data)
             return SaveResult(
-                False, row.revision, level_before, level_before, (), needed.none_because
+                False, row.revision, level_before, level_before, tuple(again), needed.none_because
             )
         if _queried(stored) == _queried(data):
             return _update_in_place(session, row, stored, data, level=level_before, at=at, ip=ip)
