@@ -227,6 +227,12 @@ class RegistryCheckHandler:
             "succeeded" if succeeded else "failed",
             f" ({reason})" if not succeeded and reason else "",
         )
+        if succeeded and result.failed_kinds:  # the SNILS was verified elsewhere meanwhile
+            log.info(
+                "registry round of check %s failed at the end: %s",
+                check.id,
+                ",".join(result.failed_kinds),
+            )
         return Outcome.done("succeeded" if succeeded else (reason or "failed"))
 
     async def close(self) -> None:
