@@ -16,7 +16,7 @@ from idp.levels.verifiers.registry import build_verifiers, close_verifiers
 from idp.settings import ConfigurationError, Settings
 from tests.support import registry_kit
 from tests.support.live import LiveServer, free_port
-from tests.support.logout_kit import IDP, idp_env
+from tests.support.logout_kit import IDP, idp_env, run_idp
 from tests.support.production import production
 
 
@@ -147,3 +147,18 @@ async def test_a_verdict_enum_covers_every_status_the_simulator_gives() -> None:
 
     assert {v.value for v in Verdict} - {"pending"} == STATUSES
     assert {k.value for k in CheckKind} == {"person", "document", "inn"}
+
+
+async def test_serve_with_several_workers_refuses_its_own_simulator(
+    settings: Settings, backend: str
+) -> None:
+    # Each process would hold a simulator of its own: a reference made in one is unknown to the
+    # others, and the check asking for it would fail as refused.
+    env = idp_env(settings)
+    env.pop("IDP_REGISTRIES__HTTP__BASE_URL", None)
+    code, _, err = await run_idp(env, "serve", "--workers", "2", "--port", str(free_port()))
+    assert code == 2, err
+    if backend == "postgresql":
+        assert "registry simulator runs in one process" in err
+    else:
+        assert "several workers need PostgreSQL" in err

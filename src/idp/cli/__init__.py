@@ -37,7 +37,7 @@ from idp.cli.kit import Parser as _Parser
 from idp.cli.kit import emit as _emit
 from idp.cli.kit import with_context as _with_context
 from idp.errors import BadInput, WrongState
-from idp.settings import Settings
+from idp.settings import REGISTRY_SIMULATOR_PATH, Settings
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_WRONG_STATE", "build_parser", "main"]
 
@@ -55,6 +55,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     if settings.is_sqlite and args.workers > 1:
         print("idp: several workers need PostgreSQL (IDP_DATABASE_URL)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    own_simulator = settings.issuer.rstrip("/") + REGISTRY_SIMULATOR_PATH
+    if args.workers > 1 and (settings.registries.http.base_url or "").startswith(own_simulator):
+        # Each process would hold its own simulator: a request made in one is unknown to the
+        # others, and its check would fail as refused.
+        print(
+            "idp: the built-in registry simulator runs in one process; with --workers run "
+            "`idp registry-sim` and set IDP_REGISTRIES__HTTP__BASE_URL to it",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     check_notifiers(settings)  # an unknown plug-in name: one line now, not a worker's traceback
     check_settings(settings)  # a missing key-encryption key, key delays that disagree: the same
