@@ -6,14 +6,9 @@ make does not go unnoticed. Messages go through the outbox in the caller's trans
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
+from idp.notify.contacts import notify_contacts
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from idp.context import Context
-from idp.db.models import Contact
-from idp.notify import outbox
+__all__ = ["describe_change", "mask", "notify_contacts"]
 
 _KIND = {
     "ru": {"phone": "телефон", "email": "адрес почты"},
@@ -45,33 +40,3 @@ def mask(kind: str, value: str) -> str:
 def describe_change(change: str, kind: str, value: str, locale: str) -> str:
     lang = locale if locale in _CHANGE else "ru"
     return _CHANGE[lang][change].format(kind=_KIND[lang][kind], value=mask(kind, value))
-
-
-def notify_contacts(
-    session: AsyncSession,
-    ctx: Context,
-    contacts: Iterable[Contact],
-    *,
-    template: str,
-    locale: str,
-    params: dict[str, str] | None = None,
-    skip: uuid.UUID | None = None,
-) -> int:
-    """One message per confirmed contact (except ``skip``); returns how many were queued."""
-    queued = 0
-    for contact in contacts:
-        if contact.confirmed_at is None or contact.id == skip:
-            continue
-        outbox.enqueue(
-            session,
-            ctx.keyring,
-            channel="sms" if contact.kind == "phone" else "email",
-            to=contact.value,
-            template=template,
-            locale=locale,
-            params=params or {},
-            now=ctx.clock.now(),
-            settings=ctx.settings.notify,
-        )
-        queued += 1
-    return queued

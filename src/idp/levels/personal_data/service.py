@@ -27,7 +27,8 @@ from idp.levels.personal_data.validation import PersonalDataInput
 from idp.levels.verification import history, rounds
 from idp.levels.verification import service as checks
 from idp.levels.verifiers.registry import chosen_names
-from idp.notify import outbox, send_counters
+from idp.notify import send_counters
+from idp.notify.contacts import notify_contacts
 
 DATA_CHANGED = "data_changed"  # the level history's reason when saved data drops a level
 _KIND_ORDER = {"person": 0, "document": 1, "inn": 2}
@@ -186,7 +187,7 @@ async def save(
         settings=ctx.settings.registries,
         at=at,
     )
-    notified = await _notify_change(session, repo, ctx, account_id, locale=locale, at=at)
+    notified = await _notify_change(session, repo, ctx, account_id, locale=locale)
     record(
         session,
         "personal_data.saved",
@@ -214,24 +215,11 @@ async def _notify_change(
     account_id: uuid.UUID,
     *,
     locale: str,
-    at: datetime,
 ) -> int:
     """Queue the notice of a change on every confirmed contact (ASVS 5.0 6.3.7, as for a
     contact or password change); how many were queued."""
     contacts = await repo.confirmed_contacts(account_id)
-    for contact in contacts:
-        outbox.enqueue(
-            session,
-            ctx.keyring,
-            channel="sms" if contact.kind == "phone" else "email",
-            to=contact.value,
-            template=DATA_CHANGED_NOTICE,
-            locale=locale,
-            params={},
-            now=at,
-            settings=ctx.settings.notify,
-        )
-    return len(contacts)
+    return notify_contacts(session, ctx, contacts, template=DATA_CHANGED_NOTICE, locale=locale)
 
 
 # A day-long window; housekeeping keeps "day:" counters for two days (jobs/housekeeping.py).

@@ -35,7 +35,7 @@ from idp.levels.verifiers.protocol import (
     PersonQuery,
     Query,
 )
-from idp.notify import outbox
+from idp.notify.contacts import notify_contacts
 from idp.settings import RegistriesSettings
 
 LEVEL_STANDARD = "level_standard"  # notification templates (idp.notify.messages)
@@ -252,19 +252,7 @@ async def _notify(
     params: dict[str, str],
 ) -> int:
     contacts = await repo.confirmed_contacts(account_id)
-    for contact in contacts:
-        outbox.enqueue(
-            session,
-            ctx.keyring,
-            channel="sms" if contact.kind == "phone" else "email",
-            to=contact.value,
-            template=template,
-            locale=locale,
-            params=params,
-            now=ctx.clock.now(),
-            settings=ctx.settings.notify,
-        )
-    return len(contacts)
+    return notify_contacts(session, ctx, contacts, template=template, locale=locale, params=params)
 
 
 # --- operators (idp verifications list|retry) -----------------------------------------------------

@@ -1,0 +1,43 @@
+"""Telling a person something on every confirmed contact of theirs, through the outbox in the
+caller's transaction (account changes, personal data changes, the level's registry checks)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.context import Context
+from idp.db.models import Contact
+from idp.notify import outbox
+
+
+def notify_contacts(
+    session: AsyncSession,
+    ctx: Context,
+    contacts: Iterable[Contact],
+    *,
+    template: str,
+    locale: str,
+    params: dict[str, str] | None = None,
+    skip: uuid.UUID | None = None,
+) -> int:
+    """One message per confirmed contact (except ``skip``); returns how many were queued."""
+    queued = 0
+    for contact in contacts:
+        if contact.confirmed_at is None or contact.id == skip:
+            continue
+        outbox.enqueue(
+            session,
+            ctx.keyring,
+            channel="sms" if contact.kind == "phone" else "email",
+            to=contact.value,
+            template=template,
+            locale=locale,
+            params=params or {},
+            now=ctx.clock.now(),
+            settings=ctx.settings.notify,
+        )
+        queued += 1
+    return queued
