@@ -236,7 +236,8 @@ async def _count_change(
     if await send_counters.take(session, key, limit, at, _DAY) is None:
         started = await send_counters.window_start(session, key)
         left = (started + _DAY - at).total_seconds() if started else _DAY.total_seconds()
-        raise TooManyChanges(max(1, math.ceil(left)))
+        # Saves racing this one may have started the window a moment after ``at``.
+        raise TooManyChanges(max(1, min(math.ceil(left), int(_DAY.total_seconds()))))
 
 
 async def progress(session: AsyncSession, account_id: uuid.UUID) -> Progress:
