@@ -10,13 +10,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import event, select, update
 
-from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, QueuedJob
 from idp.jobs.queue import PENDING, ClaimedJob
@@ -26,6 +24,7 @@ from idp.levels.verification.service import rearm_stale
 from idp.levels.verifiers.protocol import CheckKind, RequestRejected, Verdict
 from idp.settings import Settings
 from tests.support.checks_kit import (
+    Scratch,
     all_kinds,
     change_data,
     check_row,
@@ -35,48 +34,24 @@ from tests.support.checks_kit import (
     level_of,
     memory,
     new_subject,
+    scratch_checks,
     start,
     wait_settled,
 )
 from tests.support.cli_kit import run_in_process
 from tests.support.job_kit import job_row
 from tests.support.logout_kit import (
-    create_scratch_database,
-    drop_scratch_database,
     idp_env,
     wait_until,
 )
-
-
-@dataclass
-class Scratch:
-    ctx: Context
-    clock: OffsetClock
 
 
 @pytest.fixture(scope="module")
 async def scratch(
     settings: Settings, migrated: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Scratch]:
-    directory = tmp_path_factory.mktemp("rearm")
-    url = await create_scratch_database(settings.database_url, Path(directory))
-    registries = settings.registries.model_copy(
-        update={
-            "poll_interval": 0.05,
-            "answer_wait_base": 0.05,
-            "answer_wait_max": 0.2,
-            "backoff_base": 0.05,
-            "backoff_max": 0.2,
-        }
-    )
-    own = settings.model_copy(
-        update={"database_url": url, "var_dir": Path(directory), "registries": registries}
-    )
-    clock = OffsetClock()
-    ctx = Context.build(own, clock)
-    yield Scratch(ctx, clock)
-    await ctx.close()
-    await drop_scratch_database(url)
+    async with scratch_checks(settings, tmp_path_factory.mktemp("rearm")) as own:
+        yield own
 
 
 @pytest.fixture

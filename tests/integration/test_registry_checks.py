@@ -9,13 +9,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
-from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import PersonalData, QueuedJob
 from idp.jobs.queue import DONE
@@ -28,6 +25,7 @@ from idp.levels.verifiers.protocol import (
 )
 from idp.settings import Settings
 from tests.support.checks_kit import (
+    Scratch,
     all_kinds,
     change_data,
     check_row,
@@ -39,6 +37,7 @@ from tests.support.checks_kit import (
     new_subject,
     notices,
     random_inn,
+    scratch_checks,
     start,
     verified_snils_index,
     wait_settled,
@@ -46,43 +45,17 @@ from tests.support.checks_kit import (
 from tests.support.cli_kit import run_in_process
 from tests.support.job_kit import job_row
 from tests.support.logout_kit import (
-    create_scratch_database,
-    drop_scratch_database,
     idp_env,
     wait_until,
 )
-
-
-@dataclass
-class Scratch:
-    ctx: Context
-    clock: OffsetClock
 
 
 @pytest.fixture(scope="module")
 async def scratch(
     settings: Settings, migrated: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Scratch]:
-    """A database of its own and a context on it with a clock the test moves."""
-    directory = tmp_path_factory.mktemp("checks")
-    url = await create_scratch_database(settings.database_url, Path(directory))
-    registries = settings.registries.model_copy(
-        update={
-            "poll_interval": 0.05,
-            "answer_wait_base": 0.05,
-            "answer_wait_max": 0.2,
-            "backoff_base": 0.05,
-            "backoff_max": 0.2,
-        }
-    )
-    own = settings.model_copy(
-        update={"database_url": url, "var_dir": Path(directory), "registries": registries}
-    )
-    clock = OffsetClock()
-    ctx = Context.build(own, clock)
-    yield Scratch(ctx, clock)
-    await ctx.close()
-    await drop_scratch_database(url)
+    async with scratch_checks(settings, tmp_path_factory.mktemp("checks")) as own:
+        yield own
 
 
 @pytest.fixture

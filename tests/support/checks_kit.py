@@ -1,19 +1,24 @@
 """Registry checks in tests: a person with personal data (rows written with the ORM, sealed
 columns seal themselves) and a round of checks started on it; a JobRunner that runs only the
 ``registry_check`` kind with the verifiers a test gives; reading checks, level history and
-queued notifications back."""
+queued notifications back; a database of their own for the tests that count rows
+(``scratch_checks``)."""
 
 from __future__ import annotations
 
 import random
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from idp.accounts.service import NewAccount
+from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, LevelChange, PersonalData, QueuedJob, RegistryCheck
 from idp.jobs.registry import Registry
@@ -29,8 +34,13 @@ from idp.levels.verifiers.memory import MemoryOptions, MemoryVerifier
 from idp.levels.verifiers.protocol import CheckKind
 from idp.levels.verifiers.registry import chosen_names
 from idp.notify.outbox import NOTIFICATION
+from idp.settings import Settings
 from tests.support.factories import PASSWORD, create_account, random_phone, random_snils
-from tests.support.logout_kit import wait_until
+from tests.support.logout_kit import (
+    create_scratch_database,
+    drop_scratch_database,
+    wait_until,
+)
 
 
 def random_inn() -> str:
@@ -221,3 +231,35 @@ async def job_count(ctx: Context, kind: str) -> int:
             )
             or 0
         )
+
+
+@dataclass
+class Scratch:
+    ctx: Context
+    clock: OffsetClock
+
+
+@asynccontextmanager
+async def scratch_checks(settings: Settings, directory: Path) -> AsyncIterator[Scratch]:
+    """A database of its own and a context on it, with a clock the test moves and the registry
+    checks' waits cut short."""
+    url = await create_scratch_database(settings.database_url, directory)
+    registries = settings.registries.model_copy(
+        update={
+            "poll_interval": 0.05,
+            "answer_wait_base": 0.05,
+            "answer_wait_max": 0.2,
+            "backoff_base": 0.05,
+            "backoff_max": 0.2,
+        }
+    )
+    own = settings.model_copy(
+        update={"database_url": url, "var_dir": directory, "registries": registries}
+    )
+    clock = OffsetClock()
+    ctx = Context.build(own, clock)
+    try:
+        yield Scratch(ctx, clock)
+    finally:
+        await ctx.close()
+        await drop_scratch_database(url)

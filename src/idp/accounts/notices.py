@@ -6,10 +6,6 @@ make does not go unnoticed. Messages go through the outbox in the caller's trans
 
 from __future__ import annotations
 
-from idp.notify.contacts import notify_contacts
-
-__all__ = ["describe_change", "mask", "notify_contacts"]
-
 _KIND = {
     "ru": {"phone": "телефон", "email": "адрес почты"},
     "en": {"phone": "phone", "email": "e-mail address"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.context import Context
@@ -41,3 +42,21 @@ def notify_contacts(
         )
         queued += 1
     return queued
+
+
+async def notify_account(
+    session: AsyncSession,
+    ctx: Context,
+    account_id: uuid.UUID,
+    *,
+    template: str,
+    locale: str,
+    params: dict[str, str] | None = None,
+) -> int:
+    """One message per confirmed contact of the account; returns how many were queued."""
+    contacts = await session.scalars(
+        select(Contact)
+        .where(Contact.account_id == account_id, Contact.confirmed_at.is_not(None))
+        .order_by(Contact.kind, Contact.created_at)
+    )
+    return notify_contacts(session, ctx, contacts, template=template, locale=locale, params=params)

@@ -27,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts import verification
 from idp.accounts.identifiers import format_snils, normalize_email, normalize_phone
-from idp.accounts.notices import describe_change, notify_contacts
+from idp.accounts.notices import describe_change
 from idp.accounts.repository import AccountRepository
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact, Verification
 from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from idp.notify.contacts import notify_contacts
 
 PURPOSE = "contact"
 

@@ -18,13 +18,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts import throttle
-from idp.accounts.notices import notify_contacts
 from idp.accounts.password_policy import password_problems
 from idp.accounts.repository import AccountRepository
 from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact
 from idp.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from idp.notify.contacts import notify_contacts
 from idp.security.passwords import normalize
 from idp.sessions.service import Ended, end_sessions, revoke_offline_access
 

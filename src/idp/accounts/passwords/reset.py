@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.accounts import attempts, throttle, verification
 from idp.accounts.errors import TooManyAttempts
 from idp.accounts.identifiers import IdentifierKind, login_candidates
-from idp.accounts.notices import notify_contacts
 from idp.accounts.password_policy import password_problems
 from idp.accounts.passwords.change import personal_words, refuse_bad_password
 from idp.accounts.repository import AccountRepository
@@ -33,6 +32,7 @@ from idp.audit.log import record
 from idp.context import Context
 from idp.db.models import Account, Contact, PasswordReset, Verification
 from idp.errors import NotFound, ValidationFailed
+from idp.notify.contacts import notify_contacts
 from idp.notify.protocol import Channel
 from idp.security.tokens import digest, new_token, same
 from idp.sessions.service import Ended, end_sessions, revoke_offline_access

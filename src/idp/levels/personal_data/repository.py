@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.db.models import Account, Contact, PersonalData, RegistryCheck
+from idp.db.models import Account, PersonalData, RegistryCheck
 
 
 class PersonalDataRepository:
@@ -56,13 +56,5 @@ class PersonalDataRepository:
             select(RegistryCheck)
             .where(RegistryCheck.account_id == account_id, RegistryCheck.revision == revision)
             .order_by(RegistryCheck.created_at, RegistryCheck.kind)
-        )
-        return list(rows)
-
-    async def confirmed_contacts(self, account_id: uuid.UUID) -> list[Contact]:
-        rows = await self._session.scalars(
-            select(Contact)
-            .where(Contact.account_id == account_id, Contact.confirmed_at.is_not(None))
-            .order_by(Contact.kind, Contact.created_at)
         )
         return list(rows)

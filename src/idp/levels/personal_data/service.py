@@ -28,7 +28,7 @@ from idp.levels.verification import history, rounds
 from idp.levels.verification import service as checks
 from idp.levels.verifiers.registry import chosen_names
 from idp.notify import send_counters
-from idp.notify.contacts import notify_contacts
+from idp.notify.contacts import notify_account
 
 DATA_CHANGED = "data_changed"  # the level history's reason when saved data drops a level
 _KIND_ORDER = {"person": 0, "document": 1, "inn": 2}
@@ -187,7 +187,10 @@ async def save(
         settings=ctx.settings.registries,
         at=at,
     )
-    notified = await _notify_change(session, repo, ctx, account_id, locale=locale)
+    # ASVS 5.0 6.3.7: a change the person did not make does not go unnoticed.
+    notified = await notify_account(
+        session, ctx, account_id, template=DATA_CHANGED_NOTICE, locale=locale
+    )
     record(
         session,
         "personal_data.saved",
@@ -206,20 +209,6 @@ async def save(
 
 
 DATA_CHANGED_NOTICE = "personal_data_changed"  # the template (idp.notify.messages)
-
-
-async def _notify_change(
-    session: AsyncSession,
-    repo: PersonalDataRepository,
-    ctx: Context,
-    account_id: uuid.UUID,
-    *,
-    locale: str,
-) -> int:
-    """Queue the notice of a change on every confirmed contact (ASVS 5.0 6.3.7, as for a
-    contact or password change); how many were queued."""
-    contacts = await repo.confirmed_contacts(account_id)
-    return notify_contacts(session, ctx, contacts, template=DATA_CHANGED_NOTICE, locale=locale)
 
 
 # A day-long window; housekeeping keeps "day:" counters for two days (jobs/housekeeping.py).

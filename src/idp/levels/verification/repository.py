@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
-from idp.db.models import Account, Contact, PersonalData, QueuedJob, RegistryCheck
+from idp.db.models import Account, PersonalData, QueuedJob, RegistryCheck
 from idp.levels.verification.rounds import OPEN_STATES
 
 
@@ -142,14 +142,6 @@ class CheckRepository:
             .values(state="failed", reason=reason, fields=None, updated_at=now, finished_at=now)
             .execution_options(synchronize_session=False)
         )
-
-    async def confirmed_contacts(self, account_id: uuid.UUID) -> list[Contact]:
-        rows = await self._session.scalars(
-            select(Contact)
-            .where(Contact.account_id == account_id, Contact.confirmed_at.is_not(None))
-            .order_by(Contact.kind, Contact.created_at)
-        )
-        return list(rows)
 
     # --- operators -----------------------------------------------------------------------------
 

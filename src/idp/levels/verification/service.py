@@ -35,7 +35,7 @@ from idp.levels.verifiers.protocol import (
     PersonQuery,
     Query,
 )
-from idp.notify.contacts import notify_contacts
+from idp.notify.contacts import notify_account
 from idp.settings import RegistriesSettings
 
 LEVEL_STANDARD = "level_standard"  # notification templates (idp.notify.messages)
@@ -154,8 +154,13 @@ async def settle(
             failed = [c for c in checks if c.kind == CheckKind.PERSON.value]
     if failed:
         kinds = tuple(c.kind for c in failed)
-        await _notify(
-            session, repo, ctx, account.id, CHECKS_FAILED, locale, _failed_params(kinds, locale)
+        await notify_account(
+            session,
+            ctx,
+            account.id,
+            template=CHECKS_FAILED,
+            locale=locale,
+            params=_failed_params(kinds, locale),
         )
         record(
             session,
@@ -169,7 +174,7 @@ async def settle(
         )
         return Settled(True, round_done=True, failed_kinds=kinds)
     if promoted:
-        await _notify(session, repo, ctx, account.id, LEVEL_STANDARD, locale, {})
+        await notify_account(session, ctx, account.id, template=LEVEL_STANDARD, locale=locale)
     return Settled(True, round_done=True, promoted=promoted)
 
 
@@ -240,19 +245,6 @@ async def _promote(
 def _failed_params(kinds: Sequence[str], locale: str) -> dict[str, str]:
     names = _KIND_NAMES.get(locale, _KIND_NAMES["ru"])
     return {"checks": "; ".join(names[k] for k in kinds)}
-
-
-async def _notify(
-    session: AsyncSession,
-    repo: CheckRepository,
-    ctx: Context,
-    account_id: uuid.UUID,
-    template: str,
-    locale: str,
-    params: dict[str, str],
-) -> int:
-    contacts = await repo.confirmed_contacts(account_id)
-    return notify_contacts(session, ctx, contacts, template=template, locale=locale, params=params)
 
 
 # --- operators (idp verifications list|retry) -----------------------------------------------------
