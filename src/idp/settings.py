@@ -220,6 +220,7 @@ class NotifySettings(BaseModel):
 
 
 REGISTRY_SIMULATOR_PATH = "/_registry-sim"  # where create_app mounts the registry simulator
+DEV_CA_PATH = "/_dev-ca"  # where create_app serves the development CA's CRL and OCSP (dev mode)
 
 
 class RegistryHttpSettings(BaseModel):
@@ -299,6 +300,76 @@ class RegistriesSettings(BaseModel):
     )
     backoff_max: float = _doc(600.0, "Longest delay after registry errors.", gt=0)
     batch_size: int = _doc(50, "Checks claimed, and run, at once by one process.", ge=1)
+
+
+class SignaturesSettings(BaseModel):
+    """Qualified electronic signatures (`idp.signatures`): which algorithms and certificate
+    profiles are accepted, the trust list of accredited CAs, revocation checks, and the
+    challenges a person signs to confirm their account."""
+
+    algorithms: list[str] = _doc(
+        ["pyca", "gost"],
+        "Signature algorithm plug-ins (entry point group `idp.signature_algorithms`): `pyca` "
+        "(RSA, RSA-PSS, ECDSA), `gost` (GOST R 34.10-2012 256/512 with Streebog); each serves "
+        "the algorithm OIDs it names, and a signature in any other is refused as "
+        "`unknown_algorithm`.",
+    )
+    profiles: list[str] = _doc(
+        ["ru-fsb795", "eu-eidas"],
+        "Qualified certificate profiles tried in this order: `ru-fsb795` (Russian qualified "
+        "certificate, FSB order 795), `eu-eidas` (ETSI EN 319 412 QCStatements).",
+    )
+    trust_sources: list[str] = _doc(
+        [],
+        "Trust lists refreshed on a schedule: paths of files or directories, or `https://` URLs "
+        "(PEM or DER certificates, an ETSI TS 119 612 trusted list, or the Russian "
+        "accredited-CA list XML). `idp trust import` adds others by hand.",
+    )
+    trust_refresh_every: int = _doc(
+        86400, "Seconds between two refreshes of every trust source.", ge=60
+    )
+    trust_recheck: float = _doc(
+        30.0,
+        "Seconds an instance uses its copy of the trust list before it checks whether another "
+        "instance or `idp trust import` changed it.",
+        gt=0,
+    )
+    revocation_unavailable: Literal["refuse", "accept"] = _doc(
+        "refuse",
+        "What a certificate whose CRL and OCSP responder cannot be reached means: `refuse` "
+        "(fail closed: the signature is refused with `revocation_unavailable`) or `accept` "
+        "(fail open, not recommended).",
+    )
+    revocation_timeout: float = _doc(10.0, "Seconds for one CRL download or OCSP request.", gt=0)
+    revocation_max_bytes: int = _doc(
+        32 * 1024 * 1024, "Largest CRL or OCSP response read, in bytes.", ge=1024
+    )
+    revocation_cache_size: int = _doc(
+        512, "CRLs and OCSP responses kept per process, each until its nextUpdate.", ge=0
+    )
+    pool: Literal["process", "thread"] = _doc(
+        "process",
+        "Where verification's CPU work runs: `process` (a pool of processes, one per core: "
+        "pure-Python GOST runs in parallel and never holds the event loop) or `thread`.",
+    )
+    pool_size: int = _doc(0, "Workers in that pool; 0: one per core.", ge=0)
+    challenge_ttl: int = _doc(
+        300, "Seconds a challenge may be signed and submitted.", ge=30, le=3600
+    )
+    challenges_per_hour: int = _doc(
+        20, "Challenges one account may ask for in an hour (each submit costs CPU).", ge=1
+    )
+    max_signature_bytes: int = _doc(
+        256 * 1024,
+        "Largest signature (CMS, certificates included) accepted, in bytes.",
+        ge=4096,
+    )
+    dev_ca: bool | None = _doc(
+        None,
+        "Create and trust a development CA under `IDP_VAR_DIR/dev-ca` and serve its CRL and "
+        "OCSP at `/_dev-ca`, with `idp dev sign` and the console's dev signer (unset: in dev "
+        "mode only; refused outside it).",
+    )
 
 
 class VerificationSettings(BaseModel):
@@ -469,6 +540,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = JobsSettings()
     verification: VerificationSettings = VerificationSettings()
     registries: RegistriesSettings = RegistriesSettings()
+    signatures: SignaturesSettings = SignaturesSettings()
     argon2: Argon2Settings = Argon2Settings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
     account_deletion_grace: int = _doc(
@@ -574,6 +646,13 @@ class Settings(BaseSettings):
             registries = self.registries.model_copy(update={"http": http})
             object.__setattr__(self, "registries", registries)  # frozen, and still being built
         return self
+
+    @property
+    def runs_dev_ca(self) -> bool:
+        """Whether the development CA is created, trusted and served: as set, else in dev mode
+        only (start-up refuses it outside dev mode: its key sits in a file and signs anyone)."""
+        chosen = self.signatures.dev_ca
+        return self.dev_mode if chosen is None else chosen
 
     @property
     def serves_registry_simulator(self) -> bool:

@@ -193,6 +193,17 @@ def lost_kek_problem(settings: Settings) -> str | None:
     )
 
 
+def signature_problems(settings: Settings) -> list[str]:
+    """A development CA outside dev mode: its key sits in a file and certifies anyone's SNILS,
+    so every account could confirm itself."""
+    if settings.signatures.dev_ca:
+        return [
+            "IDP_SIGNATURES__DEV_CA=true creates and trusts a development CA (anyone could "
+            "confirm an account with its certificates): dev mode only"
+        ]
+    return []
+
+
 def problems(settings: Settings) -> list[str]:
     """Everything that stops start-up outside dev mode (``auto`` notifiers resolved as there)."""
     settings = settings.model_copy(update={"dev_mode": False})
@@ -201,6 +212,7 @@ def problems(settings: Settings) -> list[str]:
         *notifier_problems(settings),
         *verifier_problems(settings),
         registry_problem(settings),
+        *signature_problems(settings),
         kek_location_problem(settings),
         lost_kek_problem(settings),
     ]

@@ -19,6 +19,7 @@ from idp.db.models.notifications import DevMessage, SendCounter
 from idp.db.models.password_resets import PasswordReset
 from idp.db.models.registration import Registration, Verification
 from idp.db.models.sessions import BrowserSession, Interaction, SessionClient
+from idp.db.models.signatures import SignatureChallenge, TrustAnchor
 from idp.db.models.throttle import ThrottleCounter
 
 __all__ = [
@@ -44,7 +45,9 @@ __all__ = [
     "RevokedAccessToken",
     "SendCounter",
     "SessionClient",
+    "SignatureChallenge",
     "SigningKey",
     "ThrottleCounter",
+    "TrustAnchor",
     "Verification",
 ]
