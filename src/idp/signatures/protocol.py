@@ -96,3 +96,10 @@ class RevocationSource(Protocol):
         """The DER OCSPResponse from the responder at ``url`` for ``certificate`` issued by
         ``issuer`` (both DER); raises ``RevocationUnavailable``."""
         ...
+
+
+class TrustSource(Protocol):
+    async def anchors(self) -> tuple[TrustedCA, ...]:
+        """The CAs trusted now: listed and not withdrawn (their accreditation windows are
+        judged against the signing time by the checker)."""
+        ...
