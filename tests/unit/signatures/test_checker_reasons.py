@@ -29,11 +29,15 @@ def test_a_qualified_signature_passes_with_identity(algo: pki.KeyAlgo) -> None:
     signer = person(algo)
     result = run(verify_with(checker(), pki.sign_cms(CONTENT, signer)))
     assert result.ok, result
-    assert result.identity is not None and result.identity.snils == "11223344595"
+    assert result.identity is not None
+    assert result.identity.snils == "11223344595"
     assert result.identity.surname == "Иванова"
-    assert result.qualification is not None and result.qualification.profile == "ru-fsb795"
-    assert result.fingerprint and result.serial == format(signer.serial, "x")
-    assert "11223344595" not in repr(result) and "Иванова" not in repr(result)
+    assert result.qualification is not None
+    assert result.qualification.profile == "ru-fsb795"
+    assert result.fingerprint
+    assert result.serial == format(signer.serial, "x")
+    assert "11223344595" not in repr(result)
+    assert "Иванова" not in repr(result)
 
 
 def test_base64_and_pem_are_read() -> None:
@@ -48,9 +52,11 @@ def test_eidas_certificate_gives_person_id() -> None:
     signer = person("p256", profile="eidas", person_id="PNOEE-38001085718", snils=None, inn=None)
     result = run(verify_with(checker(), pki.sign_cms(CONTENT, signer)))
     assert result.ok, result
-    assert result.qualification and result.qualification.profile == "eu-eidas"
+    assert result.qualification is not None
+    assert result.qualification.profile == "eu-eidas"
     assert "QcCompliance" in result.qualification.evidence
-    assert result.identity and result.identity.person_id == "PNOEE-38001085718"
+    assert result.identity is not None
+    assert result.identity.person_id == "PNOEE-38001085718"
 
 
 @pytest.mark.parametrize("garbage", [b"", b"hello", "not base64 !", b"\x30\x03\x02\x01", "MIIB"])
