@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import algos, keys, x509  # type: ignore[import-untyped]
+from asn1crypto import algos, keys, x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.authority import AuthorityWithCert

@@ -14,7 +14,7 @@ from typing import Any
 
 # gostcrypto ships no type information.
 import gostcrypto  # type: ignore[import-untyped]
-from asn1crypto import core  # type: ignore[import-untyped]
+from asn1crypto import core
 from gostcrypto import gostsignature
 
 from idp.signatures.protocol import AlgorithmSetup, UnsupportedAlgorithm
