@@ -191,8 +191,21 @@ def _ext(oid: str, value: Any, *, critical: bool = False) -> x509.Extension:
 
 
 def _raw_ext(oid: str, der: bytes, *, critical: bool = False) -> x509.Extension:
-    # The kit's own extensions (795, QCStatements): asn1crypto has no spec, the DER goes in as is.
-    return x509.Extension({"extn_id": oid, "critical": critical, "extn_value": der})
+    """An extension whose value is given as DER. The kit's own extensions (795, QCStatements)
+    go in this way: asn1crypto has no spec for them, or one registered by whoever imported
+    pyHanko first, and loading keeps the bytes as they are either way."""
+    parts = core.ObjectIdentifier(oid).dump()
+    if critical:
+        parts += core.Boolean(True).dump()
+    parts += core.OctetString(der).dump()
+    return x509.Extension.load(core.Sequence.load(b"\x30" + _der_length(len(parts)) + parts).dump())
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
 
 
 def _key_id(spki_der: bytes) -> bytes:
