@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
+
 from idp.clock import FrozenClock
 from idp.settings import SignaturesSettings
 from idp.signatures.checker import SignatureChecker
-from idp.signatures.dev import pki
+from idp.signatures.dev import keys, pki
 from idp.signatures.protocol import TrustedCA
 from idp.signatures.result import RevocationUnavailable, Verification
 
@@ -68,6 +70,22 @@ def person(algo: pki.KeyAlgo, **options: Any) -> pki.Issued:
     return pki.make_person(issuer, algo, **values)
 
 
+def without_key_usage(issued: pki.Issued, issuer: pki.Issued) -> pki.Issued:
+    """``issued`` re-signed by ``issuer`` with its keyUsage extension left out (the kit always
+    writes one)."""
+    certificate = asn1_x509.Certificate.load(issued.certificate)
+    tbs = certificate["tbs_certificate"].copy()
+    tbs["extensions"] = [e for e in tbs["extensions"] if e["extn_id"].native != "key_usage"]
+    signed = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": certificate["signature_algorithm"],
+            "signature_value": keys.sign(keys.private_key(issuer), tbs.dump()),
+        }
+    )
+    return pki.Issued(signed.dump(), issued.key, issued.algo)
+
+
 def crls(revoked: dict[pki.KeyAlgo, list[int]] | None = None) -> CrlsInMemory:
     now = datetime.now(UTC)
     found = {}
@@ -103,7 +121,7 @@ async def verify_with(
     checker_: SignatureChecker, signature: bytes | str, content: bytes = CONTENT, **options: Any
 ) -> Verification:
     now = datetime.now(UTC)
-    window = {
+    window: dict[str, Any] = {
         "signed_after": now - timedelta(minutes=5),
         "signed_before": now + timedelta(minutes=5),
     }

@@ -7,10 +7,10 @@ from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.support.signature_kit import CONTENT, checker, person, run, verify_with
 
 from idp.signatures.dev import pki
 from idp.signatures.result import Reason, Verification
+from tests.support.signature_kit import CONTENT, checker, person, run, verify_with
 
 
 @cache

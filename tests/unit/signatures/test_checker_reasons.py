@@ -6,6 +6,10 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from idp.clock import FrozenClock
+from idp.signatures.dev import pki
+from idp.signatures.result import Reason
 from tests.support.signature_kit import (
     CONTENT,
     anchor,
@@ -15,11 +19,8 @@ from tests.support.signature_kit import (
     root,
     run,
     verify_with,
+    without_key_usage,
 )
-
-from idp.clock import FrozenClock
-from idp.signatures.dev import pki
-from idp.signatures.result import Reason
 
 ALGOS: tuple[pki.KeyAlgo, ...] = ("rsa2048", "p256", "gost256", "gost512")
 
@@ -139,6 +140,20 @@ def test_wrong_key_usage() -> None:
     signer = person("p256", key_usage=("key_encipherment",))
     der = pki.sign_cms(CONTENT, signer)
     assert run(verify_with(checker(), der)).reason is Reason.WRONG_KEY_USAGE
+
+
+@pytest.mark.parametrize("algo", ["p256", "gost256"])
+def test_no_key_usage_is_wrong_key_usage(algo: pki.KeyAlgo) -> None:
+    # RFC 5280 would allow any use; a qualified signing certificate always states its usage.
+    signer = without_key_usage(person(algo), root(algo))
+    assert signer.parsed.key_usage_value is None
+    der = pki.sign_cms(CONTENT, signer)
+    assert run(verify_with(checker(), der)).reason is Reason.WRONG_KEY_USAGE
+
+
+def test_non_repudiation_alone_is_enough() -> None:
+    signer = person("p256", key_usage=("non_repudiation",))
+    assert run(verify_with(checker(), pki.sign_cms(CONTENT, signer))).ok
 
 
 def test_untrusted_root() -> None:
