@@ -210,10 +210,10 @@ def _der_length(n: int) -> bytes:
 
 def _key_id(spki_der: bytes) -> bytes:
     # RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's value.
-    return hashlib.sha1(_public_key_bits(spki_der)).digest()  # noqa: S324 - an identifier
+    return hashlib.sha1(public_key_bits(spki_der)).digest()  # noqa: S324 - an identifier
 
 
-def _public_key_bits(spki_der: bytes) -> bytes:
+def public_key_bits(spki_der: bytes) -> bytes:
     spki = core.Sequence.load(spki_der)
     bits: bytes = spki[1].contents[1:]  # drop the unused-bits byte
     return bits
@@ -524,7 +524,7 @@ def cert_id(issuer: Issued, serial: int) -> ocsp.CertId:
         {
             "hash_algorithm": {"algorithm": "sha1"},
             "issuer_name_hash": hashlib.sha1(parsed.subject.dump()).digest(),  # noqa: S324 - RFC 6960
-            "issuer_key_hash": hashlib.sha1(_public_key_bits(parsed.public_key.dump())).digest(),  # noqa: S324
+            "issuer_key_hash": hashlib.sha1(public_key_bits(parsed.public_key.dump())).digest(),  # noqa: S324
             "serial_number": serial,
         }
     )
