@@ -31,6 +31,7 @@ run: venv
 # Full test suite against a throw-away PostgreSQL server.
 test: venv
 	scripts/ensure-chromium
+	scripts/ensure-gost-engine
 	scripts/ensure-axe
 	scripts/with-postgres $(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,308 @@
+"""idp's own checks of a detached CMS SignedData over a challenge (RFC 5652 §5, ESS RFC 2634 §5.4
+and RFC 5035), the same code for every algorithm: pyHanko's CMS layer hashes with
+``cryptography`` only and cannot check a Streebog-hashed ``signingCertificateV2``.
+
+The checks run in this order and the first that fails decides the reason: the structure (one
+signer, signed attributes present, content type id-data), the signer's certificate, the
+algorithms, the message digest, the signing time, the ESS certificate binding, the signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import cms, core, tsp, x509  # type: ignore[import-untyped]
+
+from idp.signatures.algorithms.registry import Algorithms
+from idp.signatures.protocol import UnsupportedAlgorithm
+from idp.signatures.result import Reason
+
+_ = tsp  # registers the ESS signingCertificate(V2) attributes with asn1crypto's CMS
+
+ID_DATA = "1.2.840.113549.1.7.1"
+ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+CONTENT_TYPE = "1.2.840.113549.1.9.3"
+MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+SIGNING_TIME = "1.2.840.113549.1.9.5"
+SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
+SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
+SHA256 = "2.16.840.1.101.3.4.2.1"
+
+_DIGEST_NAMES = {
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+    "1.2.643.7.1.1.2.2": "streebog256",
+    "1.2.643.7.1.1.2.3": "streebog512",
+}
+_SIGNATURE_KINDS = {
+    "1.2.840.113549.1.1.1": "rsa",
+    "1.2.840.113549.1.1.11": "rsa",
+    "1.2.840.113549.1.1.12": "rsa",
+    "1.2.840.113549.1.1.13": "rsa",
+    "1.2.840.113549.1.1.10": "rsa-pss",
+    "1.2.840.10045.2.1": "ecdsa",
+    "1.2.840.10045.4.3.2": "ecdsa",
+    "1.2.840.10045.4.3.3": "ecdsa",
+    "1.2.840.10045.4.3.4": "ecdsa",
+    "1.2.643.7.1.1.1.1": "gost2012-256",
+    "1.2.643.7.1.1.3.2": "gost2012-256",
+    "1.2.643.7.1.1.1.2": "gost2012-512",
+    "1.2.643.7.1.1.3.3": "gost2012-512",
+}
+
+
+class CmsRefused(Exception):
+    """The CMS fails a check; ``detail`` never holds personal data."""
+
+    def __init__(self, reason: Reason, detail: str, signer: bytes | None = None) -> None:
+        super().__init__(reason.value, detail)
+        self.reason = reason
+        self.detail = detail
+        self.signer = signer  # the signer's certificate (DER) once it is known
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCms:
+    signer: bytes  # the signer's certificate, DER
+    certificates: tuple[bytes, ...]  # every other certificate given (CMS and alongside), DER
+    signing_time: datetime | None
+    algorithm: str
+    content_encoding: str  # "binary", or "utf-16le" (a CryptoPro plug-in's default)
+
+
+def algorithm_name(signature_oid: str, digest_oid: str) -> str:
+    kind = _SIGNATURE_KINDS.get(signature_oid, signature_oid)
+    if kind.startswith("gost"):
+        return kind
+    return f"{kind}-{_DIGEST_NAMES.get(digest_oid, digest_oid)}"
+
+
+def check_cms(
+    der: bytes,
+    content: bytes,
+    *,
+    certificates: Sequence[bytes],
+    signed_after: datetime,
+    signed_before: datetime,
+    algorithms: Algorithms,
+) -> SignedCms:
+    """The CMS's signer and what it says, once every check passed; raises :class:`CmsRefused`.
+    Parsing errors of asn1crypto (``ValueError``, ``TypeError``, …) are the caller's
+    ``malformed``."""
+    info = cms.ContentInfo.load(der, strict=True)
+    if info["content_type"].dotted != ID_SIGNED_DATA:
+        raise CmsRefused(Reason.MALFORMED, "not a CMS SignedData")
+    signed = info["content"]
+    signer_infos = signed["signer_infos"]
+    if len(signer_infos) != 1:
+        raise CmsRefused(Reason.MALFORMED, f"{len(signer_infos)} signers, one expected")
+    signer_info = signer_infos[0]
+    encapsulated = signed["encap_content_info"]
+    if encapsulated["content_type"].dotted != ID_DATA:
+        raise CmsRefused(Reason.MALFORMED, "the signed content is not id-data")
+    pool = _certificates(signed, certificates)
+    signer = _signer_certificate(signer_info["sid"], pool)
+    if signer is None:
+        raise CmsRefused(Reason.CERTIFICATE_MISSING, "the signer's certificate is not given")
+    signer_der = signer.dump()
+    try:
+        return _check_signer(
+            signer_info,
+            signer,
+            encapsulated,
+            content,
+            pool,
+            signed_after,
+            signed_before,
+            algorithms,
+        )
+    except CmsRefused as refused:
+        refused.signer = signer_der
+        raise
+
+
+def _check_signer(
+    signer_info: cms.SignerInfo,
+    signer: x509.Certificate,
+    encapsulated: cms.EncapsulatedContentInfo,
+    content: bytes,
+    pool: list[x509.Certificate],
+    signed_after: datetime,
+    signed_before: datetime,
+    algorithms: Algorithms,
+) -> SignedCms:
+    digest_oid = signer_info["digest_algorithm"]["algorithm"].dotted
+    signature_oid = signer_info["signature_algorithm"]["algorithm"].dotted
+    hasher = algorithms.for_digest(digest_oid)
+    if hasher is None:
+        raise CmsRefused(Reason.UNKNOWN_ALGORITHM, f"digest {digest_oid}")
+    verifier = algorithms.for_signature(signature_oid)
+    if verifier is None:
+        raise CmsRefused(Reason.UNKNOWN_ALGORITHM, f"signature {signature_oid}")
+
+    attributes = _signed_attributes(signer_info)
+    content_type = _single(attributes, CONTENT_TYPE)
+    if content_type is None or content_type.dotted != ID_DATA:
+        raise CmsRefused(Reason.MALFORMED, "the contentType attribute is missing or not id-data")
+    message_digest = _single(attributes, MESSAGE_DIGEST)
+    if message_digest is None:
+        raise CmsRefused(Reason.MALFORMED, "no messageDigest attribute")
+    encoding = _matching_encoding(hasher.digest, digest_oid, message_digest.native, content)
+    if encoding is None:
+        raise CmsRefused(Reason.DIGEST_MISMATCH, "the signed content is not the challenge")
+    embedded = encapsulated["content"]
+    if embedded.native is not None and embedded.native != content:
+        raise CmsRefused(Reason.DIGEST_MISMATCH, "the embedded content is not the challenge")
+
+    signing_time = _signing_time(attributes)
+    if signing_time is not None and not signed_after <= signing_time <= signed_before:
+        raise CmsRefused(Reason.SIGNING_TIME, "the signing time lies outside the challenge's life")
+
+    _check_ess_binding(attributes, signer, algorithms)
+
+    # The signature covers the DER SET OF the attributes as received (RFC 5652 §5.4).
+    signed_bytes = _as_set(signer_info["signed_attrs"].contents)
+    try:
+        good = verifier.verify(
+            public_key_info=signer["tbs_certificate"]["subject_public_key_info"].dump(),
+            signature_algorithm=signer_info["signature_algorithm"].dump(),
+            signature=signer_info["signature"].native,
+            data=signed_bytes,
+            digest_oid=digest_oid,
+        )
+    except UnsupportedAlgorithm as refused:
+        raise CmsRefused(Reason.UNKNOWN_ALGORITHM, f"signature {refused}") from None
+    if not good:
+        raise CmsRefused(Reason.BAD_SIGNATURE, "the signature does not verify")
+    others = tuple(c.dump() for c in pool if c.dump() != signer.dump())
+    return SignedCms(
+        signer=signer.dump(),
+        certificates=others,
+        signing_time=signing_time,
+        algorithm=algorithm_name(signature_oid, digest_oid),
+        content_encoding=encoding,
+    )
+
+
+def _certificates(signed: cms.SignedData, given: Sequence[bytes]) -> list[x509.Certificate]:
+    found: list[x509.Certificate] = []
+    for choice in signed["certificates"] or ():
+        if choice.name == "certificate":
+            found.append(choice.chosen)
+    found.extend(x509.Certificate.load(bytes(der), strict=True) for der in given)
+    return found
+
+
+def _signer_certificate(
+    sid: cms.SignerIdentifier, pool: list[x509.Certificate]
+) -> x509.Certificate | None:
+    for certificate in pool:
+        if sid.name == "issuer_and_serial_number":
+            wanted = sid.chosen
+            if (
+                certificate.serial_number == wanted["serial_number"].native
+                and certificate.issuer == wanted["issuer"]
+            ):
+                return certificate
+        elif certificate.key_identifier is not None and (
+            certificate.key_identifier == sid.chosen.native
+        ):
+            return certificate
+    return None
+
+
+def _signed_attributes(signer_info: cms.SignerInfo) -> dict[str, list[object]]:
+    signed_attrs = signer_info["signed_attrs"]
+    if not signed_attrs.contents:
+        raise CmsRefused(Reason.MALFORMED, "no signed attributes")
+    attributes: dict[str, list[object]] = {}
+    for attribute in signed_attrs:
+        oid = attribute["type"].dotted
+        if oid in attributes:  # RFC 5652 §5.3: each attribute type at most once
+            raise CmsRefused(Reason.MALFORMED, f"the signed attribute {oid} is repeated")
+        attributes[oid] = list(attribute["values"])
+    return attributes
+
+
+def _single(attributes: dict[str, list[object]], oid: str) -> core.Asn1Value | None:
+    values = attributes.get(oid)
+    if values is None:
+        return None
+    if len(values) != 1:
+        raise CmsRefused(Reason.MALFORMED, f"the signed attribute {oid} has {len(values)} values")
+    value = values[0]
+    assert isinstance(value, core.Asn1Value)
+    return value
+
+
+def _matching_encoding(
+    digest: object, digest_oid: str, message_digest: object, content: bytes
+) -> str | None:
+    assert callable(digest)
+    if digest(digest_oid, content) == message_digest:
+        return "binary"
+    # The CryptoPro browser plug-in signs a JavaScript string as UTF-16LE unless told to
+    # decode base64 first (CADESCOM_STRING_TO_UCS2LE is its default).
+    try:
+        wide = content.decode("utf-8").encode("utf-16-le")
+    except UnicodeDecodeError:
+        return None
+    if digest(digest_oid, wide) == message_digest:
+        return "utf-16le"
+    return None
+
+
+def _signing_time(attributes: dict[str, list[object]]) -> datetime | None:
+    value = _single(attributes, SIGNING_TIME)
+    if value is None:
+        return None
+    moment = value.native
+    if not isinstance(moment, datetime):
+        raise CmsRefused(Reason.MALFORMED, "a signingTime that is not a time")
+    return moment
+
+
+def _check_ess_binding(
+    attributes: dict[str, list[object]], signer: x509.Certificate, algorithms: Algorithms
+) -> None:
+    """RFC 2634 §5.4 / RFC 5035: the first ESSCertID names the signer's certificate. Another
+    certificate with the same key (a swapped one) does not match its hash."""
+    for oid in (SIGNING_CERTIFICATE, SIGNING_CERTIFICATE_V2):
+        value = _single(attributes, oid)
+        if value is None:
+            continue
+        certs = value["certs"]
+        if len(certs) == 0:
+            raise CmsRefused(Reason.MALFORMED, "an empty signingCertificate attribute")
+        first = certs[0]
+        if oid == SIGNING_CERTIFICATE:
+            # ESS v1 hashes with SHA-1 by definition; here it identifies, it does not sign.
+            expected = hashlib.sha1(signer.dump(), usedforsecurity=False).digest()
+        else:
+            hash_oid = first["hash_algorithm"]["algorithm"].dotted
+            hasher = algorithms.for_digest(hash_oid)
+            if hasher is None:
+                raise CmsRefused(Reason.UNKNOWN_ALGORITHM, f"certificate hash {hash_oid}")
+            expected = hasher.digest(hash_oid, signer.dump())
+        if first["cert_hash"].native != expected:
+            raise CmsRefused(Reason.BAD_SIGNATURE, "the signed attributes name another certificate")
+        issuer_serial = first["issuer_serial"]
+        if issuer_serial.native is not None and (
+            issuer_serial["serial_number"].native != signer.serial_number
+        ):
+            raise CmsRefused(Reason.BAD_SIGNATURE, "the signed attributes name another certificate")
+
+
+def _as_set(contents: bytes) -> bytes:
+    return b"\x31" + _length(len(contents)) + contents
+
+
+def _length(size: int) -> bytes:
+    if size < 0x80:
+        return bytes([size])
+    encoded = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(encoded)]) + encoded

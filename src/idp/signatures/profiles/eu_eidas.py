@@ -1,0 +1,112 @@
+"""The EU qualified certificate for electronic signatures (eIDAS Annex I; ETSI EN 319 412-1, -2
+and -5): qualified when its QCStatements declare QcCompliance (and, where QcType is given,
+esign); the natural person's identifier is the subject's serialNumber with the semantics of
+EN 319 412-1 §5.1.3 ("PNOEE-38001085718")."""
+
+from __future__ import annotations
+
+import re
+
+from asn1crypto import core, x509  # type: ignore[import-untyped]
+
+from idp.signatures.profiles.names import extension_value, subject_values
+from idp.signatures.protocol import TrustedCA
+from idp.signatures.result import Identity
+
+QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
+QC_COMPLIANCE = "0.4.0.1862.1.1"
+QC_SSCD = "0.4.0.1862.1.4"
+QC_TYPE = "0.4.0.1862.1.6"
+QC_TYPE_NAMES = {
+    "0.4.0.1862.1.6.1": "esign",
+    "0.4.0.1862.1.6.2": "eseal",
+    "0.4.0.1862.1.6.3": "web",
+}
+PKIX_QC_SYNTAX_V2 = "1.3.6.1.5.5.7.11.2"
+SEMANTICS_NATURAL = "0.4.0.194121.1.1"
+SERIAL_NUMBER = "2.5.4.5"
+SURNAME = "2.5.4.4"
+GIVEN_NAME = "2.5.4.42"
+COMMON_NAME = "2.5.4.3"
+ORGANIZATION = "2.5.4.10"
+COUNTRY = "2.5.4.6"
+_PERSON_ID = re.compile(r"(PAS|IDC|PNO|TAX|TIN)[A-Z]{2}-\S+")
+
+
+class QcStatement(core.Sequence):  # type: ignore[misc]
+    _fields = [
+        ("statement_id", core.ObjectIdentifier),
+        ("statement_info", core.Any, {"optional": True}),
+    ]
+
+
+class QcStatements(core.SequenceOf):  # type: ignore[misc]
+    _child_spec = QcStatement
+
+
+class OidSequence(core.SequenceOf):  # type: ignore[misc]
+    _child_spec = core.ObjectIdentifier
+
+
+def qc_statements(certificate: x509.Certificate) -> dict[str, core.Any | None]:
+    der = extension_value(certificate, QC_STATEMENTS)
+    if der is None:
+        return {}
+    found: dict[str, core.Any | None] = {}
+    for statement in QcStatements.load(der):
+        info = statement["statement_info"]
+        found[statement["statement_id"].dotted] = info if info.contents is not None else None
+    return found
+
+
+def _oids(info: core.Any | None) -> tuple[str, ...]:
+    if info is None:
+        return ()
+    return tuple(oid.dotted for oid in OidSequence.load(info.dump()))
+
+
+def _semantics(info: core.Any | None) -> str | None:
+    if info is None:
+        return None
+    parsed = core.Sequence.load(info.dump())
+    if len(parsed) and isinstance(parsed[0], core.ObjectIdentifier):
+        return str(parsed[0].dotted)
+    return None
+
+
+class EuEidasProfile:
+    name = "eu-eidas"
+
+    def identity(self, certificate: bytes) -> Identity | None:
+        parsed = x509.Certificate.load(certificate)
+        statements = qc_statements(parsed)
+        if not statements:
+            return None
+        values = subject_values(parsed)
+        semantics = _semantics(statements.get(PKIX_QC_SYNTAX_V2))
+        serial = values.get(SERIAL_NUMBER)
+        person_id = None
+        if serial and _PERSON_ID.fullmatch(serial) and semantics in (None, SEMANTICS_NATURAL):
+            person_id = serial
+        return Identity(
+            surname=values.get(SURNAME),
+            given_names=values.get(GIVEN_NAME),
+            common_name=values.get(COMMON_NAME),
+            organization=values.get(ORGANIZATION),
+            country=values.get(COUNTRY),
+            person_id=person_id,
+        )
+
+    def qualification(self, certificate: bytes, anchor: TrustedCA) -> tuple[str, ...] | None:
+        statements = qc_statements(x509.Certificate.load(certificate))
+        if QC_COMPLIANCE not in statements:
+            return None
+        evidence = ["QcCompliance"]
+        if QC_TYPE in statements:
+            types = [QC_TYPE_NAMES.get(oid, oid) for oid in _oids(statements[QC_TYPE])]
+            if "esign" not in types:  # a seal or a website certificate signs for no person
+                return None
+            evidence += [f"QcType:{name}" for name in types]
+        if QC_SSCD in statements:
+            evidence.append("QcSSCD")
+        return tuple(evidence)

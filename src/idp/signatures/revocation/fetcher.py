@@ -1,0 +1,234 @@
+"""CRLs and OCSP responses over HTTP for the checker (``protocol.RevocationSource``).
+
+The URLs come from certificates, that is from whoever made the certificate, so every request
+goes through the egress guard (``idp.egress``): the name is resolved once and the connection
+pinned to the checked address; loopback, private and reserved addresses are refused unless
+``allow_private`` (tests, dev mode). Unlike the back-channel calls, plain http to a public
+address is allowed: CRL distribution points and OCSP responders are http by design (RFC 5280
+§4.2.1.13, RFC 6960 Appendix A.1), the answers being signed and checked by the path validation.
+
+Every answer is checked for shape only here (a CRL must parse as a CertificateList, an OCSP
+response as a successful OCSPResponse); its signature and freshness are the checker's to judge.
+Answers are cached per process until their own nextUpdate; an answer without one is kept for
+``UNDATED_TTL`` (5 minutes), so a responder that never says is still not asked per signature.
+Any failure raises ``RevocationUnavailable`` with one line naming the host and what failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from datetime import datetime, timedelta
+from functools import partial
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from asn1crypto import crl, ocsp, pem
+
+from idp.clock import Clock, SystemClock
+from idp.egress.backend import PinnedBackend, Resolver
+from idp.egress.client import EgressTransport, PinnedTransport, default_ssl_context
+from idp.egress.policy import address_problem, uri_problem
+from idp.egress.streams import AsyncioConnector
+from idp.settings import SignaturesSettings
+from idp.signatures.result import RevocationUnavailable
+from idp.signatures.revocation.cache import Fetched, SharedCache
+from idp.signatures.revocation.ocsp_request import build_query
+
+UNDATED_TTL = timedelta(minutes=5)
+MAX_REDIRECTS = 3  # CAs move their CRLs; a chain longer than this is not a CA's doing
+_REDIRECTS = (301, 302, 303, 307, 308)
+OCSP_REQUEST = "application/ocsp-request"
+OCSP_RESPONSE = "application/ocsp-response"
+
+
+def url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why a CRL or OCSP URL is refused before any lookup, or None. The back-channel rules
+    (``uri_problem``) judge the https form of the URL: the same host, address and syntax
+    rules, without the one that confines plain http to private addresses."""
+    if not url.lower().startswith(("http://", "https://")):
+        return "is not an http or https URL"
+    _, rest = url.split(":", 1)
+    return uri_problem(f"https:{rest}", allow_private=allow_private)
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+class RevocationFetcher:
+    """``clock``: judges nextUpdate (tests move it). ``resolver``: the name lookup (tests
+    answer names without DNS). ``ssl_context``: the https trust (default: the system's)."""
+
+    def __init__(
+        self,
+        settings: SignaturesSettings,
+        *,
+        allow_private: bool,
+        clock: Clock | None = None,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._settings = settings
+        self._allow_private = allow_private
+        self._clock = clock or SystemClock()
+        self._cache = SharedCache(settings.revocation_cache_size, self._clock)
+        self._http = _client(settings, allow_private, resolver, ssl_context)
+
+    async def crl(self, url: str) -> bytes:
+        return await self._cache.get(("crl", url), partial(self._fetch_crl, url))
+
+    async def ocsp(self, url: str, certificate: bytes, issuer: bytes) -> bytes:
+        try:
+            query = build_query(certificate, issuer)
+        except ValueError as exc:
+            raise RevocationUnavailable(f"OCSP at {_host(url)}: {exc}") from None
+        key = ("ocsp", url, query.issuer_key_hash, query.serial)
+        return await self._cache.get(key, partial(self._fetch_ocsp, url, query.body))
+
+    async def aclose(self) -> None:
+        await self._cache.aclose()
+        await self._http.aclose()
+
+    async def _fetch_crl(self, url: str) -> Fetched:
+        data = await self._download("CRL", url, None)
+        if data.lstrip().startswith(b"-----BEGIN"):  # some CAs serve PEM despite RFC 5280
+            try:
+                _, _, data = pem.unarmor(data.strip())
+            except ValueError:
+                raise RevocationUnavailable(f"CRL from {_host(url)}: bad PEM") from None
+        return data, self._until(crl_next_update(data, _host(url)))
+
+    async def _fetch_ocsp(self, url: str, body: bytes) -> Fetched:
+        data = await self._download("OCSP", url, body)
+        return data, self._until(ocsp_next_update(data, _host(url)))
+
+    def _until(self, next_update: datetime | None) -> datetime:
+        return next_update if next_update is not None else self._clock.now() + UNDATED_TTL
+
+    async def _download(self, what: str, url: str, body: bytes | None) -> bytes:
+        host = _host(url)
+        try:
+            async with asyncio.timeout(self._settings.revocation_timeout):
+                return await self._follow(what, url, body)
+        except TimeoutError:
+            raise RevocationUnavailable(
+                f"{what} from {host}: no answer within {self._settings.revocation_timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RevocationUnavailable(f"{what} from {host}: {reason}") from None
+
+    async def _follow(self, what: str, url: str, body: bytes | None) -> bytes:
+        for _ in range(MAX_REDIRECTS + 1):
+            problem = url_problem(url, allow_private=self._allow_private)
+            if problem is not None:
+                raise RevocationUnavailable(f"{what} from {_host(url)}: the URL {problem}")
+            request = (
+                self._http.build_request("GET", url)
+                if body is None
+                else self._http.build_request(
+                    "POST", url, content=body, headers={"Content-Type": OCSP_REQUEST}
+                )
+            )
+            response = await self._http.send(request, stream=True)
+            try:
+                if response.status_code in _REDIRECTS and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if response.status_code != 200:
+                    raise RevocationUnavailable(
+                        f"{what} from {_host(url)}: HTTP {response.status_code}"
+                    )
+                return await self._read(what, url, response)
+            finally:
+                await response.aclose()
+        raise RevocationUnavailable(
+            f"{what} from {_host(url)}: more than {MAX_REDIRECTS} redirects"
+        )
+
+    async def _read(self, what: str, url: str, response: httpx.Response) -> bytes:
+        limit = self._settings.revocation_max_bytes
+        too_big = RevocationUnavailable(f"{what} from {_host(url)}: larger than {limit} bytes")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():  # decoded: the limit holds for gzip too
+            size += len(chunk)
+            if size > limit:
+                raise too_big  # stop reading: the rest is never downloaded
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def crl_next_update(data: bytes, host: str) -> datetime | None:
+    """The CRL's nextUpdate; raises ``RevocationUnavailable`` if it is not a CertificateList."""
+    try:
+        parsed = crl.CertificateList.load(data, strict=True)
+        tbs = parsed["tbs_cert_list"]
+        tbs["this_update"].native  # noqa: B018 - parsing is lazy: touch what must be there
+        parsed["signature"].native  # noqa: B018
+        next_update = tbs["next_update"].native
+    except (ValueError, TypeError, KeyError):
+        raise RevocationUnavailable(f"CRL from {host}: not a DER CertificateList") from None
+    return next_update if isinstance(next_update, datetime) else None
+
+
+def ocsp_next_update(data: bytes, host: str) -> datetime | None:
+    """The earliest nextUpdate of the response's answers; raises ``RevocationUnavailable``
+    unless it is a successful basic OCSPResponse."""
+    try:
+        parsed = ocsp.OCSPResponse.load(data, strict=True)
+        status = parsed["response_status"].native
+    except (ValueError, TypeError, KeyError):
+        raise RevocationUnavailable(f"OCSP from {host}: not a DER OCSPResponse") from None
+    if status != "successful":
+        raise RevocationUnavailable(f"OCSP from {host}: responder says {status}")
+    try:
+        basic = parsed.basic_ocsp_response
+        responses = basic["tbs_response_data"]["responses"]
+        updates: list[datetime | None] = [single["next_update"].native for single in responses]
+        basic["signature"].native  # noqa: B018 - parsing is lazy
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise RevocationUnavailable(f"OCSP from {host}: not a basic OCSP response") from None
+    if not updates:
+        raise RevocationUnavailable(f"OCSP from {host}: the response holds no answer")
+    dated = [update for update in updates if isinstance(update, datetime)]
+    return min(dated) if len(dated) == len(updates) else None
+
+
+def _client(
+    settings: SignaturesSettings,
+    allow_private: bool,
+    resolver: Resolver | None,
+    ssl_context: ssl.SSLContext | None,
+) -> httpx.AsyncClient:
+    """Direct connections only (no proxy from the environment), one pinned pool per origin,
+    every address judged as for https: public always, private only when allowed."""
+    context = ssl_context or default_ssl_context()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
+    policy = partial(address_problem, secure=True, allow_private=allow_private)
+
+    def pool() -> PinnedTransport:
+        backend = PinnedBackend(
+            policy,
+            resolve_timeout=settings.revocation_timeout,
+            resolver=resolver,
+            connector=AsyncioConnector(),
+        )
+        return PinnedTransport(backend, context, limits)
+
+    transport = EgressTransport(
+        {"https": pool, "http": pool}, ssl_context=context, limits=limits, proxies={}
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(settings.revocation_timeout),
+        follow_redirects=False,  # followed by hand, each hop's URL checked again
+        trust_env=False,
+        headers={"User-Agent": "idp", "Accept": f"{OCSP_RESPONSE}, application/pkix-crl, */*"},
+    )
