@@ -26,6 +26,7 @@ from idp.consents import routes as consent_routes
 from idp.console import pages as console_pages
 from idp.console import routes as console_routes
 from idp.console.my_data import pages as my_data_pages
+from idp.console.qes import pages as qes_pages
 from idp.context import Context
 from idp.demo import pages as demo_pages
 from idp.demo.registration import register_demo_client
@@ -38,6 +39,7 @@ from idp.http.headers import BodyLimit, SecurityHeaders
 from idp.http.routing import ApiMount
 from idp.levels import simulator
 from idp.levels.personal_data import routes as personal_data_routes
+from idp.levels.qes import routes as qes_routes
 from idp.notify.outbox import NOTIFICATION
 from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
@@ -46,6 +48,9 @@ from idp.oidc.logout import end_session
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
 from idp.settings import REGISTRY_SIMULATOR_PATH, Settings
+from idp.signatures.checker import SignatureChecker
+from idp.signatures.protocol import TrustedCA
+from idp.signatures.revocation.fetcher import RevocationFetcher
 from idp.startup_checks import enforce
 from idp.web import dev_mailbox, language, start_page, theme
 from idp.web.error_page import render_error_page
@@ -56,6 +61,13 @@ DESCRIPTION = (
     "OpenID Connect identity provider. The protocol endpoints follow OpenID Connect Core 1.0, "
     "Discovery 1.0 and the OAuth 2.0 RFCs cited per operation."
 )
+
+
+class _NoAnchorsYet:
+    """Interim: the trust list store (sigtrust) replaces this."""
+
+    async def anchors(self) -> tuple[TrustedCA, ...]:
+        return ()
 
 
 def create_app(
@@ -80,12 +92,27 @@ def create_app(
                 logger.warning("the demo relying party is not registered: %s", exc)
             except SQLAlchemyError as exc:  # a schema not migrated yet: /readyz says so
                 logger.warning("the demo relying party is not registered: %s", type(exc).__name__)
+        revocation = RevocationFetcher(
+            settings.signatures,
+            allow_private=settings.runs_dev_ca or not settings.logout.block_private_addresses,
+            clock=ctx.clock,
+        )
+        checker = SignatureChecker(
+            settings.signatures,
+            trust=_NoAnchorsYet(),
+            revocation=revocation,
+            clock=ctx.clock,
+            dev_mode=settings.dev_mode,
+        )
+        app.state.signature_checker = checker
         if run_jobs:
             background.start()
         try:
             yield
         finally:
             await background.stop()  # also the jobs run_now started, without run_jobs too
+            await checker.close()
+            await revocation.aclose()
             if demo is not None:
                 await demo.close()
             await ctx.close()
@@ -119,6 +146,7 @@ def create_app(
         password_routes,
         contact_routes,
         personal_data_routes,
+        qes_routes,
         consent_routes,
         console_routes,
         dev_mailbox,
@@ -131,6 +159,7 @@ def create_app(
         reset_pages,
         console_pages,
         my_data_pages,
+        qes_pages,
         health,
     ):
         app.include_router(module.router)
@@ -142,6 +171,7 @@ def create_app(
         app.router.routes.append(
             ApiMount(REGISTRY_SIMULATOR_PATH, simulator.build_app(), name="registry-sim")
         )
+    app.state.dev_signer = None
     errors.install(app, render_error_page)
     # The served document is the one `make openapi` writes, protocol endpoints included.
     openapi.install(app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS))
