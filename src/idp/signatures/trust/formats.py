@@ -79,9 +79,9 @@ def parse(data: bytes) -> Parsed:
         listed = list(_pem_certificates(head))
         if not listed:
             raise UnreadableSource("a PEM file without a certificate")
-        return _checked("certificates", listed)
+        return checked("certificates", listed)
     if head.startswith(b"\x30"):
-        return _checked("certificates", [ListedCA(data)])
+        return checked("certificates", [ListedCA(data)])
     raise UnreadableSource("neither certificates nor a trusted list")
 
 
@@ -132,13 +132,14 @@ def _parse_xml(data: bytes) -> Parsed:
     root = parse_xml(data)
     name = local(root.tag)
     if name == "TrustServiceStatusList":
-        return _checked("etsi-tsl", etsi.listed_cas(root))
+        return checked("etsi-tsl", etsi.listed_cas(root))
     if name == "АккредитованныеУдостоверяющиеЦентры":
-        return _checked("ru-accredited", ru_list.listed_cas(root))
+        return checked("ru-accredited", ru_list.listed_cas(root))
     raise UnreadableSource(f"an XML document of an unknown kind ({name[:40]})")
 
 
-def _checked(kind: str, listed: Iterable[ListedCA]) -> Parsed:
+def checked(kind: str, listed: Iterable[ListedCA]) -> Parsed:
+    """The CA certificates among ``listed``, the others refused with their reasons."""
     entries: list[Entry] = []
     refused: list[Refusal] = []
     for item in listed:
