@@ -28,7 +28,7 @@ from asn1crypto import crl, ocsp, pem
 from idp.clock import Clock, SystemClock
 from idp.egress.backend import PinnedBackend, Resolver
 from idp.egress.client import EgressTransport, PinnedTransport, default_ssl_context
-from idp.egress.policy import address_problem, uri_problem
+from idp.egress.policy import BlockedTarget, address_problem, uri_problem
 from idp.egress.streams import AsyncioConnector
 from idp.settings import SignaturesSettings
 from idp.signatures.result import RevocationUnavailable
@@ -118,7 +118,9 @@ class RevocationFetcher:
             raise RevocationUnavailable(
                 f"{what} from {host}: no answer within {self._settings.revocation_timeout:g} s"
             ) from None
-        except httpx.HTTPError as exc:
+        except BlockedTarget as exc:
+            raise RevocationUnavailable(f"{what} from {host}: refused: {exc}") from None
+        except (httpx.HTTPError, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise RevocationUnavailable(f"{what} from {host}: {reason}") from None
 

@@ -1,0 +1,425 @@
+"""RevocationFetcher against a real CRL and OCSP server on loopback: caching by nextUpdate
+(counted by the server's request counter), single-flight, and every way a fetch fails."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from idp.clock import FrozenClock
+from idp.settings import SignaturesSettings
+from idp.signatures.result import RevocationUnavailable
+from idp.signatures.revocation.fetcher import RevocationFetcher, url_problem
+from tests.support.live import LiveServer, free_port
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class Responder:
+    """What the server answers per path, and how many requests each path got."""
+
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+
+    async def __call__(self, request: Request) -> Response:
+        path = request.url.path
+        self.hits[path] = self.hits.get(path, 0) + 1
+        handler = self.handlers.get(path)
+        if handler is None:
+            return Response(status_code=404)
+        return await handler(request)
+
+
+@dataclass(frozen=True)
+class CA:
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+
+    @property
+    def der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _name(text: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+
+def make_ca() -> CA:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Test Revocation CA"))
+        .issuer_name(_name("Test Revocation CA"))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return CA(key, cert)
+
+
+def make_user(ca: CA, serial: int) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"user {serial}"))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(ca.key, hashes.SHA256())
+    )
+
+
+def make_crl(ca: CA, next_update: datetime) -> bytes:
+    now = datetime.now(UTC)
+    revoked = x509.RevokedCertificateBuilder().serial_number(666).revocation_date(now).build()
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.certificate.subject)
+        .last_update(now - timedelta(hours=2))
+        .next_update(next_update)
+        .add_revoked_certificate(revoked)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return crl.public_bytes(serialization.Encoding.DER)
+
+
+def ocsp_answer(ca: CA, request: ocsp.OCSPRequest, next_update: datetime | None) -> bytes:
+    now = datetime.now(UTC)
+    user = make_user(ca, request.serial_number)
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=user,
+            issuer=ca.certificate,
+            algorithm=hashes.SHA1(),  # noqa: S303 - the CertID hash RFC 5019 asks for
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=now - timedelta(minutes=1),
+            next_update=next_update,
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, ca.certificate)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.fixture(scope="module")
+def responder() -> Iterator[tuple[Responder, LiveServer]]:
+    state = Responder()
+
+    async def endpoint(request: Request) -> Response:
+        return await state(request)
+
+    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
+    live = LiveServer(app, free_port()).start()
+    yield state, live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def ca() -> CA:
+    return make_ca()
+
+
+@pytest.fixture
+def server(responder: tuple[Responder, LiveServer]) -> tuple[Responder, str]:
+    state, live = responder
+    state.handlers.clear()
+    state.hits.clear()
+    return state, live.url
+
+
+@pytest.fixture
+def frozen() -> FrozenClock:
+    return FrozenClock()
+
+
+def settings(**changes: object) -> SignaturesSettings:
+    return SignaturesSettings(**{"revocation_timeout": 2.0, **changes})
+
+
+@pytest.fixture
+async def fetcher(frozen: FrozenClock) -> AsyncIterator[RevocationFetcher]:
+    f = RevocationFetcher(settings(), allow_private=True, clock=frozen)
+    yield f
+    await f.aclose()
+
+
+def serve(data: bytes, *, status: int = 200, delay: float = 0.0) -> Handler:
+    async def handler(request: Request) -> Response:
+        if delay:
+            await asyncio.sleep(delay)
+        return Response(data, status_code=status, media_type="application/pkix-crl")
+
+    return handler
+
+
+async def test_a_crl_is_fetched_once_and_served_from_the_cache_until_its_next_update(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crl = make_crl(ca, frozen.now() + timedelta(hours=1))
+    state.handlers["/ca.crl"] = serve(crl)
+    assert await fetcher.crl(f"{url}/ca.crl") == crl
+    assert await fetcher.crl(f"{url}/ca.crl") == crl
+    assert state.hits["/ca.crl"] == 1
+
+    frozen.advance(3599)
+    await fetcher.crl(f"{url}/ca.crl")
+    assert state.hits["/ca.crl"] == 1
+    frozen.advance(2)  # past nextUpdate: fetched again
+    await fetcher.crl(f"{url}/ca.crl")
+    assert state.hits["/ca.crl"] == 2
+
+
+async def test_thirty_verifications_at_once_make_one_download(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crl = make_crl(ca, frozen.now() + timedelta(hours=1))
+    state.handlers["/slow.crl"] = serve(crl, delay=0.3)
+    answers = await asyncio.gather(*(fetcher.crl(f"{url}/slow.crl") for _ in range(30)))
+    assert answers == [crl] * 30
+    assert state.hits["/slow.crl"] == 1
+
+
+async def test_a_stale_crl_is_returned_but_not_kept(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/stale.crl"] = serve(make_crl(ca, frozen.now() - timedelta(minutes=1)))
+    await fetcher.crl(f"{url}/stale.crl")
+    await fetcher.crl(f"{url}/stale.crl")
+    assert state.hits["/stale.crl"] == 2
+
+
+async def test_a_pem_crl_is_read_as_der(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    der = make_crl(ca, frozen.now() + timedelta(hours=1))
+    pem = x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM)
+    state.handlers["/pem.crl"] = serve(pem)
+    assert await fetcher.crl(f"{url}/pem.crl") == der
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        (b"<html>not found</html>", 200, "not a DER CertificateList"),
+        (b"\x30\x03\x02\x01\x01", 200, "not a DER CertificateList"),
+        (b"", 200, "not a DER CertificateList"),
+        (b"oops", 500, "HTTP 500"),
+        (b"", 404, "HTTP 404"),
+    ],
+)
+async def test_a_bad_answer_is_unavailable_and_not_cached(
+    server: tuple[Responder, str],
+    fetcher: RevocationFetcher,
+    body: bytes,
+    status: int,
+    expected: str,
+) -> None:
+    state, url = server
+    state.handlers["/bad.crl"] = serve(body, status=status)
+    for _ in range(2):
+        with pytest.raises(RevocationUnavailable) as caught:
+            await fetcher.crl(f"{url}/bad.crl")
+        assert str(caught.value) == f"CRL from 127.0.0.1: {expected}"
+    assert state.hits["/bad.crl"] == 2
+
+
+async def test_a_slow_server_times_out(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/hang.crl"] = serve(make_crl(ca, frozen.now() + timedelta(hours=1)), delay=3)
+    fetcher = RevocationFetcher(settings(revocation_timeout=0.3), allow_private=True, clock=frozen)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(RevocationUnavailable, match=r"^CRL from 127\.0\.0\.1: no answer within"):
+        await fetcher.crl(f"{url}/hang.crl")
+    assert asyncio.get_running_loop().time() - started < 2
+    await fetcher.aclose()
+
+
+async def test_an_oversized_crl_is_refused_whether_or_not_its_length_is_declared(
+    server: tuple[Responder, str], frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/big.crl"] = serve(b"\x30" * 10_000)
+
+    async def endless(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(10_000):  # 10 s and 40 MB if read to the end
+                await asyncio.sleep(0.001)
+                yield b"\x30" * 4096
+
+        return StreamingResponse(chunks())
+
+    state.handlers["/endless.crl"] = endless
+    fetcher = RevocationFetcher(
+        settings(revocation_max_bytes=4096), allow_private=True, clock=frozen
+    )
+    started = asyncio.get_running_loop().time()
+    for path in ("/big.crl", "/endless.crl"):
+        with pytest.raises(RevocationUnavailable, match="larger than 4096 bytes"):
+            await fetcher.crl(f"{url}{path}")
+    assert asyncio.get_running_loop().time() - started < 2  # it stopped reading
+    await fetcher.aclose()
+
+
+async def test_private_addresses_are_refused_unless_allowed(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/ca.crl"] = serve(make_crl(ca, frozen.now() + timedelta(hours=1)))
+    port = url.rsplit(":", 1)[1]
+
+    class Answer:  # a public-looking name that resolves to loopback (DNS rebinding)
+        async def resolve(self, host: str, port: int) -> list[str]:
+            return ["127.0.0.1"]
+
+    fetcher = RevocationFetcher(settings(), allow_private=False, clock=frozen, resolver=Answer())
+    for target, why in [
+        (f"{url}/ca.crl", "the URL is refused: 127.0.0.1 is a loopback"),
+        (f"http://localhost:{port}/ca.crl", "the URL is refused: localhost is a loopback name"),
+        (f"http://crl.example.com:{port}/ca.crl", "crl.example.com resolves to 127.0.0.1"),
+    ]:
+        with pytest.raises(RevocationUnavailable, match=why):
+            await fetcher.crl(target)
+    assert state.hits.get("/ca.crl", 0) == 0
+    await fetcher.aclose()
+
+
+def test_plain_http_is_allowed_to_public_hosts_unlike_the_back_channel() -> None:
+    assert url_problem("http://crl.example.ru/ca.crl", allow_private=False) is None
+    assert url_problem("https://ocsp.example.ru/", allow_private=False) is None
+    assert url_problem("http://8.8.8.8/ca.crl", allow_private=False) is None
+    assert url_problem("ldap://ldap.example.ru/cn=CA", allow_private=False) is not None
+    assert url_problem("http://10.1.2.3/ca.crl", allow_private=False) is not None
+    assert url_problem("http://127.1/ca.crl", allow_private=True) is not None
+    assert url_problem("http://user@crl.example.ru/", allow_private=False) is not None
+    assert url_problem("http://127.0.0.1/ca.crl", allow_private=True) is None
+
+
+async def test_a_redirect_is_followed_and_checked_again(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crl = make_crl(ca, frozen.now() + timedelta(hours=1))
+    state.handlers["/moved.crl"] = serve(crl)
+
+    async def moved(request: Request) -> Response:
+        return Response(status_code=301, headers={"Location": "/moved.crl"})
+
+    async def to_metadata(request: Request) -> Response:
+        return Response(status_code=302, headers={"Location": "http://169.254.169.254/x"})
+
+    state.handlers["/old.crl"] = moved
+    state.handlers["/sneaky.crl"] = to_metadata
+    assert await fetcher.crl(f"{url}/old.crl") == crl
+    strict = RevocationFetcher(settings(), allow_private=False, clock=frozen)
+    with pytest.raises(RevocationUnavailable):
+        await strict.crl(f"{url}/sneaky.crl")
+    await strict.aclose()
+
+
+async def test_ocsp_is_asked_by_post_and_cached_per_certificate(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    seen: list[ocsp.OCSPRequest] = []
+
+    async def answer(request: Request) -> Response:
+        assert request.method == "POST"
+        assert request.headers["content-type"] == "application/ocsp-request"
+        parsed = ocsp.load_der_ocsp_request(await request.body())
+        seen.append(parsed)
+        body = ocsp_answer(ca, parsed, frozen.now() + timedelta(minutes=10))
+        return Response(body, media_type="application/ocsp-response")
+
+    state.handlers["/ocsp"] = answer
+    one, two = make_user(ca, 1001), make_user(ca, 1002)
+    der = [c.public_bytes(serialization.Encoding.DER) for c in (one, two)]
+    first = await fetcher.ocsp(f"{url}/ocsp", der[0], ca.der)
+    assert ocsp.load_der_ocsp_response(first).serial_number == 1001
+    assert await fetcher.ocsp(f"{url}/ocsp", der[0], ca.der) == first
+    assert state.hits["/ocsp"] == 1
+    sha1 = hashes.SHA1()  # noqa: S303 - the CertID hash RFC 5019 asks for
+    expected = ocsp.OCSPRequestBuilder().add_certificate(one, ca.certificate, sha1).build()
+    assert seen[0].issuer_key_hash == expected.issuer_key_hash
+    assert seen[0].issuer_name_hash == expected.issuer_name_hash
+
+    await fetcher.ocsp(f"{url}/ocsp", der[1], ca.der)  # another certificate: its own answer
+    assert state.hits["/ocsp"] == 2
+    frozen.advance(601)
+    await fetcher.ocsp(f"{url}/ocsp", der[0], ca.der)
+    assert state.hits["/ocsp"] == 3
+
+
+async def test_an_ocsp_answer_without_next_update_is_kept_five_minutes(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+
+    async def answer(request: Request) -> Response:
+        parsed = ocsp.load_der_ocsp_request(await request.body())
+        return Response(ocsp_answer(ca, parsed, None))
+
+    state.handlers["/ocsp"] = answer
+    user = make_user(ca, 7).public_bytes(serialization.Encoding.DER)
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    frozen.advance(299)
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    assert state.hits["/ocsp"] == 1
+    frozen.advance(2)
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    assert state.hits["/ocsp"] == 2
+
+
+async def test_an_unsuccessful_or_garbled_ocsp_answer_is_unavailable(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA
+) -> None:
+    state, url = server
+    refusal = ocsp.OCSPResponseBuilder.build_unsuccessful(
+        ocsp.OCSPResponseStatus.UNAUTHORIZED
+    ).public_bytes(serialization.Encoding.DER)
+    state.handlers["/refuses"] = serve(refusal)
+    state.handlers["/garbage"] = serve(b"\x00garbage")
+    user = make_user(ca, 9).public_bytes(serialization.Encoding.DER)
+    with pytest.raises(RevocationUnavailable, match="responder says unauthorized"):
+        await fetcher.ocsp(f"{url}/refuses", user, ca.der)
+    with pytest.raises(RevocationUnavailable, match="not a DER OCSPResponse"):
+        await fetcher.ocsp(f"{url}/garbage", user, ca.der)
+    with pytest.raises(RevocationUnavailable, match="cannot build an OCSP request"):
+        await fetcher.ocsp(f"{url}/garbage", b"not a certificate", ca.der)
+    assert state.hits["/garbage"] == 1
+
+
+async def test_an_unreachable_server_is_unavailable(
+    fetcher: RevocationFetcher,
+) -> None:
+    with pytest.raises(RevocationUnavailable, match=r"^CRL from 127\.0\.0\.1: "):
+        await fetcher.crl(f"http://127.0.0.1:{free_port()}/ca.crl")
