@@ -23,6 +23,7 @@ from idp.cli import accounts as accounts_commands
 from idp.cli import clients as clients_commands
 from idp.cli import notifications as notifications_commands
 from idp.cli import registry_sim as registry_sim_command
+from idp.cli import trust as trust_commands
 from idp.cli import verifications as verifications_commands
 from idp.cli.kit import (
     EXIT_BAD_INPUT,
@@ -482,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     notifications_commands.register(commands)
     verifications_commands.register(commands)
     registry_sim_command.register(commands)
+    trust_commands.register(commands)
     return parser
 
 

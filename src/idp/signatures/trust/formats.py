@@ -87,6 +87,7 @@ def parse(data: bytes) -> Parsed:
 
 def read_path(path: Path) -> Parsed:
     """A file (any of the formats) or a directory of certificate files."""
+    path = path.expanduser()
     try:
         if path.is_dir():
             return _read_directory(path)

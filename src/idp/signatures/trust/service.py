@@ -66,7 +66,7 @@ async def read_source(source: str, *, fetch: Fetch = fetch_list) -> Parsed:
         data = await fetch(source)
         return await asyncio.to_thread(parse, data)
     # File reads and XML parsing of a large list run off the event loop.
-    return await asyncio.to_thread(read_path, Path(source).expanduser())
+    return await asyncio.to_thread(read_path, Path(source))
 
 
 async def import_source(
