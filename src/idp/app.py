@@ -49,8 +49,8 @@ from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
 from idp.settings import REGISTRY_SIMULATOR_PATH, Settings
 from idp.signatures.checker import SignatureChecker
-from idp.signatures.protocol import TrustedCA
 from idp.signatures.revocation.fetcher import RevocationFetcher
+from idp.signatures.trust.store import TrustStore
 from idp.startup_checks import enforce
 from idp.web import dev_mailbox, language, start_page, theme
 from idp.web.error_page import render_error_page
@@ -61,13 +61,6 @@ DESCRIPTION = (
     "OpenID Connect identity provider. The protocol endpoints follow OpenID Connect Core 1.0, "
     "Discovery 1.0 and the OAuth 2.0 RFCs cited per operation."
 )
-
-
-class _NoAnchorsYet:
-    """Interim: the trust list store (sigtrust) replaces this."""
-
-    async def anchors(self) -> tuple[TrustedCA, ...]:
-        return ()
 
 
 def create_app(
@@ -99,7 +92,7 @@ def create_app(
         )
         checker = SignatureChecker(
             settings.signatures,
-            trust=_NoAnchorsYet(),
+            trust=TrustStore(ctx.db, ctx.clock, settings.signatures.trust_recheck),
             revocation=revocation,
             clock=ctx.clock,
             dev_mode=settings.dev_mode,
