@@ -360,9 +360,9 @@ async def _rotate(
     session_id: uuid.UUID | None,
     now: datetime,
 ) -> str | None:
-    """The browser session gets a new cookie (its ``sid`` and sign-ins kept): the level it
-    carries changed, and a session id fixated before must not carry it. Its ``acr`` follows
-    the account's new level."""
+    """The browser session gets a new cookie (its ``sid``, sign-ins and ``auth_time`` kept):
+    the level it carries changed, and a session id fixated before must not carry it. Its
+    ``acr`` follows the account's new level."""
     if session_id is None or not await hold_live(session, session_id, now, ctx.settings.sessions):
         return None
     held = await QesRepository(session).browser_session(session_id)
@@ -375,6 +375,7 @@ async def _rotate(
         amr=list(held.amr),
         now=now,
         settings=ctx.settings.sessions,
+        keep_auth_time=True,  # a signature is no login: max_age still counts from that
     )
     return renewed[1] if renewed else None
 
