@@ -31,6 +31,7 @@ from idp.settings import (
 from tests.support.browser import Browser
 from tests.support.factories import RP, Person, make_person, make_rp
 from tests.support.live import LiveServer, free_port
+from tests.support.pki import TestPki
 
 BACKENDS = os.environ.get("IDP_TEST_BACKENDS", "sqlite,postgresql").split(",")
 TEST_KEK = base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("=")
@@ -100,6 +101,17 @@ def registry_sim() -> Iterator[LiveServer]:
     registry_kit.py steers it; reset it before changing it)."""
     live = LiveServer(build_registry_sim(), free_port()).start()
     yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def test_pki() -> Iterator[TestPki]:
+    """The session's test PKI (tests/support/pki.py): CAs for every algorithm, persons made on
+    demand, their CRLs and OCSP answers served on a free loopback port."""
+    port = free_port()
+    pki = TestPki(f"http://127.0.0.1:{port}")
+    live = LiveServer(pki.app, port).start()
+    yield pki
     live.stop()
 
 

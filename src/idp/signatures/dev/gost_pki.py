@@ -124,6 +124,38 @@ def generate(curve: GostCurve) -> GostKey:
     return GostKey(curve, scalar.to_bytes(bits // 8, "big"))
 
 
+# The same curves under their other names (RFC 9215 §5): tc26 256 B = CryptoPro-A, C = -B.
+_BY_PARAMSET: dict[str, GostCurve] = {
+    "1.2.643.2.2.35.1": "cryptopro-a",
+    "1.2.643.7.1.2.1.1.2": "cryptopro-a",
+    "1.2.643.2.2.36.0": "cryptopro-a",
+    "1.2.643.2.2.35.2": "cryptopro-b",
+    "1.2.643.7.1.2.1.1.3": "cryptopro-b",
+    "1.2.643.7.1.2.1.1.1": "tc26-256-a",
+    "1.2.643.7.1.2.1.2.1": "tc26-512-a",
+}
+
+
+def from_pkcs8(der: bytes) -> GostKey:
+    """The key in a PrivateKeyInfo as OpenSSL's GOST engine writes it (the little-endian scalar
+    as the OCTET STRING's value, or wrapped in one more OCTET STRING, or a big-endian INTEGER).
+    Raises ValueError for a curve the kit does not know."""
+    info = core.Sequence.load(der)
+    parameters = _KeyParameters.load(core.Sequence.load(info[1].dump())[1].dump())
+    curve = _BY_PARAMSET.get(parameters["public_key_param_set"].dotted)
+    if curve is None:
+        raise ValueError("unknown GOST parameter set")
+    raw: bytes = info[2].contents
+    size = _CURVES[curve][0] // 8
+    if raw[:1] == b"\x02":
+        scalar = int(core.Integer.load(raw).native).to_bytes(size, "big")
+    elif raw[:1] == b"\x04" and len(raw) == size + 2:
+        scalar = raw[2:][::-1]
+    else:
+        scalar = raw[::-1]
+    return GostKey(curve, scalar)
+
+
 def streebog(bits: int, data: bytes) -> bytes:
     """GOST R 34.11-2012 of ``data``, in the byte order ``openssl dgst`` prints (and CMS's
     messageDigest and ESS certHash hold)."""

@@ -191,16 +191,29 @@ def _ext(oid: str, value: Any, *, critical: bool = False) -> x509.Extension:
 
 
 def _raw_ext(oid: str, der: bytes, *, critical: bool = False) -> x509.Extension:
-    # The kit's own extensions (795, QCStatements): asn1crypto has no spec, the DER goes in as is.
-    return x509.Extension({"extn_id": oid, "critical": critical, "extn_value": der})
+    """An extension whose value is given as DER. The kit's own extensions (795, QCStatements)
+    go in this way: asn1crypto has no spec for them, or one registered by whoever imported
+    pyHanko first, and loading keeps the bytes as they are either way."""
+    parts = core.ObjectIdentifier(oid).dump()
+    if critical:
+        parts += core.Boolean(True).dump()
+    parts += core.OctetString(der).dump()
+    return x509.Extension.load(core.Sequence.load(b"\x30" + _der_length(len(parts)) + parts).dump())
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
 
 
 def _key_id(spki_der: bytes) -> bytes:
     # RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's value.
-    return hashlib.sha1(_public_key_bits(spki_der)).digest()  # noqa: S324 - an identifier
+    return hashlib.sha1(public_key_bits(spki_der)).digest()  # noqa: S324 - an identifier
 
 
-def _public_key_bits(spki_der: bytes) -> bytes:
+def public_key_bits(spki_der: bytes) -> bytes:
     spki = core.Sequence.load(spki_der)
     bits: bytes = spki[1].contents[1:]  # drop the unused-bits byte
     return bits
@@ -511,7 +524,7 @@ def cert_id(issuer: Issued, serial: int) -> ocsp.CertId:
         {
             "hash_algorithm": {"algorithm": "sha1"},
             "issuer_name_hash": hashlib.sha1(parsed.subject.dump()).digest(),  # noqa: S324 - RFC 6960
-            "issuer_key_hash": hashlib.sha1(_public_key_bits(parsed.public_key.dump())).digest(),  # noqa: S324
+            "issuer_key_hash": hashlib.sha1(public_key_bits(parsed.public_key.dump())).digest(),  # noqa: S324
             "serial_number": serial,
         }
     )
