@@ -40,6 +40,7 @@ from idp.http.routing import ApiMount
 from idp.levels import simulator
 from idp.levels.personal_data import routes as personal_data_routes
 from idp.levels.qes import routes as qes_routes
+from idp.levels.qes.signing import Signing
 from idp.notify.outbox import NOTIFICATION
 from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
@@ -47,10 +48,7 @@ from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
-from idp.settings import REGISTRY_SIMULATOR_PATH, Settings
-from idp.signatures.checker import SignatureChecker
-from idp.signatures.revocation.fetcher import RevocationFetcher
-from idp.signatures.trust.store import TrustStore
+from idp.settings import DEV_CA_PATH, REGISTRY_SIMULATOR_PATH, Settings
 from idp.startup_checks import enforce
 from idp.web import dev_mailbox, language, start_page, theme
 from idp.web.error_page import render_error_page
@@ -74,6 +72,7 @@ def create_app(
     ctx = Context.build(settings, clock)
     background = Background(ctx)
     demo = build_demo(ctx) if settings.dev_mode else None  # the built-in relying party
+    signing = Signing(ctx)  # the e-signature checker; in dev mode the development CA
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -85,27 +84,14 @@ def create_app(
                 logger.warning("the demo relying party is not registered: %s", exc)
             except SQLAlchemyError as exc:  # a schema not migrated yet: /readyz says so
                 logger.warning("the demo relying party is not registered: %s", type(exc).__name__)
-        revocation = RevocationFetcher(
-            settings.signatures,
-            allow_private=settings.runs_dev_ca or not settings.logout.block_private_addresses,
-            clock=ctx.clock,
-        )
-        checker = SignatureChecker(
-            settings.signatures,
-            trust=TrustStore(ctx.db, ctx.clock, settings.signatures.trust_recheck),
-            revocation=revocation,
-            clock=ctx.clock,
-            dev_mode=settings.dev_mode,
-        )
-        app.state.signature_checker = checker
+        app.state.signature_checker = await signing.start()
         if run_jobs:
             background.start()
         try:
             yield
         finally:
             await background.stop()  # also the jobs run_now started, without run_jobs too
-            await checker.close()
-            await revocation.aclose()
+            await signing.close()
             if demo is not None:
                 await demo.close()
             await ctx.close()
@@ -164,7 +150,10 @@ def create_app(
         app.router.routes.append(
             ApiMount(REGISTRY_SIMULATOR_PATH, simulator.build_app(), name="registry-sim")
         )
-    app.state.dev_signer = None
+    dev_ca = signing.responder()
+    if dev_ca is not None:  # dev mode only (startup_checks): the development CA's CRL and OCSP
+        app.router.routes.append(ApiMount(DEV_CA_PATH, dev_ca, name="dev-ca"))
+    app.state.dev_signer = signing.dev_signer  # None outside dev mode: the endpoint is 404
     errors.install(app, render_error_page)
     # The served document is the one `make openapi` writes, protocol endpoints included.
     openapi.install(app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS))

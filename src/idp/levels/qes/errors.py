@@ -96,3 +96,12 @@ class SignatureRefused(ProblemError):
 
 class DevSignerOff(NotFound):
     """The development signer exists in dev mode only."""
+
+
+class NoVerifiedIdentity(ProblemError):
+    """The development signer certifies the account's verified SNILS and names: an account
+    that has none (not standard or confirmed, or without a SNILS) gets no certificate."""
+
+    status_code = 409
+    type_slug = "no-verified-identity"
+    title = "The account has no verified SNILS and names to certify"

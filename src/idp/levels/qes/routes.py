@@ -138,16 +138,12 @@ async def dev_signature(
     response: Response,
 ) -> DevSignatureOut:
     """Dev mode only (404 otherwise): the challenge signed by a development certificate made
-    for the account's verified SNILS and names, as a signing plug-in would."""
+    for the account's verified SNILS and names, as a signing plug-in would (409
+    ``no-verified-identity`` for an account without them)."""
     async with ctx.db.read() as session:
         wanted = await service.to_sign(
             session, ctx, caller.account.id, body.challenge_id, now=ctx.clock.now()
         )
-    signature = await signer.sign(
-        wanted.content.encode(),
-        snils=wanted.snils,
-        surname=wanted.surname,
-        given_names=wanted.given_names,
-    )
+    signature = await signer.sign(wanted.content.encode(), wanted.holder)
     _no_store(response)
     return DevSignatureOut(signature=base64.b64encode(signature).decode())

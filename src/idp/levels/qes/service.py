@@ -43,6 +43,7 @@ from idp.levels.qes.errors import (
     ChallengeUsed,
     LevelTooLow,
     NoSuchChallenge,
+    NoVerifiedIdentity,
     TooManyChallenges,
 )
 from idp.levels.qes.repository import Claimed, QesRepository
@@ -81,11 +82,9 @@ class Checker(Protocol):
 
 class DevSigner(Protocol):
     """What signs a challenge in dev mode, with a certificate of the development CA made for
-    the person (``idp.levels.qes.dev_signer``)."""
+    the person (``idp.levels.qes.signing.DevCASigner``)."""
 
-    async def sign(
-        self, content: bytes, *, snils: str | None, surname: str, given_names: str
-    ) -> bytes: ...
+    async def sign(self, content: bytes, holder: Holder) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,16 +381,26 @@ async def _rotate(
 
 # --- the development signer's input ------------------------------------------------------------
 
+# Levels whose SNILS and names the registries checked: the ones a certificate may name.
+VERIFIED_LEVELS = (Level.STANDARD.value, Level.CONFIRMED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Whom a development certificate names: the account's verified SNILS and its names as a
+    Russian qualified certificate holds them (personal data: never logged)."""
+
+    snils: str
+    surname: str
+    given_names: str
+
 
 @dataclass(frozen=True, slots=True)
 class ToSign:
-    """What the development signer signs and whom its certificate names (personal data:
-    never logged)."""
+    """What the development signer signs, and for whom."""
 
     content: str
-    snils: str | None
-    surname: str
-    given_names: str
+    holder: Holder
 
 
 async def to_sign(
@@ -402,7 +411,8 @@ async def to_sign(
     *,
     now: datetime,
 ) -> ToSign:
-    """The text of an open challenge of this account and the account's verified identity."""
+    """The text of an open challenge of this account and the account's verified identity
+    (``NoSuchChallenge``, ``ChallengeUsed``, ``ChallengeExpired``, ``NoVerifiedIdentity``)."""
     repo = QesRepository(session)
     found = await repo.find(challenge_id, account_id)
     account = await repo.account(account_id)
@@ -412,15 +422,23 @@ async def to_sign(
         raise ChallengeUsed("A signature over this challenge was submitted already.")
     if found.expires_at <= now:
         raise ChallengeExpired("The challenge has expired; ask for a new one.")
-    return ToSign(found.content, *identity_of(ctx, account))
+    return ToSign(found.content, verified_holder(ctx, account))
 
 
-def identity_of(ctx: Context, account: Account) -> tuple[str | None, str, str]:
-    """The account's verified SNILS and its names as a Russian certificate holds them."""
-    snils = (
-        ctx.vault.decrypt("snils", account.snils_enc, str(account.id))
-        if account.snils_enc is not None
-        else None
-    )
+async def holder_of(session: AsyncSession, ctx: Context, account_id: uuid.UUID) -> Holder:
+    """The account's verified identity (``NotFound``, ``NoVerifiedIdentity``): what ``idp dev
+    sign`` certifies."""
+    account = await QesRepository(session).account(account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    return verified_holder(ctx, account)
+
+
+def verified_holder(ctx: Context, account: Account) -> Holder:
+    """The SNILS and names the registries checked (``NoVerifiedIdentity`` below the standard
+    level or without a SNILS: what a simplified account typed in is no one's word)."""
+    if account.level not in VERIFIED_LEVELS or account.snils_enc is None:
+        raise NoVerifiedIdentity("The account has no verified SNILS and names.")
+    snils = ctx.vault.decrypt("snils", account.snils_enc, str(account.id))
     given = " ".join(n for n in (account.first_name, account.middle_name) if n)
-    return snils, account.last_name, given
+    return Holder(snils, account.last_name, given)
