@@ -97,6 +97,6 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         IDP_KEY_ENCRYPTION_KEY=settings.key_encryption_key or "",
         IDP_ISSUER=settings.issuer,
         IDP_DEV_MODE="true",
-        **extra,
     )
+    env.update(extra)
     return env
