@@ -31,7 +31,11 @@ def register(commands: Any) -> None:
     imports = trust.add_parser(
         "import", help="import CA certificates or a trusted list (file, directory or URL)"
     )
-    imports.add_argument("source", metavar="FILE_OR_DIR_OR_URL")
+    imports.add_argument(
+        "source",
+        metavar="FILE_OR_DIR_OR_URL",
+        help="certificates (PEM/DER), a directory of them, an ETSI or Russian CA list",
+    )
     add_json(imports)
     imports.set_defaults(func=cmd_import)
 

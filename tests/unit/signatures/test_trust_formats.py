@@ -316,5 +316,5 @@ def test_bad_base64_and_missing_parts_of_a_list_are_skipped() -> None:
 def test_an_unreadable_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnreadableSource, match="No such file"):
         read_path(tmp_path / "missing.xml")
-    with pytest.raises(UnreadableSource, match="no .pem/.crt/.cer/.der files"):
+    with pytest.raises(UnreadableSource, match=r"no \.pem/\.crt/\.cer/\.der files"):
         read_path(tmp_path)
