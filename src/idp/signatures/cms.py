@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import cms, core, tsp, x509  # type: ignore[import-untyped]
+from asn1crypto import cms, core, tsp, x509
 
 from idp.signatures.algorithms.registry import Algorithms
 from idp.signatures.protocol import UnsupportedAlgorithm

@@ -30,10 +30,7 @@ def decode_signature(signature: bytes | str, max_bytes: int) -> bytes:
     # Base64 is 4/3 of the DER and PEM adds its lines: bound the text before any work.
     if len(raw) > max_bytes * 4 // 3 + 1024:
         raise Undecodable("too big")
-    if raw[:1] == b"\x30":  # a DER SEQUENCE
-        der = raw
-    else:
-        der = _from_text(raw.strip())
+    der = raw if raw[:1] == b"\x30" else _from_text(raw.strip())  # DER starts with a SEQUENCE
     if not der:
         raise Undecodable("empty")
     if len(der) > max_bytes:

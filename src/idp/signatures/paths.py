@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import algos, keys, x509  # type: ignore[import-untyped]
+from asn1crypto import algos, keys, x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.authority import AuthorityWithCert
@@ -260,7 +260,8 @@ def validate_path(
         raise PathRefused(Reason.UNTRUSTED, _why(failure)) from None
     if not _usable_for_signing(signer):
         raise PathRefused(
-            Reason.WRONG_KEY_USAGE, "the key usage has neither digitalSignature nor nonRepudiation"
+            Reason.WRONG_KEY_USAGE,
+            "no key usage, or one with neither digitalSignature nor nonRepudiation",
         )
     anchor_cert = _anchor_certificate(path)
     by_fingerprint = {a.fingerprint: a for a in anchors}
@@ -275,10 +276,12 @@ def validate_path(
 
 def _usable_for_signing(certificate: x509.Certificate) -> bool:
     """RFC 5280 §4.2.1.3: a signature needs digitalSignature or nonRepudiation (contentCommitment);
-    either will do. A certificate without the extension allows any use."""
+    either will do. RFC 5280 lets a certificate without the extension be used for anything, but a
+    qualified certificate always states it (FSB order 795, ETSI EN 319 412-2 §4.3.2): one that
+    does not is not a signing certificate, so it is refused."""
     usage = certificate.key_usage_value
     if usage is None:
-        return True
+        return False
     return bool({"digital_signature", "non_repudiation"} & set(usage.native))
 
 

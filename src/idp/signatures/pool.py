@@ -15,7 +15,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import x509  # type: ignore[import-untyped]
+from asn1crypto import x509
 from cryptography import x509 as pyca_x509
 
 from idp.settings import SignaturesSettings

@@ -22,7 +22,7 @@ class Reason(StrEnum):
     BAD_SIGNATURE = "bad_signature"  # the signature (or the certificate it names) does not match
     SIGNING_TIME = "signing_time"  # the signing time lies outside the challenge's life
     EXPIRED = "expired"  # the certificate is not valid now (expired or not yet valid)
-    WRONG_KEY_USAGE = "wrong_key_usage"  # neither digitalSignature nor nonRepudiation
+    WRONG_KEY_USAGE = "wrong_key_usage"  # no keyUsage, or not digitalSignature/nonRepudiation
     UNTRUSTED = "untrusted"  # no path to an accredited CA within its accreditation
     REVOKED = "revoked"
     REVOCATION_UNAVAILABLE = "revocation_unavailable"  # no CRL or OCSP answer could be had

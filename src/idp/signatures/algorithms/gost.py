@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from asn1crypto import core  # type: ignore[import-untyped]
-
-from idp.signatures.protocol import AlgorithmSetup, UnsupportedAlgorithm
-
 # gostcrypto ships no type information.
 import gostcrypto  # type: ignore[import-untyped]
+from asn1crypto import core
 from gostcrypto import gostsignature
+
+from idp.signatures.protocol import AlgorithmSetup, UnsupportedAlgorithm
 
 KEY_256 = "1.2.643.7.1.1.1.1"
 KEY_512 = "1.2.643.7.1.1.1.2"
@@ -71,7 +70,10 @@ def read_public_key(public_key_info: bytes) -> tuple[int, str, bytes]:
     if bits is None:
         raise UnsupportedAlgorithm(f"a {key_oid} key is not a GOST R 34.10-2012 key")
     curve_oid = algorithm[1][0].dotted
-    point = core.OctetString.load(spki[1].cast(core.BitString).native_bytes()).native
+    bit_string = bytes(spki[1].contents)
+    if not bit_string or bit_string[0] != 0:  # the count of unused bits
+        raise UnsupportedAlgorithm("a GOST public key that is not whole bytes")
+    point = core.OctetString.load(bit_string[1:]).native
     if len(point) != bits // 4:
         raise UnsupportedAlgorithm("a GOST public key of the wrong length")
     return bits, curve_oid, point

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from asn1crypto import algos  # type: ignore[import-untyped]
+from asn1crypto import algos
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils

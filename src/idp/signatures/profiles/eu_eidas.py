@@ -6,8 +6,9 @@ EN 319 412-1 §5.1.3 ("PNOEE-38001085718")."""
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
-from asn1crypto import core, x509  # type: ignore[import-untyped]
+from asn1crypto import core, x509
 
 from idp.signatures.profiles.names import extension_value, subject_values
 from idp.signatures.protocol import TrustedCA
@@ -34,7 +35,7 @@ _PERSON_ID = re.compile(r"(PAS|IDC|PNO|TAX|TIN)[A-Z]{2}-\S+")
 
 
 class QcStatement(core.Sequence):  # type: ignore[misc]
-    _fields = [
+    _fields: ClassVar[list[tuple[object, ...]]] = [
         ("statement_id", core.ObjectIdentifier),
         ("statement_info", core.Any, {"optional": True}),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asn1crypto import core, x509  # type: ignore[import-untyped]
+from asn1crypto import core, x509
 
 
 def subject_values(certificate: x509.Certificate) -> dict[str, str]:

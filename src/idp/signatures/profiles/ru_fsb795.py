@@ -5,8 +5,7 @@ issuerSignTool) the order requires."""
 
 from __future__ import annotations
 
-
-from asn1crypto import x509  # type: ignore[import-untyped]
+from asn1crypto import x509
 
 from idp.signatures.profiles.names import extension_value, policy_oids, subject_values
 from idp.signatures.protocol import TrustedCA
