@@ -51,6 +51,7 @@ MESSAGE_CODES = (
     "level-too-low",
     "already-confirmed",
     "too-many-challenges",
+    "no-verified-identity",
     "reauthentication-required",
     "validation-failed",
     "not-authenticated",
