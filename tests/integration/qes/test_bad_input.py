@@ -110,3 +110,27 @@ async def test_without_csrf_or_login_nothing_happens(server: LiveServer, ctx: Co
     async with __import__("httpx").AsyncClient(base_url=server.url) as anonymous:
         problem(await anonymous.post(CHALLENGES, json={}), 401, "not-authenticated")
     assert (await challenge_row(ctx, got["id"])).used_at is None
+
+
+async def test_a_long_signature_is_a_field_error_and_a_huge_body_is_413(
+    server: LiveServer, ctx: Context
+) -> None:
+    person = await make_person(ctx, level="standard")
+    api = await logged_in(server.url, person)
+    try:
+        got = await challenge(api)
+        long = "A" * (61 * 1024)  # over the field's limit, under the body's 64 KiB
+        body = problem(
+            await api.post(CONFIRMATIONS, {"challenge_id": got["id"], "signature": long}),
+            422,
+            "validation-failed",
+        )
+        assert body["errors"][0]["field"] == "signature"
+        problem(
+            await api.post(CONFIRMATIONS, {"challenge_id": got["id"], "signature": BIG}),
+            413,
+            "content-too-large",
+        )
+    finally:
+        await api.close()
+    assert (await challenge_row(ctx, got["id"])).used_at is None

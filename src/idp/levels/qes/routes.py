@@ -70,7 +70,7 @@ async def new_challenge(ctx: Ctx, caller: RecentCaller, response: Response) -> C
 @router.post(
     "/confirmations",
     response_model=ConfirmationOut,
-    responses=problems(401, 403, 404, 409, 410, 415, 422),
+    responses=problems(401, 403, 404, 409, 410, 413, 415, 422),
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def confirm(
@@ -85,8 +85,8 @@ async def confirm(
     410 ``challenge-expired``, 404). A signature that does not confirm the account is 422
     ``signature-refused`` with ``code``: the verification's reason (``malformed``,
     ``untrusted``, ``revoked``, ``expired``, ``bad_signature``, …) or ``identity-mismatch``
-    with ``fields`` (``snils``, ``name``). On success the account is confirmed (method
-    ``qes``) and the browser's session gets a new cookie."""
+    with ``fields`` (``snils``, ``name``). A body over 64 KiB is 413. On success the account
+    is confirmed (method ``qes``) and the browser's session gets a new cookie."""
     submission = service.decode_submission(
         body.signature, body.certificates, max_bytes=ctx.settings.signatures.max_signature_bytes
     )

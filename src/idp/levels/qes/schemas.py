@@ -8,10 +8,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-# Generous for any setting of ``signatures.max_signature_bytes`` as base64 or PEM; the setting
-# itself is checked on the decoded bytes.
-MAX_SIGNATURE_TEXT = 2 * 1024 * 1024
-MAX_CERTIFICATE_TEXT = 64 * 1024
+# Every request body stops at 64 KiB (``idp.http.headers.BodyLimit``: 413 past it), so one
+# field alone stays under that and is refused as a field (422) when too long. A CAdES-BES
+# signature with its chain is a few KiB; ``signatures.max_signature_bytes`` is checked on the
+# decoded bytes.
+MAX_SIGNATURE_TEXT = 60 * 1024
+MAX_CERTIFICATE_TEXT = 12 * 1024
 
 
 class ChallengeOut(BaseModel):
