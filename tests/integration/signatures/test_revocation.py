@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import resource
+import struct
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -165,6 +169,29 @@ async def fetcher(frozen: FrozenClock) -> AsyncIterator[RevocationFetcher]:
     f = RevocationFetcher(settings(), allow_private=True, clock=frozen)
     yield f
     await f.aclose()
+
+
+def gzip_bomb(size: int) -> bytes:
+    """``size`` zero bytes gzipped twice, built without ever holding them: a few KB that
+    ``Content-Encoding: gzip, gzip`` turns back into ``size`` bytes. Deflate blocks ended by a
+    full flush do not depend on what came before, so one block repeated is the stream."""
+    block = 1 << 20
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    one = deflate.compress(bytes(block)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(size // block):
+        crc = zlib.crc32(bytes(block), crc)
+    inner = (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip header (RFC 1952)
+        + one * (size // block)
+        + zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # the empty final block
+        + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    )
+    return gzip.compress(inner, 9)
+
+
+def max_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
 def serve(data: bytes, *, status: int = 200, delay: float = 0.0) -> Handler:
@@ -423,3 +450,23 @@ async def test_an_unreachable_server_is_unavailable(
 ) -> None:
     with pytest.raises(RevocationUnavailable, match=r"^CRL from 127\.0\.0\.1: "):
         await fetcher.crl(f"http://127.0.0.1:{free_port()}/ca.crl")
+
+
+async def test_a_compressed_answer_is_refused_before_its_body_is_read(
+    server: tuple[Responder, str], fetcher: RevocationFetcher
+) -> None:
+    state, url = server
+    bomb = gzip_bomb(256 << 20)
+    assert len(bomb) < 8192
+    asked: list[str] = []
+
+    async def stacked(request: Request) -> Response:
+        asked.append(request.headers.get("accept-encoding", ""))
+        return Response(bomb, headers={"Content-Encoding": "gzip, gzip"})
+
+    state.handlers["/bomb.crl"] = stacked
+    before = max_rss_bytes()
+    with pytest.raises(RevocationUnavailable, match=r"Content-Encoding gzip, gzip is refused"):
+        await fetcher.crl(f"{url}/bomb.crl")
+    assert max_rss_bytes() - before < 100 << 20
+    assert asked == ["identity"]

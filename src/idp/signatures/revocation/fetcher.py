@@ -145,6 +145,9 @@ class RevocationFetcher:
                     raise RevocationUnavailable(
                         f"{what} from {_host(url)}: HTTP {response.status_code}"
                     )
+                encoding = encoding_problem(response)
+                if encoding is not None:
+                    raise RevocationUnavailable(f"{what} from {_host(url)}: {encoding}")
                 return await self._read(what, url, response)
             finally:
                 await response.aclose()
@@ -159,12 +162,28 @@ class RevocationFetcher:
         if declared.isdigit() and int(declared) > limit:
             raise too_big
         chunks, size = [], 0
-        async for chunk in response.aiter_bytes():  # decoded: the limit holds for gzip too
+        async for chunk in response.aiter_raw():  # never decoded: see encoding_problem
             size += len(chunk)
             if size > limit:
                 raise too_big  # stop reading: the rest is never downloaded
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def encoding_problem(response: httpx.Response) -> str | None:
+    """Why a response's body is refused for its Content-Encoding, or None. Only ``identity``
+    is asked for and read: httpx decodes each chunk of a compressed body in one go, so a few
+    KB of stacked gzip (``Content-Encoding: gzip, gzip``) become gigabytes in memory before
+    any byte limit can count them. CRLs and OCSP answers are DER, compressing them gains
+    little."""
+    codings = [
+        c.strip().lower()
+        for c in response.headers.get("content-encoding", "").split(",")
+        if c.strip()
+    ]
+    if all(coding == "identity" for coding in codings):
+        return None
+    return f"Content-Encoding {', '.join(codings)[:60]} is refused (only identity is read)"
 
 
 def crl_next_update(data: bytes, host: str) -> datetime | None:
@@ -232,5 +251,9 @@ def _client(
         timeout=httpx.Timeout(settings.revocation_timeout),
         follow_redirects=False,  # followed by hand, each hop's URL checked again
         trust_env=False,
-        headers={"User-Agent": "idp", "Accept": f"{OCSP_RESPONSE}, application/pkix-crl, */*"},
+        headers={
+            "User-Agent": "idp",
+            "Accept": f"{OCSP_RESPONSE}, application/pkix-crl, */*",
+            "Accept-Encoding": "identity",  # see encoding_problem
+        },
     )

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from idp.signatures.revocation.fetcher import encoding_problem
 from idp.signatures.trust.formats import MAX_LIST_BYTES
 from idp.signatures.trust.xmlsafe import UnreadableSource
 
@@ -31,13 +32,21 @@ async def fetch_list(url: str) -> bytes:
         raise UnreadableSource(f"{host}: a trust list is downloaded over https only")
     try:
         async with (
-            httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, max_redirects=3) as client,
+            httpx.AsyncClient(
+                timeout=TIMEOUT,
+                follow_redirects=True,
+                max_redirects=3,
+                headers={"Accept-Encoding": "identity"},  # see encoding_problem
+            ) as client,
             client.stream("GET", url) as response,
         ):
             if response.status_code != 200:
                 raise UnreadableSource(f"{host}: HTTP {response.status_code}")
+            encoding = encoding_problem(response)
+            if encoding is not None:
+                raise UnreadableSource(f"{host}: {encoding}")
             chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_raw():
                 size += len(chunk)
                 if size > MAX_LIST_BYTES:
                     raise UnreadableSource(f"{host}: larger than {MAX_LIST_BYTES} bytes")
