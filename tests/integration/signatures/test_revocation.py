@@ -8,7 +8,7 @@ import gzip
 import resource
 import struct
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,12 +18,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
+from httpcore import AsyncNetworkStream
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from idp.clock import FrozenClock
+from idp.egress.backend import SocketOption
 from idp.settings import SignaturesSettings
 from idp.signatures.result import RevocationUnavailable
 from idp.signatures.revocation.fetcher import RevocationFetcher, url_problem
@@ -470,3 +475,78 @@ async def test_a_compressed_answer_is_refused_before_its_body_is_read(
         await fetcher.crl(f"{url}/bomb.crl")
     assert max_rss_bytes() - before < 100 << 20
     assert asked == ["identity"]
+
+
+class Refuses:
+    """No name is answered and no connection made: nothing reaches the network."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        raise OSError("no lookups in this test")
+
+    async def connect(
+        self,
+        address: str,
+        port: int,
+        connect_timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[SocketOption] | None,
+    ) -> AsyncNetworkStream:
+        raise OSError("no connections in this test")
+
+
+def isolated(**changes: object) -> RevocationFetcher:
+    return RevocationFetcher(
+        settings(**changes), allow_private=True, resolver=Refuses(), connector=Refuses()
+    )
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["ßß--.example", "a" * 64 + ".example", "xn--a.example", "xn--.example", "é" * 70 + ".ru"],
+)
+async def test_a_host_the_layers_below_refuse_is_unavailable(host: str) -> None:
+    fetcher = isolated()
+    try:
+        with pytest.raises(RevocationUnavailable, match="invalid host name"):
+            await fetcher.crl(f"http://{host}/ca.crl")
+        user, issuer = make_ca().der, make_ca().der
+        with pytest.raises(RevocationUnavailable, match="invalid host name"):
+            await fetcher.ocsp(f"http://{host}/", user, issuer)
+    finally:
+        await fetcher.aclose()
+
+
+_label = st.from_regex(r"(xn--)?[a-zA-Z0-9\u00c0-\u024f\u0400-\u04ff\-_ß]{0,70}", fullmatch=True)
+_hosts = st.one_of(
+    st.lists(_label, min_size=1, max_size=4).map(".".join),
+    st.text(max_size=80),
+    st.ip_addresses().map(lambda a: f"[{a}]" if a.version == 6 else str(a)),
+)
+_urls = st.one_of(
+    st.text(max_size=200),
+    st.builds(
+        lambda scheme, host, port, path: f"{scheme}://{host}{port}/{path}",
+        st.sampled_from(["http", "https", "HTTP", "ftp", "ldap"]),
+        _hosts,
+        st.one_of(st.just(""), st.integers(-1, 70000).map(lambda p: f":{p}"), st.text(max_size=6)),
+        st.text(max_size=40),
+    ),
+)
+
+
+@examples(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(url=_urls)
+def test_any_url_gives_an_answer_or_unavailable_never_another_exception(url: str) -> None:
+    async def fetch() -> None:
+        fetcher = isolated(revocation_timeout=1.0)
+        try:
+            await fetcher.crl(url)
+        except RevocationUnavailable as exc:
+            problems.append(str(exc))
+        finally:
+            await fetcher.aclose()
+
+    problems: list[str] = []
+
+    asyncio.run(fetch())
+    assert all(len(p.splitlines()) == 1 for p in problems)

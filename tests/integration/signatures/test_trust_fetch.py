@@ -66,3 +66,19 @@ async def test_a_compressed_list_is_refused_before_its_body_is_read(
         await fetch_list(f"{url}/tsl.xml")
     assert max_rss_bytes() - before < 100 << 20
     assert [r.headers.get("accept-encoding") for r in state.seen] == ["identity"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ßß--.example/x",
+        "https://" + "a" * 64 + ".example/tsl.xml",
+        "https://xn--a.example/tsl.xml",
+        "https://[::1/tsl.xml",
+        "https:///tsl.xml",
+    ],
+)
+async def test_a_url_the_layers_below_refuse_is_unreadable_in_one_line(url: str) -> None:
+    with pytest.raises(UnreadableSource) as caught:
+        await fetch_list(url)
+    assert "\n" not in str(caught.value)

@@ -17,16 +17,18 @@ Any failure raises ``RevocationUnavailable`` with one line naming the host and w
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import idna
 from asn1crypto import crl, ocsp, pem
 
 from idp.clock import Clock, SystemClock
-from idp.egress.backend import PinnedBackend, Resolver
+from idp.egress.backend import Connector, PinnedBackend, Resolver
 from idp.egress.client import EgressTransport, PinnedTransport, default_ssl_context
 from idp.egress.policy import BlockedTarget, address_problem, uri_problem
 from idp.egress.streams import AsyncioConnector
@@ -34,6 +36,8 @@ from idp.settings import SignaturesSettings
 from idp.signatures.result import RevocationUnavailable
 from idp.signatures.revocation.cache import Fetched, SharedCache
 from idp.signatures.revocation.ocsp_request import build_query
+
+log = logging.getLogger("idp.signatures.revocation")
 
 UNDATED_TTL = timedelta(minutes=5)
 MAX_REDIRECTS = 3  # CAs move their CRLs; a chain longer than this is not a CA's doing
@@ -49,19 +53,46 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
     if not url.lower().startswith(("http://", "https://")):
         return "is not an http or https URL"
     _, rest = url.split(":", 1)
-    return uri_problem(f"https:{rest}", allow_private=allow_private)
+    problem = uri_problem(f"https:{rest}", allow_private=allow_private)
+    if problem is not None:
+        return problem
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return None if host_is_encodable(host) else f"has an invalid host name {host[:80]!r}"
+
+
+def host_is_encodable(host: str) -> bool:
+    """Whether ``host`` (an address or a name) has the one ASCII form every layer below agrees
+    on: IDNA 2008 for a name with non-ASCII letters (what httpx sends), labels of 1..63
+    characters, 253 in all, ``xn--`` labels that decode. What does not would fail deep in
+    httpx, idna or getaddrinfo with exceptions of their own."""
+    if host.startswith("[") or ":" in host:
+        return True  # an IPv6 literal: uri_problem judged it as an address
+    try:
+        ascii_host = host if host.isascii() else idna.encode(host).decode("ascii")
+        labels = ascii_host.split(".")
+        if len(ascii_host) > 253 or not all(0 < len(label) <= 63 for label in labels):
+            return False
+        for label in labels:
+            if label.lower().startswith("xn--"):
+                idna.decode(label)
+    except (UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
+        return False
+    return True
 
 
 def _host(url: str) -> str:
+    """The URL's host for a one-line message: printable, at most 80 characters."""
     try:
-        return urlsplit(url).hostname or "?"
+        host = urlsplit(url).hostname or "?"
     except ValueError:
         return "?"
+    return "".join(c if c.isprintable() else "?" for c in host[:80])
 
 
 class RevocationFetcher:
-    """``clock``: judges nextUpdate (tests move it). ``resolver``: the name lookup (tests
-    answer names without DNS). ``ssl_context``: the https trust (default: the system's)."""
+    """``clock``: judges nextUpdate (tests move it). ``resolver``, ``connector``: the name
+    lookup and the TCP connection (tests answer names without DNS and refuse connections).
+    ``ssl_context``: the https trust (default: the system's)."""
 
     def __init__(
         self,
@@ -70,13 +101,14 @@ class RevocationFetcher:
         allow_private: bool,
         clock: Clock | None = None,
         resolver: Resolver | None = None,
+        connector: Connector | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._settings = settings
         self._allow_private = allow_private
         self._clock = clock or SystemClock()
         self._cache = SharedCache(settings.revocation_cache_size, self._clock)
-        self._http = _client(settings, allow_private, resolver, ssl_context)
+        self._http = _client(settings, allow_private, resolver, connector, ssl_context)
 
     async def crl(self, url: str) -> bytes:
         return await self._cache.get(("crl", url), partial(self._fetch_crl, url))
@@ -120,9 +152,21 @@ class RevocationFetcher:
             ) from None
         except BlockedTarget as exc:
             raise RevocationUnavailable(f"{what} from {host}: refused: {exc}") from None
-        except (httpx.HTTPError, OSError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise RevocationUnavailable(f"{what} from {host}: {reason}") from None
+        except RevocationUnavailable:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
+            raise RevocationUnavailable(f"{what} from {host}: {_first_line(exc)}") from None
+        except (UnicodeError, ValueError) as exc:  # a host or URL the layers below refuse
+            raise RevocationUnavailable(
+                f"{what} from {host}: unusable URL ({type(exc).__name__})"
+            ) from None
+        except Exception as exc:
+            # The checker's contract is RevocationUnavailable for any failure (fail closed);
+            # what was not foreseen is logged to be understood, not raised into verification.
+            log.warning("revocation fetch failed host=%s error=%s", host, type(exc).__name__)
+            raise RevocationUnavailable(
+                f"{what} from {host}: unexpected {type(exc).__name__}"
+            ) from None
 
     async def _follow(self, what: str, url: str, body: bytes | None) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
@@ -186,6 +230,11 @@ def encoding_problem(response: httpx.Response) -> str | None:
     return f"Content-Encoding {', '.join(codings)[:60]} is refused (only identity is read)"
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0][:200] if text.strip() else type(exc).__name__
+
+
 def crl_next_update(data: bytes, host: str) -> datetime | None:
     """The CRL's nextUpdate; raises ``RevocationUnavailable`` if it is not a CertificateList."""
     try:
@@ -226,6 +275,7 @@ def _client(
     settings: SignaturesSettings,
     allow_private: bool,
     resolver: Resolver | None,
+    connector: Connector | None,
     ssl_context: ssl.SSLContext | None,
 ) -> httpx.AsyncClient:
     """Direct connections only (no proxy from the environment), one pinned pool per origin,
@@ -239,7 +289,7 @@ def _client(
             policy,
             resolve_timeout=settings.revocation_timeout,
             resolver=resolver,
-            connector=AsyncioConnector(),
+            connector=connector or AsyncioConnector(),
         )
         return PinnedTransport(backend, context, limits)
 
