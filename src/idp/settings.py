@@ -347,6 +347,29 @@ class SignaturesSettings(BaseModel):
     revocation_cache_size: int = _doc(
         512, "CRLs and OCSP responses kept per process, each until its nextUpdate.", ge=0
     )
+    revocation_cache_bytes: int = _doc(
+        256 * 1024 * 1024,
+        "Bytes of CRLs and OCSP responses kept per process in all (the least recently used "
+        "go first; an answer larger than this is used once and not kept).",
+        ge=0,
+    )
+    crl_max_age: int = _doc(
+        86400,
+        "Seconds a CRL is kept at most, however late its own nextUpdate.",
+        ge=60,
+    )
+    ocsp_max_age: int = _doc(
+        3600,
+        "Seconds an OCSP response is kept at most, however late its own nextUpdate.",
+        ge=60,
+    )
+    revocation_failure_ttl: float = _doc(
+        30.0,
+        "Seconds a CRL or OCSP URL that just failed is not asked again: verifications meanwhile "
+        "get `revocation_unavailable` at once instead of each waiting for the timeout (0: "
+        "always ask).",
+        ge=0,
+    )
     pool: Literal["process", "thread"] = _doc(
         "process",
         "Where verification's CPU work runs: `process` (a pool of processes, one per core: "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import resource
+import ssl
 import struct
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -267,19 +268,27 @@ async def test_a_pem_crl_is_read_as_der(
         (b"", 404, "HTTP 404"),
     ],
 )
-async def test_a_bad_answer_is_unavailable_and_not_cached(
+async def test_a_bad_answer_is_unavailable_and_its_url_rests_for_the_failure_ttl(
     server: tuple[Responder, str],
     fetcher: RevocationFetcher,
+    frozen: FrozenClock,
     body: bytes,
     status: int,
     expected: str,
 ) -> None:
     state, url = server
     state.handlers["/bad.crl"] = serve(body, status=status)
-    for _ in range(2):
-        with pytest.raises(RevocationUnavailable) as caught:
-            await fetcher.crl(f"{url}/bad.crl")
-        assert str(caught.value) == f"CRL from 127.0.0.1: {expected}"
+    with pytest.raises(RevocationUnavailable) as caught:
+        await fetcher.crl(f"{url}/bad.crl")
+    assert str(caught.value) == f"CRL from 127.0.0.1: {expected}"
+    frozen.advance(29)
+    with pytest.raises(RevocationUnavailable) as caught:
+        await fetcher.crl(f"{url}/bad.crl")
+    assert str(caught.value).startswith(f"CRL from 127.0.0.1: {expected} (failed recently")
+    assert state.hits["/bad.crl"] == 1
+    frozen.advance(2)  # past revocation_failure_ttl: asked again, and the failure not kept
+    with pytest.raises(RevocationUnavailable, match=f"^CRL from 127.0.0.1: {expected}$"):
+        await fetcher.crl(f"{url}/bad.crl")
     assert state.hits["/bad.crl"] == 2
 
 
@@ -494,9 +503,16 @@ class Refuses:
         raise OSError("no connections in this test")
 
 
+_TLS = ssl.create_default_context()  # one for all: loading the trust store takes a while
+
+
 def isolated(**changes: object) -> RevocationFetcher:
     return RevocationFetcher(
-        settings(**changes), allow_private=True, resolver=Refuses(), connector=Refuses()
+        settings(**changes),
+        allow_private=True,
+        resolver=Refuses(),
+        connector=Refuses(),
+        ssl_context=_TLS,
     )
 
 
@@ -550,3 +566,107 @@ def test_any_url_gives_an_answer_or_unavailable_never_another_exception(url: str
 
     asyncio.run(fetch())
     assert all(len(p.splitlines()) == 1 for p in problems)
+
+
+async def test_a_dead_responder_costs_its_timeout_once_per_failure_window(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/dead"] = serve(b"", delay=3)
+    fetcher = RevocationFetcher(settings(revocation_timeout=0.3), allow_private=True, clock=frozen)
+    users = [make_user(ca, serial).public_bytes(serialization.Encoding.DER) for serial in (1, 2)]
+    loop = asyncio.get_running_loop()
+    try:
+        with pytest.raises(RevocationUnavailable, match="no answer within"):
+            await fetcher.ocsp(f"{url}/dead", users[0], ca.der)
+        started = loop.time()
+        for user in users:  # another certificate, same responder: refused at once
+            with pytest.raises(RevocationUnavailable, match="failed recently"):
+                await fetcher.ocsp(f"{url}/dead", user, ca.der)
+        assert loop.time() - started < 0.1
+        assert state.hits["/dead"] == 1
+    finally:
+        await fetcher.aclose()
+
+
+async def test_the_cache_is_bounded_by_bytes(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crls = [make_crl(ca, frozen.now() + timedelta(hours=1)) for _ in range(3)]
+    for i, crl in enumerate(crls):
+        state.handlers[f"/{i}.crl"] = serve(crl)
+    budget = len(crls[0]) + len(crls[1]) + len(crls[2]) // 2  # two fit, not three
+    fetcher = RevocationFetcher(
+        settings(revocation_cache_bytes=budget), allow_private=True, clock=frozen
+    )
+    try:
+        for i in range(3):
+            await fetcher.crl(f"{url}/{i}.crl")
+        for i in (1, 2, 0):
+            await fetcher.crl(f"{url}/{i}.crl")
+        assert [state.hits[f"/{i}.crl"] for i in range(3)] == [2, 1, 1]  # the oldest went
+        tiny = RevocationFetcher(settings(revocation_cache_bytes=16), allow_private=True)
+        for _ in range(2):
+            await tiny.crl(f"{url}/1.crl")  # larger than the whole cache: used, not kept
+        assert state.hits["/1.crl"] == 3
+        await tiny.aclose()
+    finally:
+        await fetcher.aclose()
+
+
+async def test_an_answer_is_kept_no_longer_than_its_max_age_whatever_its_next_update(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/year.crl"] = serve(make_crl(ca, frozen.now() + timedelta(days=365)))
+
+    async def answer(request: Request) -> Response:
+        parsed = ocsp.load_der_ocsp_request(await request.body())
+        return Response(ocsp_answer(ca, parsed, frozen.now() + timedelta(days=365)))
+
+    state.handlers["/ocsp"] = answer
+    user = make_user(ca, 77).public_bytes(serialization.Encoding.DER)
+    await fetcher.crl(f"{url}/year.crl")
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    frozen.advance(3599)
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    assert state.hits["/ocsp"] == 1
+    frozen.advance(2)  # ocsp_max_age: 3600 s
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    assert state.hits["/ocsp"] == 2
+    frozen.advance(86400 - 3601 - 1)
+    await fetcher.crl(f"{url}/year.crl")
+    assert state.hits["/year.crl"] == 1
+    frozen.advance(2)  # crl_max_age: a day
+    await fetcher.crl(f"{url}/year.crl")
+    assert state.hits["/year.crl"] == 2
+
+
+async def test_the_checker_can_make_the_fetcher_forget_an_answer(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/ca.crl"] = serve(make_crl(ca, frozen.now() + timedelta(hours=1)))
+
+    async def answer(request: Request) -> Response:
+        parsed = ocsp.load_der_ocsp_request(await request.body())
+        return Response(ocsp_answer(ca, parsed, frozen.now() + timedelta(minutes=10)))
+
+    state.handlers["/ocsp"] = answer
+    one, two = (make_user(ca, s).public_bytes(serialization.Encoding.DER) for s in (5, 6))
+    await fetcher.crl(f"{url}/ca.crl")
+    fetcher.invalidate(f"{url}/ca.crl")
+    await fetcher.crl(f"{url}/ca.crl")
+    assert state.hits["/ca.crl"] == 2
+
+    await fetcher.ocsp(f"{url}/ocsp", one, ca.der)
+    await fetcher.ocsp(f"{url}/ocsp", two, ca.der)
+    fetcher.invalidate_ocsp(f"{url}/ocsp", one, ca.der)
+    fetcher.invalidate_ocsp(f"{url}/ocsp", b"not a certificate", ca.der)  # ignored
+    await fetcher.ocsp(f"{url}/ocsp", one, ca.der)
+    await fetcher.ocsp(f"{url}/ocsp", two, ca.der)
+    assert state.hits["/ocsp"] == 3  # only the forgotten answer was asked again
+    fetcher.invalidate(f"{url}/ocsp")
+    await fetcher.ocsp(f"{url}/ocsp", two, ca.der)
+    assert state.hits["/ocsp"] == 4

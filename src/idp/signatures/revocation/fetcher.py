@@ -9,9 +9,11 @@ address is allowed: CRL distribution points and OCSP responders are http by desi
 
 Every answer is checked for shape only here (a CRL must parse as a CertificateList, an OCSP
 response as a successful OCSPResponse); its signature and freshness are the checker's to judge.
-Answers are cached per process until their own nextUpdate; an answer without one is kept for
-``UNDATED_TTL`` (5 minutes), so a responder that never says is still not asked per signature.
-Any failure raises ``RevocationUnavailable`` with one line naming the host and what failed.
+Answers are cached per process until their own nextUpdate but never longer than
+``crl_max_age`` / ``ocsp_max_age``; an answer without one is kept for ``UNDATED_TTL`` (5
+minutes), so a responder that never says is still not asked per signature. The cache is bounded
+by count and by bytes. Any failure raises ``RevocationUnavailable`` with one line naming the host
+and what failed, and that URL is not asked again for ``revocation_failure_ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urljoin, urlsplit
@@ -34,7 +37,7 @@ from idp.egress.policy import BlockedTarget, address_problem, uri_problem
 from idp.egress.streams import AsyncioConnector
 from idp.settings import SignaturesSettings
 from idp.signatures.result import RevocationUnavailable
-from idp.signatures.revocation.cache import Fetched, SharedCache
+from idp.signatures.revocation.cache import Fetched, RecentFailures, SharedCache
 from idp.signatures.revocation.ocsp_request import build_query
 
 log = logging.getLogger("idp.signatures.revocation")
@@ -107,11 +110,17 @@ class RevocationFetcher:
         self._settings = settings
         self._allow_private = allow_private
         self._clock = clock or SystemClock()
-        self._cache = SharedCache(settings.revocation_cache_size, self._clock)
+        self._cache = SharedCache(
+            settings.revocation_cache_size,
+            self._clock,
+            max_bytes=settings.revocation_cache_bytes,
+        )
+        self._failures = RecentFailures(settings.revocation_failure_ttl, self._clock)
         self._http = _client(settings, allow_private, resolver, connector, ssl_context)
 
     async def crl(self, url: str) -> bytes:
-        return await self._cache.get(("crl", url), partial(self._fetch_crl, url))
+        fetch = partial(self._remembered, url, partial(self._fetch_crl, url))
+        return await self._cache.get(("crl", url), fetch)
 
     async def ocsp(self, url: str, certificate: bytes, issuer: bytes) -> bytes:
         try:
@@ -119,11 +128,38 @@ class RevocationFetcher:
         except ValueError as exc:
             raise RevocationUnavailable(f"OCSP at {_host(url)}: {exc}") from None
         key = ("ocsp", url, query.issuer_key_hash, query.serial)
-        return await self._cache.get(key, partial(self._fetch_ocsp, url, query.body))
+        fetch = partial(self._remembered, url, partial(self._fetch_ocsp, url, query.body))
+        return await self._cache.get(key, fetch)
+
+    def invalidate(self, url: str) -> None:
+        """Forget every answer kept from ``url`` (its CRL, its OCSP answers): the checker calls
+        this when it rejects one (a bad signature, stale), so the next ask fetches again."""
+        self._cache.discard(lambda key: isinstance(key, tuple) and key[1] == url)
+
+    def invalidate_ocsp(self, url: str, certificate: bytes, issuer: bytes) -> None:
+        """Forget the one OCSP answer kept for ``certificate`` from ``url``."""
+        try:
+            query = build_query(certificate, issuer)
+        except ValueError:
+            return  # nothing can have been kept for it
+        key = ("ocsp", url, query.issuer_key_hash, query.serial)
+        self._cache.discard(lambda found: found == key)
 
     async def aclose(self) -> None:
         await self._cache.aclose()
         await self._http.aclose()
+
+    async def _remembered(self, url: str, fetch: Callable[[], Awaitable[Fetched]]) -> Fetched:
+        """``fetch``, unless ``url`` failed within ``revocation_failure_ttl``: then that
+        failure again at once (the negative cache)."""
+        known = self._failures.recent(url)
+        if known is not None:
+            raise RevocationUnavailable(f"{known} (failed recently, not asked again yet)")
+        try:
+            return await fetch()
+        except RevocationUnavailable as exc:
+            self._failures.remember(url, str(exc))
+            raise
 
     async def _fetch_crl(self, url: str) -> Fetched:
         data = await self._download("CRL", url, None)
@@ -132,14 +168,21 @@ class RevocationFetcher:
                 _, _, data = pem.unarmor(data.strip())
             except ValueError:
                 raise RevocationUnavailable(f"CRL from {_host(url)}: bad PEM") from None
-        return data, self._until(crl_next_update(data, _host(url)))
+        next_update = crl_next_update(data, _host(url))
+        return data, self._until(next_update, self._settings.crl_max_age)
 
     async def _fetch_ocsp(self, url: str, body: bytes) -> Fetched:
         data = await self._download("OCSP", url, body)
-        return data, self._until(ocsp_next_update(data, _host(url)))
+        next_update = ocsp_next_update(data, _host(url))
+        return data, self._until(next_update, self._settings.ocsp_max_age)
 
-    def _until(self, next_update: datetime | None) -> datetime:
-        return next_update if next_update is not None else self._clock.now() + UNDATED_TTL
+    def _until(self, next_update: datetime | None, max_age: int) -> datetime:
+        """Until when an answer is kept: its nextUpdate (``UNDATED_TTL`` without one), never
+        more than ``max_age`` seconds: a CA that says "next year" is still asked again, so a
+        revocation it publishes early is seen."""
+        now = self._clock.now()
+        until = next_update if next_update is not None else now + UNDATED_TTL
+        return min(until, now + timedelta(seconds=max_age))
 
     async def _download(self, what: str, url: str, body: bytes | None) -> bytes:
         host = _host(url)
