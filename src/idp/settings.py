@@ -363,6 +363,17 @@ class SignaturesSettings(BaseModel):
         "Seconds an OCSP response is kept at most, however late its own nextUpdate.",
         ge=60,
     )
+    revocation_ports: list[int] = _doc(
+        [80, 443],
+        "The only ports a CRL or OCSP URL may name on a public host (dev mode: any).",
+        min_length=1,
+    )
+    revocation_concurrency: int = _doc(
+        16,
+        "CRL downloads and OCSP requests one process runs at once; more wait for a slot "
+        "within their timeout.",
+        ge=1,
+    )
     revocation_failure_ttl: float = _doc(
         30.0,
         "Seconds a CRL or OCSP URL that just failed is not asked again: verifications meanwhile "

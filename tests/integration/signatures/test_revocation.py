@@ -32,7 +32,7 @@ from idp.clock import FrozenClock
 from idp.egress.backend import SocketOption
 from idp.settings import SignaturesSettings
 from idp.signatures.result import RevocationUnavailable
-from idp.signatures.revocation.fetcher import RevocationFetcher, url_problem
+from idp.signatures.revocation.fetcher import MAX_URLS_PER_KIND, RevocationFetcher, url_problem
 from tests.support.live import LiveServer, free_port
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -342,7 +342,9 @@ async def test_private_addresses_are_refused_unless_allowed(
         async def resolve(self, host: str, port: int) -> list[str]:
             return ["127.0.0.1"]
 
-    fetcher = RevocationFetcher(settings(), allow_private=False, clock=frozen, resolver=Answer())
+    fetcher = RevocationFetcher(
+        settings(revocation_ports=[int(port)]), allow_private=False, clock=frozen, resolver=Answer()
+    )
     for target, why in [
         (f"{url}/ca.crl", "the URL is refused: 127.0.0.1 is a loopback"),
         (f"http://localhost:{port}/ca.crl", "the URL is refused: localhost is a loopback name"),
@@ -670,3 +672,63 @@ async def test_the_checker_can_make_the_fetcher_forget_an_answer(
     fetcher.invalidate(f"{url}/ocsp")
     await fetcher.ocsp(f"{url}/ocsp", two, ca.der)
     assert state.hits["/ocsp"] == 4
+
+
+def test_public_hosts_are_asked_on_the_web_ports_only() -> None:
+    assert url_problem("http://crl.example.ru:80/ca.crl", allow_private=False) is None
+    assert url_problem("https://ocsp.example.ru:443/", allow_private=False) is None
+    for url in ("http://crl.example.ru:25/ca.crl", "https://8.8.8.8:8443/", "http://a.ru:8080/"):
+        problem = url_problem(url, allow_private=False)
+        assert problem is not None
+        assert problem.startswith("names port")
+    assert url_problem("http://a.ru:8080/", allow_private=False, ports=(8080,)) is None
+    assert url_problem("http://127.0.0.1:8080/ca.crl", allow_private=True) is None
+    assert MAX_URLS_PER_KIND == 2
+
+
+async def test_the_port_rule_applies_before_any_lookup() -> None:
+    strict = RevocationFetcher(
+        settings(), allow_private=False, resolver=Refuses(), connector=Refuses()
+    )
+    other = RevocationFetcher(
+        settings(revocation_ports=[8080]),
+        allow_private=False,
+        resolver=Refuses(),
+        connector=Refuses(),
+    )
+    try:
+        with pytest.raises(RevocationUnavailable, match=r"the URL names port 8080 \(only 80, 443"):
+            await strict.crl("http://crl.example.ru:8080/ca.crl")
+        with pytest.raises(RevocationUnavailable, match=r"name lookup of crl\.example\.ru failed"):
+            await other.crl("http://crl.example.ru:8080/ca.crl")
+    finally:
+        await strict.aclose()
+        await other.aclose()
+
+
+async def test_a_process_runs_at_most_revocation_concurrency_fetches_at_once(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crl = make_crl(ca, frozen.now() + timedelta(hours=1))
+    running, most = 0, 0
+
+    async def slow(request: Request) -> Response:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.1)
+        running -= 1
+        return Response(crl)
+
+    for i in range(6):
+        state.handlers[f"/{i}.crl"] = slow
+    fetcher = RevocationFetcher(
+        settings(revocation_concurrency=2), allow_private=True, clock=frozen
+    )
+    try:
+        answers = await asyncio.gather(*(fetcher.crl(f"{url}/{i}.crl") for i in range(6)))
+    finally:
+        await fetcher.aclose()
+    assert answers == [crl] * 6
+    assert most == 2

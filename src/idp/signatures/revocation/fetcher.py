@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urljoin, urlsplit
@@ -42,6 +42,11 @@ from idp.signatures.revocation.ocsp_request import build_query
 
 log = logging.getLogger("idp.signatures.revocation")
 
+# The checker tries at most this many OCSP URLs and this many CRL URLs of one certificate:
+# a certificate listing a hundred of them must not make a verification wait for each.
+MAX_URLS_PER_KIND = 2
+DEFAULT_PORTS = (80, 443)
+
 UNDATED_TTL = timedelta(minutes=5)
 MAX_REDIRECTS = 3  # CAs move their CRLs; a chain longer than this is not a CA's doing
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -49,18 +54,28 @@ OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
 
 
-def url_problem(url: str, *, allow_private: bool) -> str | None:
+def url_problem(
+    url: str, *, allow_private: bool, ports: Collection[int] = DEFAULT_PORTS
+) -> str | None:
     """Why a CRL or OCSP URL is refused before any lookup, or None. The back-channel rules
     (``uri_problem``) judge the https form of the URL: the same host, address and syntax
-    rules, without the one that confines plain http to private addresses."""
+    rules, without the one that confines plain http to private addresses. Public hosts are
+    asked on ``ports`` only (a certificate must not make this server knock on a mail or
+    database port elsewhere); where private addresses are allowed (dev, tests) any port."""
     if not url.lower().startswith(("http://", "https://")):
         return "is not an http or https URL"
-    _, rest = url.split(":", 1)
+    scheme, rest = url.split(":", 1)
     problem = uri_problem(f"https:{rest}", allow_private=allow_private)
     if problem is not None:
         return problem
-    host = (urlsplit(url).hostname or "").rstrip(".")
-    return None if host_is_encodable(host) else f"has an invalid host name {host[:80]!r}"
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    if not host_is_encodable(host):
+        return f"has an invalid host name {host[:80]!r}"
+    port = parts.port or (443 if scheme.lower() == "https" else 80)
+    if not allow_private and port not in ports:
+        return f"names port {port} (only {', '.join(map(str, sorted(ports)))} are asked)"
+    return None
 
 
 def host_is_encodable(host: str) -> bool:
@@ -116,6 +131,8 @@ class RevocationFetcher:
             max_bytes=settings.revocation_cache_bytes,
         )
         self._failures = RecentFailures(settings.revocation_failure_ttl, self._clock)
+        # One fetcher per process (the checker's): this bounds the process's fetches.
+        self._slots = asyncio.Semaphore(settings.revocation_concurrency)
         self._http = _client(settings, allow_private, resolver, connector, ssl_context)
 
     async def crl(self, url: str) -> bytes:
@@ -187,7 +204,9 @@ class RevocationFetcher:
     async def _download(self, what: str, url: str, body: bytes | None) -> bytes:
         host = _host(url)
         try:
-            async with asyncio.timeout(self._settings.revocation_timeout):
+            # Waiting for a slot counts against the timeout: a verification never waits
+            # longer than revocation_timeout for one answer, however busy the process is.
+            async with asyncio.timeout(self._settings.revocation_timeout), self._slots:
                 return await self._follow(what, url, body)
         except TimeoutError:
             raise RevocationUnavailable(
@@ -213,7 +232,9 @@ class RevocationFetcher:
 
     async def _follow(self, what: str, url: str, body: bytes | None) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
-            problem = url_problem(url, allow_private=self._allow_private)
+            problem = url_problem(
+                url, allow_private=self._allow_private, ports=self._settings.revocation_ports
+            )
             if problem is not None:
                 raise RevocationUnavailable(f"{what} from {_host(url)}: the URL {problem}")
             request = (
