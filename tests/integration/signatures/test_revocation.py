@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import gzip
+import resource
+import ssl
+import struct
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -14,15 +19,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
+from httpcore import AsyncNetworkStream
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from idp.clock import FrozenClock
+from idp.egress.backend import SocketOption
 from idp.settings import SignaturesSettings
 from idp.signatures.result import RevocationUnavailable
-from idp.signatures.revocation.fetcher import RevocationFetcher, url_problem
+from idp.signatures.revocation.fetcher import MAX_URLS_PER_KIND, RevocationFetcher, url_problem
 from tests.support.live import LiveServer, free_port
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -167,6 +177,29 @@ async def fetcher(frozen: FrozenClock) -> AsyncIterator[RevocationFetcher]:
     await f.aclose()
 
 
+def gzip_bomb(size: int) -> bytes:
+    """``size`` zero bytes gzipped twice, built without ever holding them: a few KB that
+    ``Content-Encoding: gzip, gzip`` turns back into ``size`` bytes. Deflate blocks ended by a
+    full flush do not depend on what came before, so one block repeated is the stream."""
+    block = 1 << 20
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    one = deflate.compress(bytes(block)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(size // block):
+        crc = zlib.crc32(bytes(block), crc)
+    inner = (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip header (RFC 1952)
+        + one * (size // block)
+        + zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # the empty final block
+        + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    )
+    return gzip.compress(inner, 9)
+
+
+def max_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
 def serve(data: bytes, *, status: int = 200, delay: float = 0.0) -> Handler:
     async def handler(request: Request) -> Response:
         if delay:
@@ -235,19 +268,27 @@ async def test_a_pem_crl_is_read_as_der(
         (b"", 404, "HTTP 404"),
     ],
 )
-async def test_a_bad_answer_is_unavailable_and_not_cached(
+async def test_a_bad_answer_is_unavailable_and_its_url_rests_for_the_failure_ttl(
     server: tuple[Responder, str],
     fetcher: RevocationFetcher,
+    frozen: FrozenClock,
     body: bytes,
     status: int,
     expected: str,
 ) -> None:
     state, url = server
     state.handlers["/bad.crl"] = serve(body, status=status)
-    for _ in range(2):
-        with pytest.raises(RevocationUnavailable) as caught:
-            await fetcher.crl(f"{url}/bad.crl")
-        assert str(caught.value) == f"CRL from 127.0.0.1: {expected}"
+    with pytest.raises(RevocationUnavailable) as caught:
+        await fetcher.crl(f"{url}/bad.crl")
+    assert str(caught.value) == f"CRL from 127.0.0.1: {expected}"
+    frozen.advance(29)
+    with pytest.raises(RevocationUnavailable) as caught:
+        await fetcher.crl(f"{url}/bad.crl")
+    assert str(caught.value).startswith(f"CRL from 127.0.0.1: {expected} (failed recently")
+    assert state.hits["/bad.crl"] == 1
+    frozen.advance(2)  # past revocation_failure_ttl: asked again, and the failure not kept
+    with pytest.raises(RevocationUnavailable, match=f"^CRL from 127.0.0.1: {expected}$"):
+        await fetcher.crl(f"{url}/bad.crl")
     assert state.hits["/bad.crl"] == 2
 
 
@@ -301,7 +342,9 @@ async def test_private_addresses_are_refused_unless_allowed(
         async def resolve(self, host: str, port: int) -> list[str]:
             return ["127.0.0.1"]
 
-    fetcher = RevocationFetcher(settings(), allow_private=False, clock=frozen, resolver=Answer())
+    fetcher = RevocationFetcher(
+        settings(revocation_ports=[int(port)]), allow_private=False, clock=frozen, resolver=Answer()
+    )
     for target, why in [
         (f"{url}/ca.crl", "the URL is refused: 127.0.0.1 is a loopback"),
         (f"http://localhost:{port}/ca.crl", "the URL is refused: localhost is a loopback name"),
@@ -423,3 +466,269 @@ async def test_an_unreachable_server_is_unavailable(
 ) -> None:
     with pytest.raises(RevocationUnavailable, match=r"^CRL from 127\.0\.0\.1: "):
         await fetcher.crl(f"http://127.0.0.1:{free_port()}/ca.crl")
+
+
+async def test_a_compressed_answer_is_refused_before_its_body_is_read(
+    server: tuple[Responder, str], fetcher: RevocationFetcher
+) -> None:
+    state, url = server
+    bomb = gzip_bomb(256 << 20)
+    assert len(bomb) < 8192
+    asked: list[str] = []
+
+    async def stacked(request: Request) -> Response:
+        asked.append(request.headers.get("accept-encoding", ""))
+        return Response(bomb, headers={"Content-Encoding": "gzip, gzip"})
+
+    state.handlers["/bomb.crl"] = stacked
+    before = max_rss_bytes()
+    with pytest.raises(RevocationUnavailable, match=r"Content-Encoding gzip, gzip is refused"):
+        await fetcher.crl(f"{url}/bomb.crl")
+    assert max_rss_bytes() - before < 100 << 20
+    assert asked == ["identity"]
+
+
+class Refuses:
+    """No name is answered and no connection made: nothing reaches the network."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        raise OSError("no lookups in this test")
+
+    async def connect(
+        self,
+        address: str,
+        port: int,
+        connect_timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[SocketOption] | None,
+    ) -> AsyncNetworkStream:
+        raise OSError("no connections in this test")
+
+
+_TLS = ssl.create_default_context()  # one for all: loading the trust store takes a while
+
+
+def isolated(**changes: object) -> RevocationFetcher:
+    return RevocationFetcher(
+        settings(**changes),
+        allow_private=True,
+        resolver=Refuses(),
+        connector=Refuses(),
+        ssl_context=_TLS,
+    )
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["ßß--.example", "a" * 64 + ".example", "xn--a.example", "xn--.example", "é" * 70 + ".ru"],
+)
+async def test_a_host_the_layers_below_refuse_is_unavailable(host: str) -> None:
+    fetcher = isolated()
+    try:
+        with pytest.raises(RevocationUnavailable, match="invalid host name"):
+            await fetcher.crl(f"http://{host}/ca.crl")
+        user, issuer = make_ca().der, make_ca().der
+        with pytest.raises(RevocationUnavailable, match="invalid host name"):
+            await fetcher.ocsp(f"http://{host}/", user, issuer)
+    finally:
+        await fetcher.aclose()
+
+
+_label = st.from_regex(r"(xn--)?[a-zA-Z0-9\u00c0-\u024f\u0400-\u04ff\-_ß]{0,70}", fullmatch=True)
+_hosts = st.one_of(
+    st.lists(_label, min_size=1, max_size=4).map(".".join),
+    st.text(max_size=80),
+    st.ip_addresses().map(lambda a: f"[{a}]" if a.version == 6 else str(a)),
+)
+_urls = st.one_of(
+    st.text(max_size=200),
+    st.builds(
+        lambda scheme, host, port, path: f"{scheme}://{host}{port}/{path}",
+        st.sampled_from(["http", "https", "HTTP", "ftp", "ldap"]),
+        _hosts,
+        st.one_of(st.just(""), st.integers(-1, 70000).map(lambda p: f":{p}"), st.text(max_size=6)),
+        st.text(max_size=40),
+    ),
+)
+
+
+@examples(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(url=_urls)
+def test_any_url_gives_an_answer_or_unavailable_never_another_exception(url: str) -> None:
+    async def fetch() -> None:
+        fetcher = isolated(revocation_timeout=1.0)
+        try:
+            await fetcher.crl(url)
+        except RevocationUnavailable as exc:
+            problems.append(str(exc))
+        finally:
+            await fetcher.aclose()
+
+    problems: list[str] = []
+
+    asyncio.run(fetch())
+    assert all(len(p.splitlines()) == 1 for p in problems)
+
+
+async def test_a_dead_responder_costs_its_timeout_once_per_failure_window(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/dead"] = serve(b"", delay=3)
+    fetcher = RevocationFetcher(settings(revocation_timeout=0.3), allow_private=True, clock=frozen)
+    users = [make_user(ca, serial).public_bytes(serialization.Encoding.DER) for serial in (1, 2)]
+    loop = asyncio.get_running_loop()
+    try:
+        with pytest.raises(RevocationUnavailable, match="no answer within"):
+            await fetcher.ocsp(f"{url}/dead", users[0], ca.der)
+        started = loop.time()
+        for user in users:  # another certificate, same responder: refused at once
+            with pytest.raises(RevocationUnavailable, match="failed recently"):
+                await fetcher.ocsp(f"{url}/dead", user, ca.der)
+        assert loop.time() - started < 0.1
+        assert state.hits["/dead"] == 1
+    finally:
+        await fetcher.aclose()
+
+
+async def test_the_cache_is_bounded_by_bytes(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crls = [make_crl(ca, frozen.now() + timedelta(hours=1)) for _ in range(3)]
+    for i, crl in enumerate(crls):
+        state.handlers[f"/{i}.crl"] = serve(crl)
+    budget = len(crls[0]) + len(crls[1]) + len(crls[2]) // 2  # two fit, not three
+    fetcher = RevocationFetcher(
+        settings(revocation_cache_bytes=budget), allow_private=True, clock=frozen
+    )
+    try:
+        for i in range(3):
+            await fetcher.crl(f"{url}/{i}.crl")
+        for i in (1, 2, 0):
+            await fetcher.crl(f"{url}/{i}.crl")
+        assert [state.hits[f"/{i}.crl"] for i in range(3)] == [2, 1, 1]  # the oldest went
+        tiny = RevocationFetcher(settings(revocation_cache_bytes=16), allow_private=True)
+        for _ in range(2):
+            await tiny.crl(f"{url}/1.crl")  # larger than the whole cache: used, not kept
+        assert state.hits["/1.crl"] == 3
+        await tiny.aclose()
+    finally:
+        await fetcher.aclose()
+
+
+async def test_an_answer_is_kept_no_longer_than_its_max_age_whatever_its_next_update(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/year.crl"] = serve(make_crl(ca, frozen.now() + timedelta(days=365)))
+
+    async def answer(request: Request) -> Response:
+        parsed = ocsp.load_der_ocsp_request(await request.body())
+        return Response(ocsp_answer(ca, parsed, frozen.now() + timedelta(days=365)))
+
+    state.handlers["/ocsp"] = answer
+    user = make_user(ca, 77).public_bytes(serialization.Encoding.DER)
+    await fetcher.crl(f"{url}/year.crl")
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    frozen.advance(3599)
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    assert state.hits["/ocsp"] == 1
+    frozen.advance(2)  # ocsp_max_age: 3600 s
+    await fetcher.ocsp(f"{url}/ocsp", user, ca.der)
+    assert state.hits["/ocsp"] == 2
+    frozen.advance(86400 - 3601 - 1)
+    await fetcher.crl(f"{url}/year.crl")
+    assert state.hits["/year.crl"] == 1
+    frozen.advance(2)  # crl_max_age: a day
+    await fetcher.crl(f"{url}/year.crl")
+    assert state.hits["/year.crl"] == 2
+
+
+async def test_the_checker_can_make_the_fetcher_forget_an_answer(
+    server: tuple[Responder, str], fetcher: RevocationFetcher, ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    state.handlers["/ca.crl"] = serve(make_crl(ca, frozen.now() + timedelta(hours=1)))
+
+    async def answer(request: Request) -> Response:
+        parsed = ocsp.load_der_ocsp_request(await request.body())
+        return Response(ocsp_answer(ca, parsed, frozen.now() + timedelta(minutes=10)))
+
+    state.handlers["/ocsp"] = answer
+    one, two = (make_user(ca, s).public_bytes(serialization.Encoding.DER) for s in (5, 6))
+    await fetcher.crl(f"{url}/ca.crl")
+    fetcher.invalidate(f"{url}/ca.crl")
+    await fetcher.crl(f"{url}/ca.crl")
+    assert state.hits["/ca.crl"] == 2
+
+    await fetcher.ocsp(f"{url}/ocsp", one, ca.der)
+    await fetcher.ocsp(f"{url}/ocsp", two, ca.der)
+    fetcher.invalidate_ocsp(f"{url}/ocsp", one, ca.der)
+    fetcher.invalidate_ocsp(f"{url}/ocsp", b"not a certificate", ca.der)  # ignored
+    await fetcher.ocsp(f"{url}/ocsp", one, ca.der)
+    await fetcher.ocsp(f"{url}/ocsp", two, ca.der)
+    assert state.hits["/ocsp"] == 3  # only the forgotten answer was asked again
+    fetcher.invalidate(f"{url}/ocsp")
+    await fetcher.ocsp(f"{url}/ocsp", two, ca.der)
+    assert state.hits["/ocsp"] == 4
+
+
+def test_public_hosts_are_asked_on_the_web_ports_only() -> None:
+    assert url_problem("http://crl.example.ru:80/ca.crl", allow_private=False) is None
+    assert url_problem("https://ocsp.example.ru:443/", allow_private=False) is None
+    for url in ("http://crl.example.ru:25/ca.crl", "https://8.8.8.8:8443/", "http://a.ru:8080/"):
+        problem = url_problem(url, allow_private=False)
+        assert problem is not None
+        assert problem.startswith("names port")
+    assert url_problem("http://a.ru:8080/", allow_private=False, ports=(8080,)) is None
+    assert url_problem("http://127.0.0.1:8080/ca.crl", allow_private=True) is None
+    assert MAX_URLS_PER_KIND == 2
+
+
+async def test_the_port_rule_applies_before_any_lookup() -> None:
+    strict = RevocationFetcher(
+        settings(), allow_private=False, resolver=Refuses(), connector=Refuses()
+    )
+    other = RevocationFetcher(
+        settings(revocation_ports=[8080]),
+        allow_private=False,
+        resolver=Refuses(),
+        connector=Refuses(),
+    )
+    try:
+        with pytest.raises(RevocationUnavailable, match=r"the URL names port 8080 \(only 80, 443"):
+            await strict.crl("http://crl.example.ru:8080/ca.crl")
+        with pytest.raises(RevocationUnavailable, match=r"name lookup of crl\.example\.ru failed"):
+            await other.crl("http://crl.example.ru:8080/ca.crl")
+    finally:
+        await strict.aclose()
+        await other.aclose()
+
+
+async def test_a_process_runs_at_most_revocation_concurrency_fetches_at_once(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crl = make_crl(ca, frozen.now() + timedelta(hours=1))
+    running, most = 0, 0
+
+    async def slow(request: Request) -> Response:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.1)
+        running -= 1
+        return Response(crl)
+
+    for i in range(6):
+        state.handlers[f"/{i}.crl"] = slow
+    fetcher = RevocationFetcher(
+        settings(revocation_concurrency=2), allow_private=True, clock=frozen
+    )
+    try:
+        answers = await asyncio.gather(*(fetcher.crl(f"{url}/{i}.crl") for i in range(6)))
+    finally:
+        await fetcher.aclose()
+    assert answers == [crl] * 6
+    assert most == 2

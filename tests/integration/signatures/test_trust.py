@@ -257,3 +257,5 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     line = (await run_in_process(env, "trust", "import", str(tmp_path / "nope"))).refused()
     assert line.startswith("idp: ")
     assert "No such file" in line
+    line = (await run_in_process(env, "trust", "import", "https://ßß--.example/x")).refused()
+    assert line == "idp: ßß--.example: not a valid host name"
