@@ -85,7 +85,11 @@ class SignatureChecker:
         if isinstance(first, Verification):
             return first
         crls, ocsps = await self._fetch(first)
-        return await loop.run_in_executor(self._pool, conclude, first, crls, ocsps)
+        # The path is judged at the time the answers came, not when the verification began: a
+        # responder signs a fresh answer (thisUpdate: now), which must not lie in the future
+        # of the moment it is checked at, however long the first step waited for the pool.
+        now = self._clock.now()
+        return await loop.run_in_executor(self._pool, conclude, first, crls, ocsps, now)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown)

@@ -90,26 +90,26 @@ def check_cms(
     signed_before: datetime,
     algorithms: Algorithms,
 ) -> SignedCms:
-    """The CMS's signer and what it says, once every check passed; raises :class:`CmsRefused`.
-    Parsing errors of asn1crypto (``ValueError``, ``TypeError``, …) are the caller's
-    ``malformed``."""
-    info = cms.ContentInfo.load(der, strict=True)
-    if info["content_type"].dotted != ID_SIGNED_DATA:
-        raise CmsRefused(Reason.MALFORMED, "not a CMS SignedData")
-    signed = info["content"]
-    signer_infos = signed["signer_infos"]
-    if len(signer_infos) != 1:
-        raise CmsRefused(Reason.MALFORMED, f"{len(signer_infos)} signers, one expected")
-    signer_info = signer_infos[0]
-    encapsulated = signed["encap_content_info"]
-    if encapsulated["content_type"].dotted != ID_DATA:
-        raise CmsRefused(Reason.MALFORMED, "the signed content is not id-data")
-    pool = _certificates(signed, certificates)
-    signer = _signer_certificate(signer_info["sid"], pool)
-    if signer is None:
-        raise CmsRefused(Reason.CERTIFICATE_MISSING, "the signer's certificate is not given")
-    signer_der = signer.dump()
+    """The CMS's signer and what it says, once every check passed. Raises :class:`CmsRefused`
+    and nothing else: bytes asn1crypto cannot parse are ``malformed``."""
+    signer_der: bytes | None = None
     try:
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].dotted != ID_SIGNED_DATA:
+            raise CmsRefused(Reason.MALFORMED, "not a CMS SignedData")
+        signed = info["content"]
+        signer_infos = signed["signer_infos"]
+        if len(signer_infos) != 1:
+            raise CmsRefused(Reason.MALFORMED, f"{len(signer_infos)} signers, one expected")
+        signer_info = signer_infos[0]
+        encapsulated = signed["encap_content_info"]
+        if encapsulated["content_type"].dotted != ID_DATA:
+            raise CmsRefused(Reason.MALFORMED, "the signed content is not id-data")
+        pool = _certificates(signed, certificates)
+        signer = _signer_certificate(signer_info["sid"], pool)
+        if signer is None:
+            raise CmsRefused(Reason.CERTIFICATE_MISSING, "the signer's certificate is not given")
+        signer_der = signer.dump()
         return _check_signer(
             signer_info,
             signer,
@@ -121,8 +121,15 @@ def check_cms(
             algorithms,
         )
     except CmsRefused as refused:
-        refused.signer = signer_der
+        refused.signer = refused.signer or signer_der
         raise
+    except Exception as failure:
+        # asn1crypto parses lazily, so hostile bytes fail wherever a field is first read (a
+        # ValueError, TypeError, KeyError, IndexError, RecursionError, …); so does a plug-in
+        # handed a key it cannot read. The type is named, never the bytes.
+        raise CmsRefused(
+            Reason.MALFORMED, f"not a CMS idp can read ({type(failure).__name__})", signer_der
+        ) from None
 
 
 def _check_signer(

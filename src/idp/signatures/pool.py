@@ -114,8 +114,11 @@ def prepare(request: Request) -> Verification | Prepared:
     return Prepared(request, signed, anchors, needs)
 
 
-def conclude(prepared: Prepared, crls: tuple[bytes, ...], ocsps: tuple[bytes, ...]) -> Verification:
-    """Validate the path with the revocation information fetched, then the profiles."""
+def conclude(
+    prepared: Prepared, crls: tuple[bytes, ...], ocsps: tuple[bytes, ...], now: datetime
+) -> Verification:
+    """Validate the path at ``now`` (when the revocation information was fetched), then the
+    profiles."""
     request, signed = prepared.request, prepared.signed
     known: dict[str, object] = certificate_facts(signed.signer) | {
         "algorithm": signed.algorithm,
@@ -126,7 +129,7 @@ def conclude(prepared: Prepared, crls: tuple[bytes, ...], ocsps: tuple[bytes, ..
             signed.signer,
             signed.certificates,
             prepared.anchors,
-            moment=request.now,
+            moment=now,
             algorithms=algorithms_named(request.options.algorithms),
             crls=crls,
             ocsps=ocsps,

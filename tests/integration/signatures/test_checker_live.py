@@ -128,6 +128,37 @@ async def test_revoked_after_issue_is_refused_once_the_cache_lapses(
     assert result.reason is Reason.REVOKED, result
 
 
+class StartedEarlier:
+    """The first reading is ``lag`` in the past (the verification started then, say on a busy
+    pool); every later one is the real time."""
+
+    def __init__(self, lag: timedelta) -> None:
+        self.lag: timedelta | None = lag
+
+    def now(self) -> datetime:
+        lag, self.lag = self.lag, None
+        return datetime.now(UTC) - (lag or timedelta())
+
+
+async def test_a_fresh_answer_is_not_in_the_future_of_a_slow_verification(
+    test_pki: TestPki, fetcher: RevocationFetcher
+) -> None:
+    # The responder signs its answer at the time of the request (thisUpdate: now); the path is
+    # judged after the fetch, so a verification whose first step took long still passes.
+    person = test_pki.person("p256", revocation="ocsp", surname="Медленная")
+    checker = SignatureChecker(
+        SignaturesSettings(pool="thread", pool_size=1),
+        trust=Trust(*test_pki.anchors),
+        revocation=fetcher,
+        clock=StartedEarlier(timedelta(seconds=30)),
+    )
+    try:
+        result = await verify(checker, test_pki.sign(CONTENT, person))
+    finally:
+        await checker.close()
+    assert result.ok, result
+
+
 async def test_a_responder_that_is_down(fetcher: RevocationFetcher) -> None:
     # A PKI whose CRLs and OCSP answers are published at a port nobody listens on.
     dark = TestPki(f"http://127.0.0.1:{free_port()}")
