@@ -81,7 +81,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
         return report.as_dict()
 
-    show(run(action), args.json, tables={"refused": [("entry", "ENTRY"), ("reason", "REASON")]})
+    show(
+        run(action),
+        args.json,
+        tables={
+            "refused": [("entry", "ENTRY"), ("reason", "REASON")],
+            "kept": [("entry", "ENTRY"), ("reason", "REASON")],
+        },
+    )
     return 0
 
 

@@ -36,10 +36,13 @@ from tests.conftest import TEST_KEK
 from tests.support.cli_kit import run_in_process
 from tests.support.live import LiveServer, free_port
 from tests.unit.signatures.test_trust_formats import (
+    GRANTED,
     make_certificate,
     make_ru_list,
+    make_tsl,
     pem,
     ru_ca,
+    tsl_service,
 )
 
 
@@ -322,3 +325,50 @@ async def test_a_truncated_list_fails_the_scheduled_refresh_and_keeps_the_old_on
     dropped = await _anchor(trust_ctx, fingerprint(ders[9]))
     assert dropped is not None
     assert dropped.withdrawn_at is not None
+
+
+async def test_an_anchor_belongs_to_the_source_that_listed_it_first(
+    trust_ctx: Context, tmp_path: Path
+) -> None:
+    ders = [make_certificate(f"Owned CA {i}") for i in range(10)]
+    since = "2020-06-01T00:00:00Z"
+    tsl = tmp_path / "tsl.xml"
+    tsl.write_bytes(
+        make_tsl(*(tsl_service(d, f"Owned CA {i}", GRANTED, since) for i, d in enumerate(ders)))
+    )
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    (directory / "shared.pem").write_bytes(pem(ders[0]))
+    (directory / "own.pem").write_bytes(pem(make_certificate("Directory CA")))
+    now = trust_ctx.clock.now()
+    async with trust_ctx.db.transaction() as session:
+        await import_source(session, str(tsl), now=now)
+    async with trust_ctx.db.transaction() as session:
+        other = await import_source(session, str(directory), now=now)
+    assert (other.added, other.updated, other.unchanged) == (1, 0, 1)
+    assert [(k.label, k.reason) for k in other.kept] == [
+        (fingerprint(ders[0]), "listed by another source")
+    ]
+    shared = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert shared is not None
+    assert shared.source == source_name(str(tsl))  # not moved
+    assert shared.source_kind == "etsi-tsl"
+    assert shared.accredited_from is not None  # not widened to the directory's open window
+
+    tsl.write_bytes(
+        make_tsl(
+            *(tsl_service(d, f"Owned CA {i}", GRANTED, since) for i, d in enumerate(ders[1:], 1))
+        )
+    )
+    async with trust_ctx.db.transaction() as session:
+        dropped = await import_source(session, str(tsl), now=now)
+    assert dropped.withdrawn == 1
+    async with trust_ctx.db.transaction() as session:
+        again = await import_source(session, str(directory), now=now)
+    assert (again.updated, again.unchanged, again.withdrawn) == (0, 2, 0)
+    assert again.as_dict()["kept"] == [
+        {"entry": fingerprint(ders[0]), "reason": "listed by another source"}
+    ]
+    gone = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert gone is not None
+    assert gone.withdrawn_at is not None  # its own list withdrew it; the other does not revive it

@@ -5,7 +5,8 @@ Every change runs in the caller's transaction and raises the ``trust`` cache gen
 ``trust_recheck`` seconds. An import is idempotent: anchors are upserted by fingerprint (their
 names and accreditation windows updated), and anchors the same source listed before but lists
 no longer, or lists as withdrawn, are withdrawn (kept, never deleted). Imports and withdrawals
-are audited.
+are audited. An anchor belongs to the source that listed it first: another source naming the
+same CA changes nothing in it (reported as "listed by another source").
 
 A list that names no CA at all is refused, and so is one that no longer names more than
 ``MAX_UNLISTED_SHARE`` of the CAs its source gives now, unless forced: an empty or truncated
@@ -37,6 +38,7 @@ from idp.signatures.trust.xmlsafe import UnreadableSource
 Fetch = Callable[[str], Awaitable[bytes]]
 SOURCE_LENGTH = 1024
 MAX_UNLISTED_SHARE = 0.10  # of a source's live anchors an import may drop without --force
+OTHER_SOURCE = "listed by another source"
 
 
 class TooManyUnlisted(BadInput):
@@ -53,6 +55,8 @@ class ImportReport:
     unchanged: int = 0
     withdrawn: int = 0
     refused: tuple[Refusal, ...] = field(default=())
+    # Listed, counted unchanged, and left as they are: why (another source's CA, blocked).
+    kept: tuple[Refusal, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +67,7 @@ class ImportReport:
             "unchanged": self.unchanged,
             "withdrawn": self.withdrawn,
             "refused": [{"entry": r.label, "reason": r.reason} for r in self.refused],
+            "kept": [{"entry": k.label, "reason": k.reason} for k in self.kept],
         }
 
 
@@ -116,14 +121,24 @@ async def import_parsed(
         )
     known = await repository.by_fingerprints(session, listed)
     added = updated = unchanged = withdrawn = 0
+    kept: list[Refusal] = []
     for entry in parsed.entries:
         row = known.get(entry.fingerprint)
         if row is None:
             if await repository.insert_if_absent(session, _new(entry, parsed.kind, source, now)):
                 added += 1
                 withdrawn += entry.withdrawn
+            else:  # another import inserted it meanwhile: that source owns it
+                unchanged += 1
+                kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
             continue
-        changes = _changes(row, entry, parsed.kind, source, now)
+        if row.source != source:
+            # The source that listed it first owns it: another list naming it neither moves
+            # it, widens its window nor trusts it again once its own list withdrew it.
+            unchanged += 1
+            kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
+            continue
+        changes = _changes(row, entry, parsed.kind, now)
         if not changes:
             unchanged += 1
             continue
@@ -137,7 +152,9 @@ async def import_parsed(
         await repository.change(session, row.id, {"withdrawn_at": now, "updated_at": now})
         withdrawn += 1
         _audit_withdrawal(session, row.fingerprint, source, now, "no longer listed")
-    report = ImportReport(source, parsed.kind, added, updated, unchanged, withdrawn, parsed.refused)
+    report = ImportReport(
+        source, parsed.kind, added, updated, unchanged, withdrawn, parsed.refused, tuple(kept)
+    )
     record(
         session,
         "trust.imported",
@@ -202,13 +219,11 @@ def _new(entry: Entry, kind: str, source: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def _changes(
-    row: TrustAnchor, entry: Entry, kind: str, source: str, now: datetime
-) -> dict[str, Any]:
+def _changes(row: TrustAnchor, entry: Entry, kind: str, now: datetime) -> dict[str, Any]:
+    """What the owning source's list changes in its anchor."""
     wanted: dict[str, Any] = {
         "name": entry.name,
         "source_kind": kind,
-        "source": source,
         "accredited_from": entry.accredited_from,
         "accredited_until": entry.accredited_until,
     }
