@@ -3,7 +3,8 @@
 ``import`` reads a certificate file, a directory of them, an ETSI TS 119 612 trusted list or
 the Russian accredited-CA list (a path or an https URL) and makes the list agree with it: new
 CAs added, windows updated, CAs the same source no longer lists withdrawn. Input that cannot be
-read is refused in one line (exit 2) with nothing written.
+read, names no CA, or no longer names more than 10 % of the source's CAs (unless ``--force``)
+is refused in one line (exit 2) with nothing written.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def register(commands: Any) -> None:
         "source",
         metavar="FILE_OR_DIR_OR_URL",
         help="certificates (PEM/DER), a directory of them, an ETSI or Russian CA list",
+    )
+    imports.add_argument(
+        "--force",
+        action="store_true",
+        help="import even if the list no longer names more than 10 %% of its source's CAs",
     )
     add_json(imports)
     imports.set_defaults(func=cmd_import)
@@ -71,11 +77,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         parsed = await read_source(args.source)  # refused before any transaction begins
         async with ctx.db.transaction() as session:
             report = await import_parsed(
-                session, parsed, source_name(args.source), now=ctx.clock.now()
+                session, parsed, source_name(args.source), now=ctx.clock.now(), force=args.force
             )
         return report.as_dict()
 
-    show(run(action), args.json, tables={"refused": [("entry", "ENTRY"), ("reason", "REASON")]})
+    show(
+        run(action),
+        args.json,
+        tables={
+            "refused": [("entry", "ENTRY"), ("reason", "REASON")],
+            "kept": [("entry", "ENTRY"), ("reason", "REASON")],
+        },
+    )
     return 0
 
 

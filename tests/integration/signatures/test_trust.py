@@ -22,19 +22,27 @@ from idp.db.models import AuditEvent, QueuedJob, TrustAnchor
 from idp.jobs.registry import Registry
 from idp.jobs.runner import JobRunner
 from idp.settings import Settings, SignaturesSettings
-from idp.signatures.trust import schedule
+from idp.signatures.trust import repository, schedule
 from idp.signatures.trust.formats import fingerprint
-from idp.signatures.trust.service import import_source, list_anchors, source_name
+from idp.signatures.trust.service import (
+    TooManyUnlisted,
+    import_source,
+    list_anchors,
+    source_name,
+)
 from idp.signatures.trust.store import TrustStore
 from idp.signatures.trust.xmlsafe import UnreadableSource
 from tests.conftest import TEST_KEK
 from tests.support.cli_kit import run_in_process
 from tests.support.live import LiveServer, free_port
 from tests.unit.signatures.test_trust_formats import (
+    GRANTED,
     make_certificate,
     make_ru_list,
+    make_tsl,
     pem,
     ru_ca,
+    tsl_service,
 )
 
 
@@ -76,9 +84,15 @@ async def test_an_import_is_idempotent_and_withdraws_what_its_source_no_longer_l
         again = await import_source(session, str(tmp_path), now=now)
     assert (again.added, again.updated, again.unchanged, again.withdrawn) == (0, 0, 3, 0)
 
-    (tmp_path / "2.pem").unlink()
+    (tmp_path / "2.pem").unlink()  # one of three is more than 10 %: only when forced
+    with pytest.raises(TooManyUnlisted, match="no longer names 1 of the 3 CAs"):
+        async with trust_ctx.db.transaction() as session:
+            await import_source(session, str(tmp_path), now=now)
+    kept = await _anchor(trust_ctx, fingerprint(ders[2]))
+    assert kept is not None
+    assert kept.withdrawn_at is None
     async with trust_ctx.db.transaction() as session:
-        third = await import_source(session, str(tmp_path), now=now)
+        third = await import_source(session, str(tmp_path), now=now, force=True)
     assert (third.added, third.unchanged, third.withdrawn) == (0, 2, 1)
     gone = await _anchor(trust_ctx, fingerprint(ders[2]))
     assert gone is not None
@@ -243,9 +257,10 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
 
     (tmp_path / "ca.der").unlink()
     (tmp_path / "other.pem").write_bytes(pem(make_certificate("CLI CA 2")))
-    assert (await run_in_process(env, "trust", "import", str(tmp_path), "--json")).json()[
-        "withdrawn"
-    ] == 1
+    line = (await run_in_process(env, "trust", "import", str(tmp_path))).refused()
+    assert line.startswith("idp: the list no longer names 1 of the 1 CAs its source gives now")
+    forced = await run_in_process(env, "trust", "import", str(tmp_path), "--force", "--json")
+    assert forced.json()["withdrawn"] == 1
     active = (await run_in_process(env, "trust", "list", "--json")).json()["anchors"]
     every = (await run_in_process(env, "trust", "list", "--all", "--json")).json()["anchors"]
     assert fingerprint(der) not in {a["fingerprint"] for a in active}
@@ -257,5 +272,103 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     line = (await run_in_process(env, "trust", "import", str(tmp_path / "nope"))).refused()
     assert line.startswith("idp: ")
     assert "No such file" in line
+    (tmp_path / "empty.xml").write_bytes(make_ru_list())
+    line = (await run_in_process(env, "trust", "import", str(tmp_path / "empty.xml"))).refused()
+    assert line == "idp: the list names no CA certificate; nothing was imported"
     line = (await run_in_process(env, "trust", "import", "https://ßß--.example/x")).refused()
     assert line == "idp: ßß--.example: not a valid host name"
+
+
+@pytest.mark.parametrize("kind", ["empty list", "no CA in it"])
+async def test_a_list_that_names_no_ca_is_refused_and_writes_nothing(
+    trust_ctx: Context, tmp_path: Path, kind: str
+) -> None:
+    if kind == "empty list":
+        (tmp_path / "list.xml").write_bytes(make_ru_list())
+        source = tmp_path / "list.xml"
+    else:
+        (tmp_path / "leaf.pem").write_bytes(pem(make_certificate("Leaf", ca=False)))
+        source = tmp_path
+    async with trust_ctx.db.read() as session:
+        before = await session.scalar(select(func.count()).select_from(AuditEvent))
+        generation = await repository.generation(session)
+    with pytest.raises(UnreadableSource, match=r"^the list names no CA certificate"):
+        async with trust_ctx.db.transaction() as session:
+            await import_source(session, str(source), now=trust_ctx.clock.now())
+    async with trust_ctx.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEvent)) == before
+        assert await repository.generation(session) == generation
+
+
+async def test_a_truncated_list_fails_the_scheduled_refresh_and_keeps_the_old_one(
+    trust_ctx: Context, list_server: tuple[ListServer, str]
+) -> None:
+    state, url = list_server
+    source = f"{url}?truncated={uuid.uuid4().hex}"  # a source of its own in the shared database
+    ders = [make_certificate(f"Truncated CA {i}") for i in range(10)]
+    state.status = 200
+    state.body = make_ru_list(ru_ca("УЦ", ders))
+    handler = schedule.RefreshHandler(trust_ctx)
+    assert await handler.refresh(source) is True
+
+    state.body = make_ru_list(ru_ca("УЦ", ders[:8]))  # two of ten gone: more than 10 %
+    assert await handler.refresh(source) is False
+    failures = await _events(trust_ctx, "trust.refresh_failed", source)
+    assert "no longer names 2 of the 10 CAs" in failures[-1].details["error"]
+    for der in ders:
+        anchor = await _anchor(trust_ctx, fingerprint(der))
+        assert anchor is not None
+        assert anchor.withdrawn_at is None
+
+    state.body = make_ru_list(ru_ca("УЦ", ders[:9]))  # one of ten: the list may drop it
+    assert await handler.refresh(source) is True
+    dropped = await _anchor(trust_ctx, fingerprint(ders[9]))
+    assert dropped is not None
+    assert dropped.withdrawn_at is not None
+
+
+async def test_an_anchor_belongs_to_the_source_that_listed_it_first(
+    trust_ctx: Context, tmp_path: Path
+) -> None:
+    ders = [make_certificate(f"Owned CA {i}") for i in range(10)]
+    since = "2020-06-01T00:00:00Z"
+    tsl = tmp_path / "tsl.xml"
+    tsl.write_bytes(
+        make_tsl(*(tsl_service(d, f"Owned CA {i}", GRANTED, since) for i, d in enumerate(ders)))
+    )
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    (directory / "shared.pem").write_bytes(pem(ders[0]))
+    (directory / "own.pem").write_bytes(pem(make_certificate("Directory CA")))
+    now = trust_ctx.clock.now()
+    async with trust_ctx.db.transaction() as session:
+        await import_source(session, str(tsl), now=now)
+    async with trust_ctx.db.transaction() as session:
+        other = await import_source(session, str(directory), now=now)
+    assert (other.added, other.updated, other.unchanged) == (1, 0, 1)
+    assert [(k.label, k.reason) for k in other.kept] == [
+        (fingerprint(ders[0]), "listed by another source")
+    ]
+    shared = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert shared is not None
+    assert shared.source == source_name(str(tsl))  # not moved
+    assert shared.source_kind == "etsi-tsl"
+    assert shared.accredited_from is not None  # not widened to the directory's open window
+
+    tsl.write_bytes(
+        make_tsl(
+            *(tsl_service(d, f"Owned CA {i}", GRANTED, since) for i, d in enumerate(ders[1:], 1))
+        )
+    )
+    async with trust_ctx.db.transaction() as session:
+        dropped = await import_source(session, str(tsl), now=now)
+    assert dropped.withdrawn == 1
+    async with trust_ctx.db.transaction() as session:
+        again = await import_source(session, str(directory), now=now)
+    assert (again.updated, again.unchanged, again.withdrawn) == (0, 2, 0)
+    assert again.as_dict()["kept"] == [
+        {"entry": fingerprint(ders[0]), "reason": "listed by another source"}
+    ]
+    gone = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert gone is not None
+    assert gone.withdrawn_at is not None  # its own list withdrew it; the other does not revive it

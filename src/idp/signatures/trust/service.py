@@ -5,7 +5,14 @@ Every change runs in the caller's transaction and raises the ``trust`` cache gen
 ``trust_recheck`` seconds. An import is idempotent: anchors are upserted by fingerprint (their
 names and accreditation windows updated), and anchors the same source listed before but lists
 no longer, or lists as withdrawn, are withdrawn (kept, never deleted). Imports and withdrawals
-are audited.
+are audited. An anchor belongs to the source that listed it first: another source naming the
+same CA changes nothing in it (reported as "listed by another source").
+
+A list that names no CA at all is refused, and so is one that no longer names more than
+``MAX_UNLISTED_SHARE`` of the CAs its source gives now, unless forced: an empty or truncated
+download must not withdraw every anchor of its source at once. CAs a list explicitly marks
+withdrawn do not count towards that share: withdrawing a CA its list says is withdrawn is
+never held back.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit.log import record
 from idp.db.models import TrustAnchor
+from idp.errors import BadInput
 from idp.signatures.trust import repository
 from idp.signatures.trust.fetch import fetch_list, is_url
 from idp.signatures.trust.formats import Entry, Parsed, Refusal, checked, parse, read_path
@@ -29,6 +37,13 @@ from idp.signatures.trust.xmlsafe import UnreadableSource
 
 Fetch = Callable[[str], Awaitable[bytes]]
 SOURCE_LENGTH = 1024
+MAX_UNLISTED_SHARE = 0.10  # of a source's live anchors an import may drop without --force
+OTHER_SOURCE = "listed by another source"
+
+
+class TooManyUnlisted(BadInput):
+    """The list no longer names too many of its source's CAs (a truncated download?);
+    nothing was imported. Forcing the import withdraws them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,8 @@ class ImportReport:
     unchanged: int = 0
     withdrawn: int = 0
     refused: tuple[Refusal, ...] = field(default=())
+    # Listed, counted unchanged, and left as they are: why (another source's CA, blocked).
+    kept: tuple[Refusal, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +67,7 @@ class ImportReport:
             "unchanged": self.unchanged,
             "withdrawn": self.withdrawn,
             "refused": [{"entry": r.label, "reason": r.reason} for r in self.refused],
+            "kept": [{"entry": k.label, "reason": k.reason} for k in self.kept],
         }
 
 
@@ -70,28 +88,57 @@ async def read_source(source: str, *, fetch: Fetch = fetch_list) -> Parsed:
 
 
 async def import_source(
-    session: AsyncSession, source: str, *, now: datetime, fetch: Fetch = fetch_list
+    session: AsyncSession,
+    source: str,
+    *,
+    now: datetime,
+    fetch: Fetch = fetch_list,
+    force: bool = False,
 ) -> ImportReport:
     """Read ``source`` (file, directory or URL) and make the trust list agree with it.
-    Raises ``UnreadableSource`` before writing anything when it cannot be read."""
+    Raises ``UnreadableSource`` before writing anything when it cannot be read or names no CA,
+    ``TooManyUnlisted`` (unless ``force``) when it drops too many of the source's CAs."""
     parsed = await read_source(source, fetch=fetch)
-    return await import_parsed(session, parsed, source_name(source), now=now)
+    return await import_parsed(session, parsed, source_name(source), now=now, force=force)
 
 
 async def import_parsed(
-    session: AsyncSession, parsed: Parsed, source: str, *, now: datetime
+    session: AsyncSession, parsed: Parsed, source: str, *, now: datetime, force: bool = False
 ) -> ImportReport:
-    await repository.bump_generation(session)
-    known = await repository.by_fingerprints(session, (e.fingerprint for e in parsed.entries))
+    """The import of an already read list (``import_source``). Raises before any change it
+    makes is visible; the caller's transaction then rolls the generation bump back."""
+    if not parsed.entries:
+        raise UnreadableSource("the list names no CA certificate; nothing was imported")
+    await repository.bump_generation(session)  # first: it serialises imports
+    listed = {e.fingerprint for e in parsed.entries}
+    live = await repository.listed_by(session, source)
+    unlisted = [row for row in live if row.fingerprint not in listed]
+    if not force and len(unlisted) > MAX_UNLISTED_SHARE * len(live):
+        raise TooManyUnlisted(
+            f"the list no longer names {len(unlisted)} of the {len(live)} CAs its source "
+            f"gives now (more than {MAX_UNLISTED_SHARE:.0%}): a truncated list? "
+            "Nothing was imported; idp trust import --force withdraws them"
+        )
+    known = await repository.by_fingerprints(session, listed)
     added = updated = unchanged = withdrawn = 0
+    kept: list[Refusal] = []
     for entry in parsed.entries:
         row = known.get(entry.fingerprint)
         if row is None:
             if await repository.insert_if_absent(session, _new(entry, parsed.kind, source, now)):
                 added += 1
                 withdrawn += entry.withdrawn
+            else:  # another import inserted it meanwhile: that source owns it
+                unchanged += 1
+                kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
             continue
-        changes = _changes(row, entry, parsed.kind, source, now)
+        if row.source != source:
+            # The source that listed it first owns it: another list naming it neither moves
+            # it, widens its window nor trusts it again once its own list withdrew it.
+            unchanged += 1
+            kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
+            continue
+        changes = _changes(row, entry, parsed.kind, now)
         if not changes:
             unchanged += 1
             continue
@@ -101,13 +148,13 @@ async def import_parsed(
             _audit_withdrawal(session, row.fingerprint, source, now, "withdrawn by its list")
         else:
             updated += 1
-    listed = {e.fingerprint for e in parsed.entries}
-    for row in await repository.listed_by(session, source):
-        if row.fingerprint not in listed:
-            await repository.change(session, row.id, {"withdrawn_at": now, "updated_at": now})
-            withdrawn += 1
-            _audit_withdrawal(session, row.fingerprint, source, now, "no longer listed")
-    report = ImportReport(source, parsed.kind, added, updated, unchanged, withdrawn, parsed.refused)
+    for row in unlisted:
+        await repository.change(session, row.id, {"withdrawn_at": now, "updated_at": now})
+        withdrawn += 1
+        _audit_withdrawal(session, row.fingerprint, source, now, "no longer listed")
+    report = ImportReport(
+        source, parsed.kind, added, updated, unchanged, withdrawn, parsed.refused, tuple(kept)
+    )
     record(
         session,
         "trust.imported",
@@ -172,13 +219,11 @@ def _new(entry: Entry, kind: str, source: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def _changes(
-    row: TrustAnchor, entry: Entry, kind: str, source: str, now: datetime
-) -> dict[str, Any]:
+def _changes(row: TrustAnchor, entry: Entry, kind: str, now: datetime) -> dict[str, Any]:
+    """What the owning source's list changes in its anchor."""
     wanted: dict[str, Any] = {
         "name": entry.name,
         "source_kind": kind,
-        "source": source,
         "accredited_from": entry.accredited_from,
         "accredited_until": entry.accredited_until,
     }
