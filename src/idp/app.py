@@ -26,6 +26,7 @@ from idp.consents import routes as consent_routes
 from idp.console import pages as console_pages
 from idp.console import routes as console_routes
 from idp.console.my_data import pages as my_data_pages
+from idp.console.qes import pages as qes_pages
 from idp.context import Context
 from idp.demo import pages as demo_pages
 from idp.demo.registration import register_demo_client
@@ -38,6 +39,8 @@ from idp.http.headers import BodyLimit, SecurityHeaders
 from idp.http.routing import ApiMount
 from idp.levels import simulator
 from idp.levels.personal_data import routes as personal_data_routes
+from idp.levels.qes import routes as qes_routes
+from idp.levels.qes.signing import Signing
 from idp.notify.outbox import NOTIFICATION
 from idp.notify.registry import check_notifiers
 from idp.oidc import discovery, introspection, revocation, token_endpoint, userinfo
@@ -45,7 +48,7 @@ from idp.oidc.authorize import routes as authorize_routes
 from idp.oidc.logout import end_session
 from idp.oidc.openapi_protocol import TAGS, protocol_components, protocol_paths
 from idp.sessions import routes as session_routes
-from idp.settings import REGISTRY_SIMULATOR_PATH, Settings
+from idp.settings import DEV_CA_PATH, REGISTRY_SIMULATOR_PATH, Settings
 from idp.startup_checks import enforce
 from idp.web import dev_mailbox, language, start_page, theme
 from idp.web.error_page import render_error_page
@@ -69,6 +72,7 @@ def create_app(
     ctx = Context.build(settings, clock)
     background = Background(ctx)
     demo = build_demo(ctx) if settings.dev_mode else None  # the built-in relying party
+    signing = Signing(ctx)  # the e-signature checker; in dev mode the development CA
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -80,12 +84,14 @@ def create_app(
                 logger.warning("the demo relying party is not registered: %s", exc)
             except SQLAlchemyError as exc:  # a schema not migrated yet: /readyz says so
                 logger.warning("the demo relying party is not registered: %s", type(exc).__name__)
+        app.state.signature_checker = await signing.start()
         if run_jobs:
             background.start()
         try:
             yield
         finally:
             await background.stop()  # also the jobs run_now started, without run_jobs too
+            await signing.close()
             if demo is not None:
                 await demo.close()
             await ctx.close()
@@ -119,6 +125,7 @@ def create_app(
         password_routes,
         contact_routes,
         personal_data_routes,
+        qes_routes,
         consent_routes,
         console_routes,
         dev_mailbox,
@@ -131,6 +138,7 @@ def create_app(
         reset_pages,
         console_pages,
         my_data_pages,
+        qes_pages,
         health,
     ):
         app.include_router(module.router)
@@ -142,6 +150,10 @@ def create_app(
         app.router.routes.append(
             ApiMount(REGISTRY_SIMULATOR_PATH, simulator.build_app(), name="registry-sim")
         )
+    dev_ca = signing.responder()
+    if dev_ca is not None:  # dev mode only (startup_checks): the development CA's CRL and OCSP
+        app.router.routes.append(ApiMount(DEV_CA_PATH, dev_ca, name="dev-ca"))
+    app.state.dev_signer = signing.dev_signer  # None outside dev mode: the endpoint is 404
     errors.install(app, render_error_page)
     # The served document is the one `make openapi` writes, protocol endpoints included.
     openapi.install(app, lambda: openapi.build(app, protocol_paths(), protocol_components(), TAGS))

@@ -18,6 +18,7 @@ from idp.notify.dispatcher import build_notifiers
 from idp.notify.protocol import Channel, Notifier
 from idp.oidc.logout import backchannel
 from idp.sessions.service import BACKCHANNEL_LOGOUT, end_expired
+from idp.signatures.trust import schedule as trust_refresh
 
 Verifiers = dict[CheckKind, Any]
 
@@ -35,6 +36,7 @@ def build_registry(
     registry_checks.register(
         registry, ctx, verifiers or build_verifiers(ctx.settings.registries, ctx.clock)
     )
+    trust_refresh.register(registry, ctx)
     return registry
 
 
@@ -53,6 +55,7 @@ class Background:
             stop_grace=ctx.settings.jobs.stop_grace,
         )
         self.maintenance = Maintenance(ctx)
+        self.trust_schedule = trust_refresh.TrustSchedule(ctx)
         self._sweep = PollingWorker(
             "idp-session-sweep", self.sweep_expired, ctx.settings.logout.sweep_interval
         )
@@ -61,8 +64,10 @@ class Background:
         self.jobs.start()
         self._sweep.start()
         self.maintenance.start()
+        self.trust_schedule.start()
 
     async def stop(self) -> None:
+        await self.trust_schedule.stop()
         await self.maintenance.stop()
         await self._sweep.stop()
         await self.jobs.stop()

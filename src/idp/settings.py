@@ -347,6 +347,40 @@ class SignaturesSettings(BaseModel):
     revocation_cache_size: int = _doc(
         512, "CRLs and OCSP responses kept per process, each until its nextUpdate.", ge=0
     )
+    revocation_cache_bytes: int = _doc(
+        256 * 1024 * 1024,
+        "Bytes of CRLs and OCSP responses kept per process in all (the least recently used "
+        "go first; an answer larger than this is used once and not kept).",
+        ge=0,
+    )
+    crl_max_age: int = _doc(
+        86400,
+        "Seconds a CRL is kept at most, however late its own nextUpdate.",
+        ge=60,
+    )
+    ocsp_max_age: int = _doc(
+        3600,
+        "Seconds an OCSP response is kept at most, however late its own nextUpdate.",
+        ge=60,
+    )
+    revocation_ports: list[int] = _doc(
+        [80, 443],
+        "The only ports a CRL or OCSP URL may name on a public host (dev mode: any).",
+        min_length=1,
+    )
+    revocation_concurrency: int = _doc(
+        16,
+        "CRL downloads and OCSP requests one process runs at once; more wait for a slot "
+        "within their timeout.",
+        ge=1,
+    )
+    revocation_failure_ttl: float = _doc(
+        30.0,
+        "Seconds a CRL or OCSP URL that just failed is not asked again: verifications meanwhile "
+        "get `revocation_unavailable` at once instead of each waiting for the timeout (0: "
+        "always ask).",
+        ge=0,
+    )
     pool: Literal["process", "thread"] = _doc(
         "process",
         "Where verification's CPU work runs: `process` (a pool of processes, one per core: "

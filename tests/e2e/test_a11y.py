@@ -310,6 +310,66 @@ async def _my_data_foreign(v: Visit) -> None:
     await v.page.locator("#progress-summary.why-not").wait_for()
 
 
+# Confirming with a qualified e-signature (/account/confirm): a standard account, the text to
+# sign, a refusal said in words, the account confirmed; dev mode's development CA signs.
+
+
+async def _confirm_page(v: Visit) -> None:
+    person = await make_person(v.ctx, level="standard")
+    await v.log_in(person)
+    await v.page.wait_for_url(lambda url: url.startswith(v.rp_callback + "?"))
+    await v.go("/account/confirm")
+    await v.page.locator("#qes-app:not([hidden])").wait_for()
+
+
+async def _confirm_challenge(v: Visit) -> None:
+    await _confirm_page(v)
+    await v.page.locator("#get-challenge").click()
+    await v.page.locator("#challenge:not([hidden])").wait_for()
+
+
+@screen("confirm-qes", "/account/confirm")
+async def _confirm_qes(v: Visit) -> None:
+    await _confirm_page(v)
+
+
+@screen("confirm-qes-challenge", "/account/confirm")
+async def _confirm_qes_challenge(v: Visit) -> None:
+    await _confirm_challenge(v)
+    await v.page.locator("#dev-sign").click()
+    await expect(v.page.locator("#signature")).not_to_have_value("")
+
+
+@screen("confirm-qes-refused", "/account/confirm")
+async def _confirm_qes_refused(v: Visit) -> None:
+    await _confirm_challenge(v)
+    await v.page.locator("#signature").fill("MAMCAQA=")  # DER, but no CMS
+    await v.page.locator("#submit-signature").click()
+    await v.page.locator("#qes-result .error").wait_for()
+
+
+@screen("confirm-qes-done", "/account/confirm")
+async def _confirm_qes_done(v: Visit) -> None:
+    await _confirm_challenge(v)
+    await v.page.locator("#dev-sign").click()
+    await expect(v.page.locator("#signature")).not_to_have_value("")
+    await v.page.locator("#submit-signature").click()
+    await v.page.locator("#qes-result .success").wait_for()
+
+
+@screen("confirm-qes-locked", "/account/confirm")
+async def _confirm_qes_locked(v: Visit) -> None:
+    await _confirm_page(v)
+    v.clock.advance(v.ctx.settings.console.reauth_within + 1)  # signing needs a recent login
+    await v.page.reload()
+    await v.page.locator("#unlock").wait_for()
+
+
+@screen("confirm-qes-not-standard", "/account/confirm")
+async def _confirm_qes_not_standard(v: Visit) -> None:
+    await _console(v, "/account/confirm", "#qes-state")
+
+
 @screen("privacy-notice", "/privacy")
 async def _privacy(v: Visit) -> None:
     await v.go("/privacy")

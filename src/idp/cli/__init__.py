@@ -1,12 +1,13 @@
 """The ``idp`` command (see CONTRACT.md): serve, worker, migrate, clients, accounts, keys,
-sessions, jobs, deliveries, notifications, verifications, registry-sim.
+sessions, jobs, deliveries, notifications, verifications, registry-sim, trust, dev.
 
 Every command that prints data prints one JSON object with ``--json`` (a readable table
 otherwise), exits 0 on success, 2 with a one-line reason on stderr for bad input (malformed,
 an unknown id, a duplicate name) and 3 when the thing is in a state that does not allow the
 change; nothing is written then. The operator commands live in ``clients.py``,
 ``accounts.py``, ``notifications.py`` and ``verifications.py`` beside this module;
-``registry_sim.py`` runs the registry simulator.
+``registry_sim.py`` runs the registry simulator; ``dev.py`` signs a challenge with the
+development CA (dev mode only).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from idp.cli import accounts as accounts_commands
 from idp.cli import clients as clients_commands
+from idp.cli import dev as dev_commands
 from idp.cli import notifications as notifications_commands
 from idp.cli import registry_sim as registry_sim_command
+from idp.cli import trust as trust_commands
 from idp.cli import verifications as verifications_commands
 from idp.cli.kit import (
     EXIT_BAD_INPUT,
@@ -482,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     notifications_commands.register(commands)
     verifications_commands.register(commands)
     registry_sim_command.register(commands)
+    trust_commands.register(commands)
+    dev_commands.register(commands)
     return parser
 
 

@@ -76,6 +76,20 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "Log in to use the services that need it.",
         ),
     },
+    # Confirmed with a qualified e-signature (idp.levels.qes): no personal data, no certificate.
+    "level_confirmed_qes": {
+        "ru": (
+            "Учётная запись подтверждена электронной подписью",
+            "Ваша учётная запись подтверждена квалифицированной электронной подписью и теперь "
+            "подтверждённая. Если это были не вы, смените пароль и обратитесь в службу "
+            "поддержки.",
+        ),
+        "en": (
+            "Your account is confirmed with an e-signature",
+            "Your account was confirmed with a qualified electronic signature and is now "
+            "confirmed. If it was not you, change your password and contact support.",
+        ),
+    },
     "checks_failed": {
         "ru": (
             "Проверка данных не пройдена",

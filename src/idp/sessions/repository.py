@@ -71,8 +71,10 @@ class SessionRepository:
         amr: list[str],
         acr: str,
         expires_at: datetime,
+        seen_at: datetime,
     ) -> bool:
-        """A new cookie and login time for a session still live; False if it ended meanwhile."""
+        """A new cookie (and the login time given) for a session still live; False if it ended
+        meanwhile."""
         renewed = await self._session.execute(
             update(BrowserSession)
             .where(BrowserSession.id == session_id, BrowserSession.ended_at.is_(None))
@@ -81,7 +83,7 @@ class SessionRepository:
                 auth_time=auth_time,
                 amr=amr,
                 acr=acr,
-                last_seen_at=auth_time,
+                last_seen_at=seen_at,
                 expires_at=expires_at,
             )
             .execution_options(synchronize_session=False)

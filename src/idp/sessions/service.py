@@ -102,23 +102,32 @@ async def renew_session(
     amr: list[str],
     now: datetime,
     settings: SessionSettings,
+    keep_auth_time: bool = False,
 ) -> tuple[BrowserSession, str] | None:
     """Re-authentication of the session's own account (``prompt=login``, ``max_age``): the
     same session (``sid``, participants, their grants) with a new cookie value (no fixation)
-    and a new ``auth_time``; both limits restart. None if the session ended meanwhile."""
+    and a new ``auth_time``; both limits restart. None if the session ended meanwhile.
+
+    ``keep_auth_time``: a new cookie for a change that is no login (the account's level rose
+    while the session was open): ``auth_time`` and the absolute limit stay, as OIDC
+    ``max_age`` counts from the person's last login; only the idle limit restarts."""
     cookie = new_token(32)
+    record = live.record
     renewed = await SessionRepository(db_session).renew(
-        live.record.id,
+        record.id,
         token_hash=digest(cookie),
-        auth_time=now,
+        auth_time=record.auth_time if keep_auth_time else now,
         amr=amr,
         acr=live.account.level,
-        expires_at=now + timedelta(seconds=settings.absolute_ttl),
+        expires_at=(
+            record.expires_at if keep_auth_time else now + timedelta(seconds=settings.absolute_ttl)
+        ),
+        seen_at=now,
     )
     if not renewed:
         return None
-    await db_session.refresh(live.record)
-    return live.record, cookie
+    await db_session.refresh(record)
+    return record, cookie
 
 
 async def hold_live(

@@ -1,0 +1,103 @@
+"""The SQL of confirming with a qualified e-signature: the account row, the challenges."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.db.models import Account, BrowserSession, SignatureChallenge
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    content: str
+    issued_at: datetime
+
+
+class QesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock_account(self, account_id: uuid.UUID) -> Account | None:
+        """The active account, its row locked until the transaction ends (``FOR UPDATE`` on
+        PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers already)."""
+        return (
+            await self._session.scalars(
+                select(Account)
+                .where(Account.id == account_id, Account.status == "active")
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+
+    async def account(self, account_id: uuid.UUID) -> Account | None:
+        return await self._session.get(Account, account_id)
+
+    def add(self, challenge: SignatureChallenge) -> None:
+        self._session.add(challenge)
+
+    async def end_unused(self, account_id: uuid.UUID, purpose: str, now: datetime) -> None:
+        """The account's unused challenges of ``purpose`` expire now: only the newest one
+        may be signed."""
+        await self._session.execute(
+            update(SignatureChallenge)
+            .where(
+                SignatureChallenge.account_id == account_id,
+                SignatureChallenge.purpose == purpose,
+                SignatureChallenge.used_at.is_(None),
+                SignatureChallenge.expires_at > now,
+            )
+            .values(expires_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def claim(
+        self, challenge_id: uuid.UUID, account_id: uuid.UUID, purpose: str, now: datetime
+    ) -> Claimed | None:
+        """Mark the challenge used, if it is this account's, unused and unexpired; its text.
+        One statement: of any number of submits at once, exactly one gets it."""
+        row = (
+            await self._session.execute(
+                update(SignatureChallenge)
+                .where(
+                    SignatureChallenge.id == challenge_id,
+                    SignatureChallenge.account_id == account_id,
+                    SignatureChallenge.purpose == purpose,
+                    SignatureChallenge.used_at.is_(None),
+                    SignatureChallenge.expires_at > now,
+                )
+                .values(used_at=now)
+                .returning(SignatureChallenge.content, SignatureChallenge.issued_at)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        return None if row is None else Claimed(row[0], row[1])
+
+    async def find(
+        self, challenge_id: uuid.UUID, account_id: uuid.UUID
+    ) -> SignatureChallenge | None:
+        return (
+            await self._session.scalars(
+                select(SignatureChallenge).where(
+                    SignatureChallenge.id == challenge_id,
+                    SignatureChallenge.account_id == account_id,
+                )
+            )
+        ).first()
+
+    async def record_outcome(
+        self, challenge_id: uuid.UUID, outcome: str, fingerprint: str | None
+    ) -> None:
+        await self._session.execute(
+            update(SignatureChallenge)
+            .where(SignatureChallenge.id == challenge_id)
+            .values(outcome=outcome[:32], certificate_fingerprint=fingerprint)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def browser_session(self, session_id: uuid.UUID) -> BrowserSession | None:
+        return await self._session.get(BrowserSession, session_id, populate_existing=True)

@@ -1,0 +1,241 @@
+"""Changing the trust list: adding one CA, importing a list, listing.
+
+Every change runs in the caller's transaction and raises the ``trust`` cache generation first
+(which also serialises concurrent changes), so every instance's ``TrustStore`` reloads within
+``trust_recheck`` seconds. An import is idempotent: anchors are upserted by fingerprint (their
+names and accreditation windows updated), and anchors the same source listed before but lists
+no longer, or lists as withdrawn, are withdrawn (kept, never deleted). Imports and withdrawals
+are audited. An anchor belongs to the source that listed it first: another source naming the
+same CA changes nothing in it (reported as "listed by another source").
+
+A list that names no CA at all is refused, and so is one that no longer names more than
+``MAX_UNLISTED_SHARE`` of the CAs its source gives now, unless forced: an empty or truncated
+download must not withdraw every anchor of its source at once. CAs a list explicitly marks
+withdrawn do not count towards that share: withdrawing a CA its list says is withdrawn is
+never held back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.audit.log import record
+from idp.db.models import TrustAnchor
+from idp.errors import BadInput
+from idp.signatures.trust import repository
+from idp.signatures.trust.fetch import fetch_list, is_url
+from idp.signatures.trust.formats import Entry, Parsed, Refusal, checked, parse, read_path
+from idp.signatures.trust.listed import ListedCA
+from idp.signatures.trust.xmlsafe import UnreadableSource
+
+Fetch = Callable[[str], Awaitable[bytes]]
+SOURCE_LENGTH = 1024
+MAX_UNLISTED_SHARE = 0.10  # of a source's live anchors an import may drop without --force
+OTHER_SOURCE = "listed by another source"
+
+
+class TooManyUnlisted(BadInput):
+    """The list no longer names too many of its source's CAs (a truncated download?);
+    nothing was imported. Forcing the import withdraws them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    source: str
+    kind: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    refused: tuple[Refusal, ...] = field(default=())
+    # Listed, counted unchanged, and left as they are: why (another source's CA, blocked).
+    kept: tuple[Refusal, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "withdrawn": self.withdrawn,
+            "refused": [{"entry": r.label, "reason": r.reason} for r in self.refused],
+            "kept": [{"entry": k.label, "reason": k.reason} for k in self.kept],
+        }
+
+
+def source_name(source: str) -> str:
+    """How a source is recorded: a URL as given, a path made absolute."""
+    if is_url(source):
+        return source[:SOURCE_LENGTH]
+    return str(Path(source).expanduser().resolve())[:SOURCE_LENGTH]
+
+
+async def read_source(source: str, *, fetch: Fetch = fetch_list) -> Parsed:
+    """The CAs ``source`` lists (no database); ``UnreadableSource`` when it cannot be read."""
+    if is_url(source):
+        data = await fetch(source)
+        return await asyncio.to_thread(parse, data)
+    # File reads and XML parsing of a large list run off the event loop.
+    return await asyncio.to_thread(read_path, Path(source))
+
+
+async def import_source(
+    session: AsyncSession,
+    source: str,
+    *,
+    now: datetime,
+    fetch: Fetch = fetch_list,
+    force: bool = False,
+) -> ImportReport:
+    """Read ``source`` (file, directory or URL) and make the trust list agree with it.
+    Raises ``UnreadableSource`` before writing anything when it cannot be read or names no CA,
+    ``TooManyUnlisted`` (unless ``force``) when it drops too many of the source's CAs."""
+    parsed = await read_source(source, fetch=fetch)
+    return await import_parsed(session, parsed, source_name(source), now=now, force=force)
+
+
+async def import_parsed(
+    session: AsyncSession, parsed: Parsed, source: str, *, now: datetime, force: bool = False
+) -> ImportReport:
+    """The import of an already read list (``import_source``). Raises before any change it
+    makes is visible; the caller's transaction then rolls the generation bump back."""
+    if not parsed.entries:
+        raise UnreadableSource("the list names no CA certificate; nothing was imported")
+    await repository.bump_generation(session)  # first: it serialises imports
+    listed = {e.fingerprint for e in parsed.entries}
+    live = await repository.listed_by(session, source)
+    unlisted = [row for row in live if row.fingerprint not in listed]
+    if not force and len(unlisted) > MAX_UNLISTED_SHARE * len(live):
+        raise TooManyUnlisted(
+            f"the list no longer names {len(unlisted)} of the {len(live)} CAs its source "
+            f"gives now (more than {MAX_UNLISTED_SHARE:.0%}): a truncated list? "
+            "Nothing was imported; idp trust import --force withdraws them"
+        )
+    known = await repository.by_fingerprints(session, listed)
+    added = updated = unchanged = withdrawn = 0
+    kept: list[Refusal] = []
+    for entry in parsed.entries:
+        row = known.get(entry.fingerprint)
+        if row is None:
+            if await repository.insert_if_absent(session, _new(entry, parsed.kind, source, now)):
+                added += 1
+                withdrawn += entry.withdrawn
+            else:  # another import inserted it meanwhile: that source owns it
+                unchanged += 1
+                kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
+            continue
+        if row.source != source:
+            # The source that listed it first owns it: another list naming it neither moves
+            # it, widens its window nor trusts it again once its own list withdrew it.
+            unchanged += 1
+            kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
+            continue
+        changes = _changes(row, entry, parsed.kind, now)
+        if not changes:
+            unchanged += 1
+            continue
+        await repository.change(session, row.id, {**changes, "updated_at": now})
+        if changes.get("withdrawn_at") is not None:
+            withdrawn += 1
+            _audit_withdrawal(session, row.fingerprint, source, now, "withdrawn by its list")
+        else:
+            updated += 1
+    for row in unlisted:
+        await repository.change(session, row.id, {"withdrawn_at": now, "updated_at": now})
+        withdrawn += 1
+        _audit_withdrawal(session, row.fingerprint, source, now, "no longer listed")
+    report = ImportReport(
+        source, parsed.kind, added, updated, unchanged, withdrawn, parsed.refused, tuple(kept)
+    )
+    record(
+        session,
+        "trust.imported",
+        at=now,
+        source=source,
+        kind=parsed.kind,
+        added=added,
+        updated=updated,
+        unchanged=unchanged,
+        withdrawn=withdrawn,
+        refused=len(parsed.refused),
+    )
+    return report
+
+
+async def add_anchor(
+    session: AsyncSession,
+    certificate_der: bytes,
+    *,
+    name: str,
+    source_kind: str,
+    source: str,
+    now: datetime,
+    accredited_from: datetime | None = None,
+    accredited_until: datetime | None = None,
+) -> bool:
+    """Trust one CA certificate unless it is there already (by fingerprint); whether it was
+    added. ``UnreadableSource`` for a certificate that is not a CA's."""
+    listed = ListedCA(certificate_der, name, accredited_from, accredited_until)
+    parsed = checked(source_kind, [listed])
+    if not parsed.entries:
+        reason = parsed.refused[0].reason if parsed.refused else "not a certificate"
+        raise UnreadableSource(reason)
+    await repository.bump_generation(session)
+    entry = parsed.entries[0]
+    added = await repository.insert_if_absent(session, _new(entry, source_kind, source, now))
+    if added:
+        record(session, "trust.added", at=now, source=source, fingerprint=entry.fingerprint)
+    return added
+
+
+async def list_anchors(
+    session: AsyncSession, *, include_withdrawn: bool = False
+) -> list[TrustAnchor]:
+    return await repository.listing(session, include_withdrawn=include_withdrawn)
+
+
+def _new(entry: Entry, kind: str, source: str, now: datetime) -> dict[str, Any]:
+    return {
+        "fingerprint": entry.fingerprint,
+        "certificate": entry.certificate,
+        "subject": entry.subject,
+        "name": entry.name,
+        "source_kind": kind,
+        "source": source,
+        "accredited_from": entry.accredited_from,
+        "accredited_until": entry.accredited_until,
+        "not_after": entry.not_after,
+        "imported_at": now,
+        "updated_at": now,
+        "withdrawn_at": now if entry.withdrawn else None,
+    }
+
+
+def _changes(row: TrustAnchor, entry: Entry, kind: str, now: datetime) -> dict[str, Any]:
+    """What the owning source's list changes in its anchor."""
+    wanted: dict[str, Any] = {
+        "name": entry.name,
+        "source_kind": kind,
+        "accredited_from": entry.accredited_from,
+        "accredited_until": entry.accredited_until,
+    }
+    changes = {key: value for key, value in wanted.items() if getattr(row, key) != value}
+    if entry.withdrawn and row.withdrawn_at is None:
+        changes["withdrawn_at"] = now
+    elif not entry.withdrawn and row.withdrawn_at is not None:
+        changes["withdrawn_at"] = None  # listed again: trusted again
+    return changes
+
+
+def _audit_withdrawal(
+    session: AsyncSession, fingerprint: str, source: str, now: datetime, why: str
+) -> None:
+    record(session, "trust.withdrawn", at=now, source=source, fingerprint=fingerprint, why=why)

@@ -1,0 +1,65 @@
+"""The trust list as verification reads it: a per-instance copy (``TrustSource``).
+
+Each instance keeps the trusted anchors as one immutable tuple and, at most once per
+``recheck`` seconds, reads the ``trust`` cache generation that every change raises in its own
+transaction; only when it moved is the list read again. Callers arriving while a reload runs
+wait for that one reload rather than starting their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from idp.clock import Clock
+from idp.db.engine import Database
+from idp.signatures.protocol import TrustedCA
+from idp.signatures.trust import repository
+
+
+class TrustStore:
+    """``clock`` is the seam verification shares; the accreditation windows are judged
+    against the signing time by the checker, not here."""
+
+    def __init__(self, db: Database, clock: Clock, recheck: float) -> None:
+        self._db = db
+        self._clock = clock
+        self._recheck = recheck
+        self._anchors: tuple[TrustedCA, ...] | None = None
+        self._generation: int | None = None
+        self._next_check = 0.0
+        self._lock = asyncio.Lock()
+        self.reloads = 0  # how many times the list itself was read (tests, metrics)
+
+    async def anchors(self) -> tuple[TrustedCA, ...]:
+        if self._anchors is not None and time.monotonic() < self._next_check:
+            return self._anchors
+        async with self._lock:
+            if self._anchors is not None and time.monotonic() < self._next_check:
+                return self._anchors  # another caller reloaded while this one waited
+            await self._follow()
+            assert self._anchors is not None
+            return self._anchors
+
+    def invalidate(self) -> None:
+        """Check the generation on the next call (this instance just changed the list)."""
+        self._next_check = 0.0
+
+    async def _follow(self) -> None:
+        async with self._db.read() as session:
+            current = await repository.generation(session)
+            if self._anchors is None or current != self._generation:
+                rows = await repository.trusted(session)
+                self._anchors = tuple(
+                    TrustedCA(
+                        fingerprint=row.fingerprint,
+                        certificate=row.certificate,
+                        name=row.name,
+                        accredited_from=row.accredited_from,
+                        accredited_until=row.accredited_until,
+                    )
+                    for row in rows
+                )
+                self._generation = current
+                self.reloads += 1
+        self._next_check = time.monotonic() + self._recheck
