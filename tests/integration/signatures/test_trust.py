@@ -19,6 +19,7 @@ from starlette.routing import Route
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import AuditEvent, QueuedJob, TrustAnchor
+from idp.errors import BadInput
 from idp.jobs.registry import Registry
 from idp.jobs.runner import JobRunner
 from idp.settings import Settings, SignaturesSettings
@@ -26,6 +27,8 @@ from idp.signatures.trust import repository, schedule
 from idp.signatures.trust.formats import fingerprint
 from idp.signatures.trust.service import (
     TooManyUnlisted,
+    UnknownAnchor,
+    block_anchor,
     import_source,
     list_anchors,
     source_name,
@@ -256,7 +259,8 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     assert "not a CA certificate" in table
 
     (tmp_path / "ca.der").unlink()
-    (tmp_path / "other.pem").write_bytes(pem(make_certificate("CLI CA 2")))
+    other_der = make_certificate("CLI CA 2")
+    (tmp_path / "other.pem").write_bytes(pem(other_der))
     line = (await run_in_process(env, "trust", "import", str(tmp_path))).refused()
     assert line.startswith("idp: the list no longer names 1 of the 1 CAs its source gives now")
     forced = await run_in_process(env, "trust", "import", str(tmp_path), "--force", "--json")
@@ -265,6 +269,20 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     every = (await run_in_process(env, "trust", "list", "--all", "--json")).json()["anchors"]
     assert fingerprint(der) not in {a["fingerprint"] for a in active}
     assert fingerprint(der) in {a["fingerprint"] for a in every}
+
+    other = fingerprint(other_der)
+    assert other in {a["fingerprint"] for a in active}
+    blocked = (await run_in_process(env, "trust", "block", other, "--json")).json()
+    assert (blocked["fingerprint"], blocked["already_blocked"]) == (other, False)
+    every = (await run_in_process(env, "trust", "list", "--all", "--json")).json()["anchors"]
+    assert [a["blocked"] for a in every if a["fingerprint"] == other] == [True]
+    assert other not in {
+        a["fingerprint"]
+        for a in (await run_in_process(env, "trust", "list", "--json")).json()["anchors"]
+    }
+    assert "BLOCKED" in (await run_in_process(env, "trust", "list", "--all")).table()
+    line = (await run_in_process(env, "trust", "block", "ab" * 32)).refused()
+    assert line == "idp: no CA in the trust list has that fingerprint"
 
     (tmp_path / "bomb.xml").write_bytes(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>")
     line = (await run_in_process(env, "trust", "import", str(tmp_path / "bomb.xml"))).refused()
@@ -372,3 +390,52 @@ async def test_an_anchor_belongs_to_the_source_that_listed_it_first(
     gone = await _anchor(trust_ctx, fingerprint(ders[0]))
     assert gone is not None
     assert gone.withdrawn_at is not None  # its own list withdrew it; the other does not revive it
+
+
+async def test_a_blocked_ca_stays_withdrawn_whatever_lists_it(
+    trust_ctx: Context, tmp_path: Path
+) -> None:
+    ders = [make_certificate(f"Blockable CA {i}") for i in range(2)]
+    for i, der in enumerate(ders):
+        (tmp_path / f"{i}.pem").write_bytes(pem(der))
+    now = trust_ctx.clock.now()
+    async with trust_ctx.db.transaction() as session:
+        await import_source(session, str(tmp_path), now=now)
+    store = TrustStore(trust_ctx.db, trust_ctx.clock, recheck=30)
+    assert fingerprint(ders[0]) in {a.fingerprint for a in await store.anchors()}
+    async with trust_ctx.db.read() as session:
+        generation = await repository.generation(session)
+
+    typed = ":".join(fingerprint(ders[0]).upper()[i : i + 2] for i in range(0, 64, 2))
+    async with trust_ctx.db.transaction() as session:
+        report = await block_anchor(session, typed, now=now)
+    assert (report.fingerprint, report.already_blocked) == (fingerprint(ders[0]), False)
+    blocked = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert blocked is not None
+    assert blocked.blocked_at is not None
+    assert blocked.withdrawn_at is not None
+    async with trust_ctx.db.read() as session:
+        assert await repository.generation(session) > generation
+    store.invalidate()
+    assert fingerprint(ders[0]) not in {a.fingerprint for a in await store.anchors()}
+    events = await _events(trust_ctx, "trust.blocked", source_name(str(tmp_path)))
+    assert [e.details["fingerprint"] for e in events] == [fingerprint(ders[0])]
+
+    async with trust_ctx.db.transaction() as session:  # its list still names it
+        again = await import_source(session, str(tmp_path), now=now)
+    assert (again.updated, again.unchanged) == (0, 2)
+    assert [(k.label, k.reason) for k in again.kept] == [(fingerprint(ders[0]), "blocked")]
+    still = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert still is not None
+    assert (still.withdrawn_at, still.blocked_at) == (blocked.withdrawn_at, blocked.blocked_at)
+
+    async with trust_ctx.db.transaction() as session:
+        twice = await block_anchor(session, fingerprint(ders[0]), now=now)
+    assert twice.already_blocked is True
+    assert len(await _events(trust_ctx, "trust.blocked", source_name(str(tmp_path)))) == 1
+    with pytest.raises(UnknownAnchor):
+        async with trust_ctx.db.transaction() as session:
+            await block_anchor(session, "ab" * 32, now=now)
+    with pytest.raises(BadInput, match="not a SHA-256 fingerprint"):
+        async with trust_ctx.db.transaction() as session:
+            await block_anchor(session, "CLI CA", now=now)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,8 +87,29 @@ async def change(session: AsyncSession, anchor_id: uuid.UUID, values: dict[str, 
 async def listing(session: AsyncSession, *, include_withdrawn: bool) -> list[TrustAnchor]:
     stmt = select(TrustAnchor).order_by(TrustAnchor.name, TrustAnchor.fingerprint)
     if not include_withdrawn:
-        stmt = stmt.where(TrustAnchor.withdrawn_at.is_(None))
+        stmt = stmt.where(TrustAnchor.withdrawn_at.is_(None), TrustAnchor.blocked_at.is_(None))
     return list(await session.scalars(stmt))
+
+
+async def block(session: AsyncSession, fingerprint: str, now: datetime) -> bool:
+    """Block the anchor (and withdraw it, keeping an earlier withdrawal's time) unless it is
+    blocked already; whether this call blocked it. One guarded UPDATE: two operators blocking
+    at once block it once."""
+    result = await session.execute(
+        update(TrustAnchor)
+        .where(TrustAnchor.fingerprint == fingerprint, TrustAnchor.blocked_at.is_(None))
+        .values(
+            blocked_at=now,
+            withdrawn_at=func.coalesce(TrustAnchor.withdrawn_at, now),
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def by_fingerprint(session: AsyncSession, fingerprint: str) -> TrustAnchor | None:
+    stmt = select(TrustAnchor).where(TrustAnchor.fingerprint == fingerprint)
+    return (await session.scalars(stmt)).first()
 
 
 async def trusted(session: AsyncSession) -> Sequence[TrustAnchor]:
