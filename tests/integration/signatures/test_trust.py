@@ -5,12 +5,15 @@ workers, a failing source keeping its list, and the ``idp trust`` commands."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +21,7 @@ from starlette.routing import Route
 
 from idp.clock import OffsetClock
 from idp.context import Context
+from idp.db.engine import Database
 from idp.db.models import AuditEvent, QueuedJob, TrustAnchor
 from idp.errors import BadInput
 from idp.jobs.registry import Registry
@@ -38,6 +42,7 @@ from idp.signatures.trust.xmlsafe import UnreadableSource
 from tests.conftest import TEST_KEK
 from tests.support.cli_kit import run_in_process
 from tests.support.live import LiveServer, free_port
+from tests.support.logout_kit import create_scratch_database, drop_scratch_database
 from tests.unit.signatures.test_trust_formats import (
     GRANTED,
     make_certificate,
@@ -439,3 +444,49 @@ async def test_a_blocked_ca_stays_withdrawn_whatever_lists_it(
     with pytest.raises(BadInput, match="not a SHA-256 fingerprint"):
         async with trust_ctx.db.transaction() as session:
             await block_anchor(session, "CLI CA", now=now)
+
+
+async def test_the_store_serves_its_copy_while_the_database_is_unreachable(
+    settings: Settings,
+    clock: OffsetClock,
+    migrated: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    directory = tmp_path / "scratch"
+    directory.mkdir()
+    url = await create_scratch_database(settings.database_url, directory)
+    db = Database(url)
+    try:
+        der = make_certificate("Outage CA")
+        (tmp_path / "ca.pem").write_bytes(pem(der))
+        async with db.transaction() as session:
+            await import_source(session, str(tmp_path / "ca.pem"), now=clock.now())
+        store = TrustStore(db, clock, recheck=0.05, retry_after=0.3)
+        loaded = await store.anchors()
+        assert [a.fingerprint for a in loaded] == [fingerprint(der)]
+
+        await db.dispose()  # the database goes away: dropped, its files and directory gone
+        await drop_scratch_database(url)
+        shutil.rmtree(directory)
+        await asyncio.sleep(0.06)
+        with caplog.at_level(logging.WARNING, logger="idp.signatures.trust"):
+            served = await asyncio.gather(*(store.anchors() for _ in range(10)))
+            assert all(s is loaded for s in served)
+            assert store.failed_checks == 1  # one check for ten callers, then the backoff
+            await asyncio.sleep(0.1)
+            assert await store.anchors() is loaded
+            assert store.failed_checks == 1  # within retry_after: not tried again
+            await asyncio.sleep(0.25)
+            assert await store.anchors() is loaded
+            assert store.failed_checks == 2  # tried again after retry_after
+        warnings = [r for r in caplog.records if r.name == "idp.signatures.trust"]
+        assert len(warnings) == 1
+        assert "serving the copy" in warnings[0].getMessage()
+
+        empty = TrustStore(db, clock, recheck=0.05)  # no copy to serve: the failure is raised
+        with pytest.raises(DBAPIError):
+            await empty.anchors()
+    finally:
+        await db.dispose()
+        await drop_scratch_database(url)
