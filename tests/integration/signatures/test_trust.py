@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from idp.context import Context
 from idp.db.engine import Database
 from idp.db.models import AuditEvent, QueuedJob, TrustAnchor
 from idp.errors import BadInput
+from idp.jobs.dbtime import db_now
 from idp.jobs.registry import Registry
 from idp.jobs.runner import JobRunner
 from idp.settings import Settings, SignaturesSettings
@@ -490,3 +491,61 @@ async def test_the_store_serves_its_copy_while_the_database_is_unreachable(
     finally:
         await db.dispose()
         await drop_scratch_database(url)
+
+
+async def _due_in(ctx: Context) -> float:
+    """Seconds until the refresh job is due, by the database's clock."""
+    async with ctx.db.read() as session:
+        job = await session.get(QueuedJob, schedule.JOB_ID)
+        assert job is not None
+        assert job.status == "pending"
+        return (job.next_attempt_at - await db_now(session)).total_seconds()
+
+
+async def test_a_failed_refresh_comes_back_sooner_and_a_shorter_interval_takes_effect(
+    settings: Settings, clock: OffsetClock, migrated: str, list_server: tuple[ListServer, str]
+) -> None:
+    state, url = list_server
+    source = f"{url}?schedule={uuid.uuid4().hex}"
+    daily, hourly = (
+        Context.build(
+            settings.model_copy(
+                update={
+                    "signatures": SignaturesSettings(
+                        trust_sources=[source], trust_refresh_every=every
+                    )
+                }
+            ),
+            clock,
+        )
+        for every in (86400, 3600)
+    )
+    registry = Registry()
+    schedule.register(registry, daily)
+    runner = JobRunner(daily.db, daily.keyring, registry)
+    try:
+        async with daily.db.transaction() as session:
+            await session.execute(delete(QueuedJob).where(QueuedJob.id == schedule.JOB_ID))
+        assert await schedule.ensure_scheduled(daily) is True
+        state.status = 500
+        assert await runner.run_due(schedule.KIND) == 1
+        assert 880 < await _due_in(daily) <= 900  # not a day: the failed source comes back soon
+
+        state.status, state.body = 200, make_ru_list(ru_ca("УЦ", [make_certificate("Daily")]))
+        async with daily.db.transaction() as session:
+            await session.execute(
+                update(QueuedJob)
+                .where(QueuedJob.id == schedule.JOB_ID)
+                .values(next_attempt_at=await db_now(session))
+            )
+        assert await runner.run_due(schedule.KIND) == 1
+        assert await _due_in(daily) > 86000  # every source refreshed: the full interval
+
+        assert await schedule.ensure_scheduled(daily) is False  # same interval: left alone
+        assert await schedule.ensure_scheduled(hourly) is True  # the interval became shorter
+        assert await _due_in(hourly) <= 0
+        assert await schedule.ensure_scheduled(hourly) is False
+    finally:
+        await runner.stop()
+        for ctx in (daily, hourly):
+            await ctx.close()

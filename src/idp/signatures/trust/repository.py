@@ -117,11 +117,17 @@ async def trusted(session: AsyncSession) -> Sequence[TrustAnchor]:
 
 
 async def ensure_job(
-    session: AsyncSession, job_id: uuid.UUID, kind: str, ref: str, deadline_in: float
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    kind: str,
+    ref: str,
+    deadline_in: float,
+    every: float | None = None,
 ) -> bool:
     """Make the one refresh job exist and be live: insert it under its fixed id (the primary
-    key decides between instances starting together), or re-arm it if it was settled. Whether
-    anything changed."""
+    key decides between instances starting together), or re-arm it if it was settled or, when
+    ``every`` is given, if it waits longer than ``every`` seconds (the interval was shortened
+    since it was scheduled). Whether anything changed."""
     dialect = dialect_of(session)
     inserted = await session.execute(
         _insert(session)(QueuedJob)
@@ -154,4 +160,17 @@ async def ensure_job(
             deadline=now_sql(dialect, deadline_in),
         )
     )
-    return bool(rearmed.rowcount)  # type: ignore[attr-defined]
+    if rearmed.rowcount or every is None:  # type: ignore[attr-defined]
+        return bool(rearmed.rowcount)  # type: ignore[attr-defined]
+    # A job still waiting out an interval longer than the one configured now is due now
+    # (then waits the new interval); a running job (its lease) is left alone.
+    hastened = await session.execute(
+        update(QueuedJob)
+        .where(
+            QueuedJob.id == job_id,
+            QueuedJob.status == PENDING,
+            QueuedJob.next_attempt_at > now_sql(dialect, every),
+        )
+        .values(next_attempt_at=now_sql(dialect))
+    )
+    return bool(hastened.rowcount)  # type: ignore[attr-defined]
