@@ -1,7 +1,8 @@
 """qualified signatures: the trust list and the challenges
 
 ``trust_anchors``: accredited CA certificates (DER) with their accreditation windows and where
-they came from; a refresh that no longer lists one withdraws it. ``signature_challenges``: the
+they came from; a refresh that no longer lists one withdraws it, and an operator may block one
+(``blocked_at``) so that no list trusts it again. ``signature_challenges``: the
 one-time texts a person signs to confirm their account, used once by a guarded UPDATE.
 
 Revision ID: 4c2d9a7e1f38
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("imported_at", idp.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", idp.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("withdrawn_at", idp.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("blocked_at", idp.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trust_anchors")),
         sa.UniqueConstraint("fingerprint", name=op.f("uq_trust_anchors_fingerprint")),
     )

@@ -326,7 +326,10 @@ class SignaturesSettings(BaseModel):
         "accredited-CA list XML). `idp trust import` adds others by hand.",
     )
     trust_refresh_every: int = _doc(
-        86400, "Seconds between two refreshes of every trust source.", ge=60
+        86400,
+        "Seconds between two refreshes of every trust source (after a refresh in which a source "
+        "failed: at most 900).",
+        ge=60,
     )
     trust_recheck: float = _doc(
         30.0,

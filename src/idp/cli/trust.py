@@ -1,10 +1,11 @@
-"""``idp trust import|list``: the trust list of accredited CAs.
+"""``idp trust import|list|block``: the trust list of accredited CAs.
 
 ``import`` reads a certificate file, a directory of them, an ETSI TS 119 612 trusted list or
 the Russian accredited-CA list (a path or an https URL) and makes the list agree with it: new
 CAs added, windows updated, CAs the same source no longer lists withdrawn. Input that cannot be
 read, names no CA, or no longer names more than 10 % of the source's CAs (unless ``--force``)
-is refused in one line (exit 2) with nothing written.
+is refused in one line (exit 2) with nothing written. ``block`` distrusts one CA for good
+(on-call's switch): withdrawn at once, and no later import of any list trusts it again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ COLUMNS = [
     ("accredited_until", "UNTIL"),
     ("not_after", "NOT AFTER"),
     ("withdrawn_at", "WITHDRAWN"),
+    ("blocked_at", "BLOCKED"),
 ]
 
 
@@ -46,9 +48,16 @@ def register(commands: Any) -> None:
     imports.set_defaults(func=cmd_import)
 
     listing = trust.add_parser("list", help="the trusted CAs")
-    listing.add_argument("--all", action="store_true", help="withdrawn CAs too")
+    listing.add_argument("--all", action="store_true", help="withdrawn and blocked CAs too")
     add_json(listing)
     listing.set_defaults(func=cmd_list)
+
+    block = trust.add_parser(
+        "block", help="distrust a CA at once: withdrawn, and no list trusts it again"
+    )
+    block.add_argument("fingerprint", metavar="FINGERPRINT", help="its SHA-256, hex")
+    add_json(block)
+    block.set_defaults(func=cmd_block)
 
 
 def _time(value: Any) -> str | None:
@@ -67,6 +76,8 @@ def describe(anchor: Any) -> dict[str, Any]:
         "not_after": _time(anchor.not_after),
         "withdrawn": anchor.withdrawn_at is not None,
         "withdrawn_at": _time(anchor.withdrawn_at),
+        "blocked": anchor.blocked_at is not None,
+        "blocked_at": _time(anchor.blocked_at),
     }
 
 
@@ -101,4 +112,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         return {"anchors": [describe(anchor) for anchor in anchors]}
 
     show(run(action), args.json, rows="anchors", columns=COLUMNS)
+    return 0
+
+
+def cmd_block(args: argparse.Namespace) -> int:
+    from idp.signatures.trust.service import block_anchor
+
+    async def action(ctx: Any) -> dict[str, Any]:
+        async with ctx.db.transaction() as session:
+            report = await block_anchor(session, args.fingerprint, now=ctx.clock.now())
+        return report.as_dict()
+
+    show(run(action), args.json)
     return 0

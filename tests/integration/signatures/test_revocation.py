@@ -732,3 +732,30 @@ async def test_a_process_runs_at_most_revocation_concurrency_fetches_at_once(
         await fetcher.aclose()
     assert answers == [crl] * 6
     assert most == 2
+
+
+async def test_a_fetch_that_waited_for_a_slot_does_not_rest_its_url(
+    server: tuple[Responder, str], ca: CA, frozen: FrozenClock
+) -> None:
+    state, url = server
+    crl = make_crl(ca, frozen.now() + timedelta(hours=1))
+    state.handlers["/hog.crl"] = serve(crl, delay=1.0)
+    state.handlers["/fine.crl"] = serve(crl, delay=0.1)
+    fetcher = RevocationFetcher(
+        settings(revocation_concurrency=1, revocation_timeout=0.3),
+        allow_private=True,
+        clock=frozen,
+    )
+    try:
+        hog, fine = await asyncio.gather(
+            fetcher.crl(f"{url}/hog.crl"), fetcher.crl(f"{url}/fine.crl"), return_exceptions=True
+        )
+        assert isinstance(hog, RevocationUnavailable)
+        assert "waiting for one of revocation_concurrency's slots" not in str(hog)
+        assert isinstance(fine, RevocationUnavailable)
+        assert "waiting for one of revocation_concurrency's slots" in str(fine)
+        assert await fetcher.crl(f"{url}/fine.crl") == crl  # asked again at once, not rested
+        with pytest.raises(RevocationUnavailable, match="failed recently"):
+            await fetcher.crl(f"{url}/hog.crl")  # the slow URL itself is rested
+    finally:
+        await fetcher.aclose()

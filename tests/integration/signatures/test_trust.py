@@ -5,12 +5,15 @@ workers, a failing source keeping its list, and the ``idp trust`` commands."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,7 +21,10 @@ from starlette.routing import Route
 
 from idp.clock import OffsetClock
 from idp.context import Context
+from idp.db.engine import Database
 from idp.db.models import AuditEvent, QueuedJob, TrustAnchor
+from idp.errors import BadInput
+from idp.jobs.dbtime import db_now
 from idp.jobs.registry import Registry
 from idp.jobs.runner import JobRunner
 from idp.settings import Settings, SignaturesSettings
@@ -26,6 +32,8 @@ from idp.signatures.trust import repository, schedule
 from idp.signatures.trust.formats import fingerprint
 from idp.signatures.trust.service import (
     TooManyUnlisted,
+    UnknownAnchor,
+    block_anchor,
     import_source,
     list_anchors,
     source_name,
@@ -35,6 +43,7 @@ from idp.signatures.trust.xmlsafe import UnreadableSource
 from tests.conftest import TEST_KEK
 from tests.support.cli_kit import run_in_process
 from tests.support.live import LiveServer, free_port
+from tests.support.logout_kit import create_scratch_database, drop_scratch_database
 from tests.unit.signatures.test_trust_formats import (
     GRANTED,
     make_certificate,
@@ -256,7 +265,8 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     assert "not a CA certificate" in table
 
     (tmp_path / "ca.der").unlink()
-    (tmp_path / "other.pem").write_bytes(pem(make_certificate("CLI CA 2")))
+    other_der = make_certificate("CLI CA 2")
+    (tmp_path / "other.pem").write_bytes(pem(other_der))
     line = (await run_in_process(env, "trust", "import", str(tmp_path))).refused()
     assert line.startswith("idp: the list no longer names 1 of the 1 CAs its source gives now")
     forced = await run_in_process(env, "trust", "import", str(tmp_path), "--force", "--json")
@@ -265,6 +275,20 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     every = (await run_in_process(env, "trust", "list", "--all", "--json")).json()["anchors"]
     assert fingerprint(der) not in {a["fingerprint"] for a in active}
     assert fingerprint(der) in {a["fingerprint"] for a in every}
+
+    other = fingerprint(other_der)
+    assert other in {a["fingerprint"] for a in active}
+    blocked = (await run_in_process(env, "trust", "block", other, "--json")).json()
+    assert (blocked["fingerprint"], blocked["already_blocked"]) == (other, False)
+    every = (await run_in_process(env, "trust", "list", "--all", "--json")).json()["anchors"]
+    assert [a["blocked"] for a in every if a["fingerprint"] == other] == [True]
+    assert other not in {
+        a["fingerprint"]
+        for a in (await run_in_process(env, "trust", "list", "--json")).json()["anchors"]
+    }
+    assert "BLOCKED" in (await run_in_process(env, "trust", "list", "--all")).table()
+    line = (await run_in_process(env, "trust", "block", "ab" * 32)).refused()
+    assert line == "idp: no CA in the trust list has that fingerprint"
 
     (tmp_path / "bomb.xml").write_bytes(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>")
     line = (await run_in_process(env, "trust", "import", str(tmp_path / "bomb.xml"))).refused()
@@ -372,3 +396,156 @@ async def test_an_anchor_belongs_to_the_source_that_listed_it_first(
     gone = await _anchor(trust_ctx, fingerprint(ders[0]))
     assert gone is not None
     assert gone.withdrawn_at is not None  # its own list withdrew it; the other does not revive it
+
+
+async def test_a_blocked_ca_stays_withdrawn_whatever_lists_it(
+    trust_ctx: Context, tmp_path: Path
+) -> None:
+    ders = [make_certificate(f"Blockable CA {i}") for i in range(2)]
+    for i, der in enumerate(ders):
+        (tmp_path / f"{i}.pem").write_bytes(pem(der))
+    now = trust_ctx.clock.now()
+    async with trust_ctx.db.transaction() as session:
+        await import_source(session, str(tmp_path), now=now)
+    store = TrustStore(trust_ctx.db, trust_ctx.clock, recheck=30)
+    assert fingerprint(ders[0]) in {a.fingerprint for a in await store.anchors()}
+    async with trust_ctx.db.read() as session:
+        generation = await repository.generation(session)
+
+    typed = ":".join(fingerprint(ders[0]).upper()[i : i + 2] for i in range(0, 64, 2))
+    async with trust_ctx.db.transaction() as session:
+        report = await block_anchor(session, typed, now=now)
+    assert (report.fingerprint, report.already_blocked) == (fingerprint(ders[0]), False)
+    blocked = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert blocked is not None
+    assert blocked.blocked_at is not None
+    assert blocked.withdrawn_at is not None
+    async with trust_ctx.db.read() as session:
+        assert await repository.generation(session) > generation
+    store.invalidate()
+    assert fingerprint(ders[0]) not in {a.fingerprint for a in await store.anchors()}
+    events = await _events(trust_ctx, "trust.blocked", source_name(str(tmp_path)))
+    assert [e.details["fingerprint"] for e in events] == [fingerprint(ders[0])]
+
+    async with trust_ctx.db.transaction() as session:  # its list still names it
+        again = await import_source(session, str(tmp_path), now=now)
+    assert (again.updated, again.unchanged) == (0, 2)
+    assert [(k.label, k.reason) for k in again.kept] == [(fingerprint(ders[0]), "blocked")]
+    still = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert still is not None
+    assert (still.withdrawn_at, still.blocked_at) == (blocked.withdrawn_at, blocked.blocked_at)
+
+    async with trust_ctx.db.transaction() as session:
+        twice = await block_anchor(session, fingerprint(ders[0]), now=now)
+    assert twice.already_blocked is True
+    assert len(await _events(trust_ctx, "trust.blocked", source_name(str(tmp_path)))) == 1
+    with pytest.raises(UnknownAnchor):
+        async with trust_ctx.db.transaction() as session:
+            await block_anchor(session, "ab" * 32, now=now)
+    with pytest.raises(BadInput, match="not a SHA-256 fingerprint"):
+        async with trust_ctx.db.transaction() as session:
+            await block_anchor(session, "CLI CA", now=now)
+
+
+async def test_the_store_serves_its_copy_while_the_database_is_unreachable(
+    settings: Settings,
+    clock: OffsetClock,
+    migrated: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    directory = tmp_path / "scratch"
+    directory.mkdir()
+    url = await create_scratch_database(settings.database_url, directory)
+    db = Database(url)
+    try:
+        der = make_certificate("Outage CA")
+        (tmp_path / "ca.pem").write_bytes(pem(der))
+        async with db.transaction() as session:
+            await import_source(session, str(tmp_path / "ca.pem"), now=clock.now())
+        store = TrustStore(db, clock, recheck=0.05, retry_after=0.3)
+        loaded = await store.anchors()
+        assert [a.fingerprint for a in loaded] == [fingerprint(der)]
+
+        await db.dispose()  # the database goes away: dropped, its files and directory gone
+        await drop_scratch_database(url)
+        shutil.rmtree(directory)
+        await asyncio.sleep(0.06)
+        with caplog.at_level(logging.WARNING, logger="idp.signatures.trust"):
+            served = await asyncio.gather(*(store.anchors() for _ in range(10)))
+            assert all(s is loaded for s in served)
+            assert store.failed_checks == 1  # one check for ten callers, then the backoff
+            await asyncio.sleep(0.1)
+            assert await store.anchors() is loaded
+            assert store.failed_checks == 1  # within retry_after: not tried again
+            await asyncio.sleep(0.25)
+            assert await store.anchors() is loaded
+            assert store.failed_checks == 2  # tried again after retry_after
+        warnings = [r for r in caplog.records if r.name == "idp.signatures.trust"]
+        assert len(warnings) == 1
+        assert "serving the copy" in warnings[0].getMessage()
+
+        empty = TrustStore(db, clock, recheck=0.05)  # no copy to serve: the failure is raised
+        with pytest.raises(DBAPIError):
+            await empty.anchors()
+    finally:
+        await db.dispose()
+        await drop_scratch_database(url)
+
+
+async def _due_in(ctx: Context) -> float:
+    """Seconds until the refresh job is due, by the database's clock."""
+    async with ctx.db.read() as session:
+        job = await session.get(QueuedJob, schedule.JOB_ID)
+        assert job is not None
+        assert job.status == "pending"
+        return (job.next_attempt_at - await db_now(session)).total_seconds()
+
+
+async def test_a_failed_refresh_comes_back_sooner_and_a_shorter_interval_takes_effect(
+    settings: Settings, clock: OffsetClock, migrated: str, list_server: tuple[ListServer, str]
+) -> None:
+    state, url = list_server
+    source = f"{url}?schedule={uuid.uuid4().hex}"
+    daily, hourly = (
+        Context.build(
+            settings.model_copy(
+                update={
+                    "signatures": SignaturesSettings(
+                        trust_sources=[source], trust_refresh_every=every
+                    )
+                }
+            ),
+            clock,
+        )
+        for every in (86400, 3600)
+    )
+    registry = Registry()
+    schedule.register(registry, daily)
+    runner = JobRunner(daily.db, daily.keyring, registry)
+    try:
+        async with daily.db.transaction() as session:
+            await session.execute(delete(QueuedJob).where(QueuedJob.id == schedule.JOB_ID))
+        assert await schedule.ensure_scheduled(daily) is True
+        state.status = 500
+        assert await runner.run_due(schedule.KIND) == 1
+        assert 880 < await _due_in(daily) <= 900  # not a day: the failed source comes back soon
+
+        state.status, state.body = 200, make_ru_list(ru_ca("УЦ", [make_certificate("Daily")]))
+        async with daily.db.transaction() as session:
+            await session.execute(
+                update(QueuedJob)
+                .where(QueuedJob.id == schedule.JOB_ID)
+                .values(next_attempt_at=await db_now(session))
+            )
+        assert await runner.run_due(schedule.KIND) == 1
+        assert await _due_in(daily) > 86000  # every source refreshed: the full interval
+
+        assert await schedule.ensure_scheduled(daily) is False  # same interval: left alone
+        assert await schedule.ensure_scheduled(hourly) is True  # the interval became shorter
+        assert await _due_in(hourly) <= 0
+        assert await schedule.ensure_scheduled(hourly) is False
+    finally:
+        await runner.stop()
+        for ctx in (daily, hourly):
+            await ctx.close()

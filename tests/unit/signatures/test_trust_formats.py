@@ -318,3 +318,42 @@ def test_an_unreadable_path_is_refused(tmp_path: Path) -> None:
         read_path(tmp_path / "missing.xml")
     with pytest.raises(UnreadableSource, match=r"no \.pem/\.crt/\.cer/\.der files"):
         read_path(tmp_path)
+
+
+def for_usages(service: str, *usages: str) -> str:
+    """``service`` with an AdditionalServiceInformation extension naming ``usages``."""
+    extensions = "".join(
+        "<Extension Critical='true'><AdditionalServiceInformation>"
+        f"<URI xml:lang='en'>http://uri.etsi.org/TrstSvc/TrustedList/SvcInfoExt/{u}</URI>"
+        "</AdditionalServiceInformation></Extension>"
+        for u in usages
+    )
+    return service.replace(
+        "</ServiceInformation>",
+        f"<ServiceInformationExtensions>{extensions}</ServiceInformationExtensions>"
+        "</ServiceInformation>",
+        1,
+    )
+
+
+def test_an_etsi_service_for_seals_or_websites_only_is_refused() -> None:
+    since = "2020-06-01T00:00:00Z"
+    ders = {name: make_certificate(name) for name in ("Sig", "Seal", "Web", "Both", "Any")}
+    tsl = make_tsl(
+        for_usages(tsl_service(ders["Sig"], "Sig", GRANTED, since), "ForeSignatures"),
+        for_usages(tsl_service(ders["Seal"], "Seal", GRANTED, since), "ForeSeals"),
+        for_usages(tsl_service(ders["Web"], "Web", GRANTED, since), "ForWebSiteAuthentication"),
+        for_usages(
+            tsl_service(ders["Both"], "Both", GRANTED, since), "ForeSeals", "ForeSignatures"
+        ),
+        tsl_service(ders["Any"], "Any", GRANTED, since),  # no usage named: as before
+    )
+    parsed = parse(tsl)
+    assert {e.name for e in parsed.entries} == {"Sig", "Both", "Any"}
+    assert {(r.label, r.reason) for r in parsed.refused} == {
+        ("Seal", "not for e-signatures (AdditionalServiceInformation: ForeSeals)"),
+        (
+            "Web",
+            "not for e-signatures (AdditionalServiceInformation: ForWebSiteAuthentication)",
+        ),
+    }

@@ -19,8 +19,9 @@ class TrustAnchor(Base):
     A CA is trusted for a signature only while it is listed (``withdrawn_at`` is null) and when
     the signing time falls inside its accreditation window (``accredited_from`` ..
     ``accredited_until``, either end open). A refresh of its source that no longer lists it
-    withdraws it; the row is kept so that history can say which CA it was. The CA's names are
-    organizations' names, not personal data.
+    withdraws it; the row is kept so that history can say which CA it was. An operator may
+    block a CA (``blocked_at``): it is withdrawn, and stays withdrawn whatever list names it.
+    The CA's names are organizations' names, not personal data.
     """
 
     __tablename__ = "trust_anchors"
@@ -39,6 +40,9 @@ class TrustAnchor(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An operator's distrust (``idp trust block``): set with withdrawn_at, and no import of any
+    # list ever trusts the CA again.
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SignatureChallenge(Base):

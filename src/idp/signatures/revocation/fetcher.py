@@ -46,12 +46,18 @@ log = logging.getLogger("idp.signatures.revocation")
 # a certificate listing a hundred of them must not make a verification wait for each.
 MAX_URLS_PER_KIND = 2
 DEFAULT_PORTS = (80, 443)
+BUSY_SHARE = 0.1  # a timeout after waiting longer than this share of it for a slot is "busy"
 
 UNDATED_TTL = timedelta(minutes=5)
 MAX_REDIRECTS = 3  # CAs move their CRLs; a chain longer than this is not a CA's doing
 _REDIRECTS = (301, 302, 303, 307, 308)
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
+
+
+class _Busy(RevocationUnavailable):
+    """A timeout after waiting long for a fetch slot: the process's fault, not the URL's, so
+    the URL is not remembered as failing."""
 
 
 def url_problem(
@@ -174,6 +180,8 @@ class RevocationFetcher:
             raise RevocationUnavailable(f"{known} (failed recently, not asked again yet)")
         try:
             return await fetch()
+        except _Busy:
+            raise
         except RevocationUnavailable as exc:
             self._failures.remember(url, str(exc))
             raise
@@ -203,14 +211,26 @@ class RevocationFetcher:
 
     async def _download(self, what: str, url: str, body: bytes | None) -> bytes:
         host = _host(url)
+        timeout = self._settings.revocation_timeout
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        waited: float | None = None  # how long it waited for a slot, once it had one
         try:
             # Waiting for a slot counts against the timeout: a verification never waits
             # longer than revocation_timeout for one answer, however busy the process is.
-            async with asyncio.timeout(self._settings.revocation_timeout), self._slots:
+            async with asyncio.timeout(timeout), self._slots:
+                waited = loop.time() - asked
                 return await self._follow(what, url, body)
         except TimeoutError:
+            if waited is None or waited > BUSY_SHARE * timeout:
+                # The process was busy: the URL did not have its time, so it is not rested.
+                raise _Busy(
+                    f"{what} from {host}: no answer within {timeout:g} s, "
+                    f"{waited if waited is not None else timeout:.1f} s of it waiting for one "
+                    "of revocation_concurrency's slots"
+                ) from None
             raise RevocationUnavailable(
-                f"{what} from {host}: no answer within {self._settings.revocation_timeout:g} s"
+                f"{what} from {host}: no answer within {timeout:g} s"
             ) from None
         except BlockedTarget as exc:
             raise RevocationUnavailable(f"{what} from {host}: refused: {exc}") from None

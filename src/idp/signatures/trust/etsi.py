@@ -7,7 +7,9 @@ the earlier statuses. Only CA/QC services (CAs issuing qualified certificates, T
 §5.5.1.1) are read. A service trusted now is accredited from the start of its unbroken run of
 granted statuses (§5.5.4; the pre-2016 statuses ``undersupervision``, ``accredited``,
 ``supervisionincessation`` count as granted); one whose status is withdrawn (or another
-non-granted status) is listed withdrawn, with the window it was granted in.
+non-granted status) is listed withdrawn, with the window it was granted in. A service whose
+``AdditionalServiceInformation`` names what it is for (``ForeSignatures``, ``ForeSeals``,
+``ForWebSiteAuthentication``) without e-signatures is refused with that reason.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ GRANTED = frozenset(
 
 Status = tuple[str, datetime | None]  # status URI, when it began
 
+# TS 119 612 §5.5.9.4 AdditionalServiceInformation: what a CA/QC service issues qualified
+# certificates for. A service that names these usages but not e-signatures issues seal or
+# website certificates: its CAs must not anchor a person's signature.
+SVC_INFO_EXT = "http://uri.etsi.org/TrstSvc/TrustedList/SvcInfoExt/"
+FOR_ESIGNATURES = SVC_INFO_EXT + "ForeSignatures"
+USAGES = frozenset(
+    SVC_INFO_EXT + usage for usage in ("ForeSignatures", "ForeSeals", "ForWebSiteAuthentication")
+)
+
 
 def listed_cas(root: ET.Element) -> Iterator[ListedCA]:
     providers = child(root, "TrustServiceProviderList")
@@ -58,12 +69,29 @@ def _service(service: ET.Element, provider_name: str | None) -> Iterator[ListedC
     ]
     accredited_from, accredited_until, withdrawn = window(current, history)
     name = _name(child(info, "ServiceName")) or provider_name
+    refusal = usage_refusal(info)
     identity = child(info, "ServiceDigitalIdentity")
     for digital_id in children(identity, "DigitalId"):
         for element in children(digital_id, "X509Certificate"):
             der = decode_base64(element.text)
             if der is not None:
-                yield ListedCA(der, name, accredited_from, accredited_until, withdrawn)
+                yield ListedCA(der, name, accredited_from, accredited_until, withdrawn, refusal)
+
+
+def usage_refusal(info: ET.Element) -> str | None:
+    """Why the service is not for e-signatures, or None: it names usages in its
+    AdditionalServiceInformation and ForeSignatures is not one (no usage named: for
+    everything, e-signatures included)."""
+    extensions = child(info, "ServiceInformationExtensions")
+    usages = {
+        text(additional, "URI")
+        for extension in children(extensions, "Extension")
+        for additional in children(extension, "AdditionalServiceInformation")
+    } & USAGES
+    if not usages or FOR_ESIGNATURES in usages:
+        return None
+    named = ", ".join(sorted(u.removeprefix(SVC_INFO_EXT) for u in usages if u))
+    return f"not for e-signatures (AdditionalServiceInformation: {named})"
 
 
 def window(current: Status, history: list[Status]) -> tuple[datetime | None, datetime | None, bool]:

@@ -144,7 +144,7 @@ def checked(kind: str, listed: Iterable[ListedCA]) -> Parsed:
     entries: list[Entry] = []
     refused: list[Refusal] = []
     for item in listed:
-        entry, problem = _entry(item)
+        entry, problem = (None, item.refusal) if item.refusal else _entry(item)
         if entry is None:
             label = (item.name or "")[:80] or fingerprint(item.certificate)[:16]
             refused.append(Refusal(label, problem))

@@ -20,6 +20,7 @@ class ListedCA:
     accredited_from: datetime | None = None
     accredited_until: datetime | None = None
     withdrawn: bool = False
+    refusal: str | None = None  # why the list itself says it is not for e-signatures
 
 
 def decode_base64(value: str | None) -> bytes | None:

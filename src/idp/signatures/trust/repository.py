@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,8 +87,29 @@ async def change(session: AsyncSession, anchor_id: uuid.UUID, values: dict[str, 
 async def listing(session: AsyncSession, *, include_withdrawn: bool) -> list[TrustAnchor]:
     stmt = select(TrustAnchor).order_by(TrustAnchor.name, TrustAnchor.fingerprint)
     if not include_withdrawn:
-        stmt = stmt.where(TrustAnchor.withdrawn_at.is_(None))
+        stmt = stmt.where(TrustAnchor.withdrawn_at.is_(None), TrustAnchor.blocked_at.is_(None))
     return list(await session.scalars(stmt))
+
+
+async def block(session: AsyncSession, fingerprint: str, now: datetime) -> bool:
+    """Block the anchor (and withdraw it, keeping an earlier withdrawal's time) unless it is
+    blocked already; whether this call blocked it. One guarded UPDATE: two operators blocking
+    at once block it once."""
+    result = await session.execute(
+        update(TrustAnchor)
+        .where(TrustAnchor.fingerprint == fingerprint, TrustAnchor.blocked_at.is_(None))
+        .values(
+            blocked_at=now,
+            withdrawn_at=func.coalesce(TrustAnchor.withdrawn_at, now),
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def by_fingerprint(session: AsyncSession, fingerprint: str) -> TrustAnchor | None:
+    stmt = select(TrustAnchor).where(TrustAnchor.fingerprint == fingerprint)
+    return (await session.scalars(stmt)).first()
 
 
 async def trusted(session: AsyncSession) -> Sequence[TrustAnchor]:
@@ -95,11 +117,17 @@ async def trusted(session: AsyncSession) -> Sequence[TrustAnchor]:
 
 
 async def ensure_job(
-    session: AsyncSession, job_id: uuid.UUID, kind: str, ref: str, deadline_in: float
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    kind: str,
+    ref: str,
+    deadline_in: float,
+    every: float | None = None,
 ) -> bool:
     """Make the one refresh job exist and be live: insert it under its fixed id (the primary
-    key decides between instances starting together), or re-arm it if it was settled. Whether
-    anything changed."""
+    key decides between instances starting together), or re-arm it if it was settled or, when
+    ``every`` is given, if it waits longer than ``every`` seconds (the interval was shortened
+    since it was scheduled). Whether anything changed."""
     dialect = dialect_of(session)
     inserted = await session.execute(
         _insert(session)(QueuedJob)
@@ -132,4 +160,17 @@ async def ensure_job(
             deadline=now_sql(dialect, deadline_in),
         )
     )
-    return bool(rearmed.rowcount)  # type: ignore[attr-defined]
+    if rearmed.rowcount or every is None:  # type: ignore[attr-defined]
+        return bool(rearmed.rowcount)  # type: ignore[attr-defined]
+    # A job still waiting out an interval longer than the one configured now is due now
+    # (then waits the new interval); a running job (its lease) is left alone.
+    hastened = await session.execute(
+        update(QueuedJob)
+        .where(
+            QueuedJob.id == job_id,
+            QueuedJob.status == PENDING,
+            QueuedJob.next_attempt_at > now_sql(dialect, every),
+        )
+        .values(next_attempt_at=now_sql(dialect))
+    )
+    return bool(hastened.rowcount)  # type: ignore[attr-defined]

@@ -5,10 +5,13 @@ exactly one instance run it however many ``idp serve`` and ``idp worker`` proces
 database, and each run ends with ``Outcome.wait(trust_refresh_every)``, which makes the same
 job due again then. Every instance makes sure, at start and then hourly, that the job exists
 (an insert under the fixed id: the primary key decides between instances starting together)
-and re-arms it if an operator's clean-up or a deadline settled it.
+and re-arms it if an operator's clean-up or a deadline settled it, or if it waits longer than
+the configured interval (``trust_refresh_every`` was shortened since it was scheduled).
 
 A source that cannot be read or imported keeps the anchors it had (nothing is withdrawn for
-it), is logged and is audited as ``trust.refresh_failed``; the other sources are refreshed.
+it), is logged and is audited as ``trust.refresh_failed``; the other sources are refreshed, and
+the next run comes after ``RETRY_FAILED_AFTER`` (15 minutes) instead of the interval if that
+is shorter.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ JOB_ID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:idp:job:trust_refresh")
 FOREVER = 100 * 365 * 86400.0  # the job's deadline: it re-arms itself, it never ends
 ENSURE_EVERY = 3600.0
 LEASE = 900.0  # a refresh downloads and imports tens of MB at most
+RETRY_FAILED_AFTER = 900.0  # seconds before a run in which a source failed runs again
 
 
 class RefreshHandler:
@@ -45,8 +49,11 @@ class RefreshHandler:
         if not sources:
             return Outcome.done("no sources")
         failed = [source for source in sources if not await self.refresh(source)]
-        note = f"{len(failed)} of {len(sources)} sources failed" if failed else None
-        return Outcome.wait(settings.trust_refresh_every, note)
+        if failed:
+            # A failed source is tried again sooner than the interval (they all are: one job).
+            note = f"{len(failed)} of {len(sources)} sources failed"
+            return Outcome.wait(min(settings.trust_refresh_every, RETRY_FAILED_AFTER), note)
+        return Outcome.wait(settings.trust_refresh_every)
 
     async def refresh(self, source: str) -> bool:
         """Import one source in its own transaction; False (logged, audited) if it failed."""
@@ -103,8 +110,9 @@ async def ensure_scheduled(ctx: Context) -> bool:
     re-armed it."""
     if not ctx.settings.signatures.trust_sources:
         return False
+    every = float(ctx.settings.signatures.trust_refresh_every)
     async with ctx.db.transaction() as session:
-        return await repository.ensure_job(session, JOB_ID, KIND, KIND, FOREVER)
+        return await repository.ensure_job(session, JOB_ID, KIND, KIND, FOREVER, every)
 
 
 class TrustSchedule:

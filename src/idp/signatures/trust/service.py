@@ -39,6 +39,8 @@ Fetch = Callable[[str], Awaitable[bytes]]
 SOURCE_LENGTH = 1024
 MAX_UNLISTED_SHARE = 0.10  # of a source's live anchors an import may drop without --force
 OTHER_SOURCE = "listed by another source"
+BLOCKED = "blocked"
+_HEX = frozenset("0123456789abcdef")
 
 
 class TooManyUnlisted(BadInput):
@@ -132,6 +134,10 @@ async def import_parsed(
                 unchanged += 1
                 kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
             continue
+        if row.blocked_at is not None:  # an operator's block outlasts every list
+            unchanged += 1
+            kept.append(Refusal(entry.fingerprint, BLOCKED))
+            continue
         if row.source != source:
             # The source that listed it first owns it: another list naming it neither moves
             # it, widens its window nor trusts it again once its own list withdrew it.
@@ -194,6 +200,51 @@ async def add_anchor(
     if added:
         record(session, "trust.added", at=now, source=source, fingerprint=entry.fingerprint)
     return added
+
+
+class UnknownAnchor(BadInput):
+    """No CA in the trust list has that fingerprint; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockReport:
+    fingerprint: str
+    name: str
+    blocked_at: datetime
+    already_blocked: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "name": self.name,
+            "blocked_at": self.blocked_at.isoformat(),
+            "already_blocked": self.already_blocked,
+        }
+
+
+def normalise_fingerprint(value: str) -> str:
+    """A SHA-256 fingerprint as stored (64 lowercase hex digits) from what an operator types
+    (any case, colons or spaces between the bytes); ``BadInput`` for anything else."""
+    cleaned = "".join(value.split()).replace(":", "").lower()
+    if len(cleaned) != 64 or not set(cleaned) <= _HEX:
+        raise BadInput("not a SHA-256 fingerprint (64 hexadecimal digits)")
+    return cleaned
+
+
+async def block_anchor(session: AsyncSession, fingerprint: str, *, now: datetime) -> BlockReport:
+    """Distrust one CA at once and for good: it is withdrawn and no import trusts it again
+    (``idp trust block``). Blocking a blocked CA changes nothing. ``UnknownAnchor`` when no
+    anchor has that fingerprint, ``BadInput`` when it is not one."""
+    wanted = normalise_fingerprint(fingerprint)
+    await repository.bump_generation(session)  # first: every instance reloads, imports wait
+    blocked = await repository.block(session, wanted, now)
+    row = await repository.by_fingerprint(session, wanted)
+    if row is None:
+        raise UnknownAnchor("no CA in the trust list has that fingerprint")
+    assert row.blocked_at is not None
+    if blocked:
+        record(session, "trust.blocked", at=now, source=row.source, fingerprint=wanted)
+    return BlockReport(wanted, row.name, row.blocked_at, already_blocked=not blocked)
 
 
 async def list_anchors(
