@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 # tsp registers signingCertificateV2 with cms.CMSAttribute.
-from asn1crypto import cms, tsp, x509  # type: ignore[import-untyped]  # noqa: F401
+from asn1crypto import cms, tsp, x509  # noqa: F401
 
 from idp.signatures.dev import keys
 from idp.signatures.dev.keys import DIGEST_OIDS, Issued

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import gostcrypto  # type: ignore[import-untyped]
-from asn1crypto import core  # type: ignore[import-untyped]
+from asn1crypto import core
 
 GostCurve = Literal["cryptopro-a", "cryptopro-b", "tc26-256-a", "tc26-512-a"]
 

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from asn1crypto import algos, core, x509  # type: ignore[import-untyped]
+from asn1crypto import algos, core, x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 

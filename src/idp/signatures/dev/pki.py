@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
-from asn1crypto import core, crl, ocsp, x509  # type: ignore[import-untyped]
+from asn1crypto import core, crl, ocsp, x509
 from asn1crypto import keys as asn1_keys
 
 from idp.signatures.dev import keys
