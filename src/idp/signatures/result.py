@@ -85,3 +85,13 @@ class Verification:
 class RevocationUnavailable(Exception):
     """A CRL or OCSP answer could not be had (network, timeout, size, an unparsable body); the
     message names the URL's host and what failed, never the certificate's holder."""
+
+
+class VerificationUnavailable(Exception):
+    """The verification could not run now (its pool is saturated or broken, or it ran out of
+    time): the signature was not judged, and the caller should answer "try again later"
+    (503 with Retry-After), not refuse the signature. ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
