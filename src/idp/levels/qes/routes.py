@@ -24,6 +24,7 @@ from idp.levels.qes.schemas import (
     DevSignatureOut,
 )
 from idp.levels.qes.service import Checker, DevSigner
+from idp.levels.qes.submission import decode_submission
 from idp.sessions.auth import RecentCaller
 from idp.web.i18n import request_locale
 
@@ -87,7 +88,7 @@ async def confirm(
     ``untrusted``, ``revoked``, ``expired``, ``bad_signature``, …) or ``identity-mismatch``
     with ``fields`` (``snils``, ``name``). A body over 64 KiB is 413. On success the account
     is confirmed (method ``qes``) and the browser's session gets a new cookie."""
-    submission = service.decode_submission(
+    submission = decode_submission(
         body.signature, body.certificates, max_bytes=ctx.settings.signatures.max_signature_bytes
     )
     browser = caller.session_id if caller.client_id is None else None

@@ -9,7 +9,8 @@ import uuid
 from idp.context import Context
 from idp.levels.qes import service
 from idp.levels.qes.errors import AlreadyConfirmed, LevelTooLow, SignatureRefused
-from idp.levels.qes.service import Checker, Outcome, Submission
+from idp.levels.qes.service import Checker, Outcome
+from idp.levels.qes.submission import Submission
 
 ERROR = "error"  # a challenge's outcome when the verification itself failed unexpectedly
 

@@ -17,7 +17,6 @@ their transactions).
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import re
 import secrets
@@ -38,7 +37,6 @@ from idp.errors import NotFound
 from idp.levels.qes.errors import (
     IDENTITY_MISMATCH,
     AlreadyConfirmed,
-    BadSignatureInput,
     ChallengeExpired,
     ChallengeUsed,
     LevelTooLow,
@@ -59,7 +57,6 @@ LEVEL_CONFIRMED_NOTICE = "level_confirmed_qes"  # the template (idp.notify.messa
 CONFIRMED = "confirmed"  # a challenge's outcome on success
 # How far the signer's clock may be from ours: the signing time comes from their computer.
 CLOCK_SKEW = timedelta(minutes=5)
-MAX_CERTIFICATES = 8
 
 # An hour-long window; housekeeping drops counters older than two days (jobs/housekeeping.py).
 CHALLENGES_KEY = "hour:qes-challenges:"
@@ -92,14 +89,6 @@ class IssuedChallenge:
     id: uuid.UUID
     content: str
     expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """A signature as submitted, decoded: DER CMS and the certificates sent beside it."""
-
-    signature: bytes
-    certificates: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,54 +157,6 @@ async def _count_challenge(
         started = await send_counters.window_start(session, key)
         left = (started + _HOUR - at).total_seconds() if started else _HOUR.total_seconds()
         raise TooManyChallenges(max(1, min(math.ceil(left), int(_HOUR.total_seconds()))))
-
-
-# --- the submitted signature, decoded before anything is touched ----------------------------
-
-_PEM = re.compile(r"-----BEGIN [A-Z0-9 #]+-----(.*?)-----END [A-Z0-9 #]+-----", re.DOTALL)
-_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
-
-
-def _base64(text: str) -> bytes | None:
-    compact = "".join(text.split())
-    if not compact or not _BASE64.fullmatch(compact):
-        return None
-    compact = compact.replace("-", "+").replace("_", "/")
-    compact += "=" * (-len(compact) % 4)
-    try:
-        return base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _der(text: str) -> bytes | None:
-    """Base64 (standard or URL-safe, whitespace ignored) or one PEM block, decoded; None for
-    anything else or bytes that are not a DER SEQUENCE."""
-    pem = _PEM.search(text)
-    data = _base64(pem.group(1) if pem else text)
-    if not data or data[0] != 0x30:
-        return None
-    return data
-
-
-def decode_submission(signature: str, certificates: Sequence[str], *, max_bytes: int) -> Submission:
-    """The signature and certificates as bytes; ``BadSignatureInput`` (nothing touched) for
-    text that is not base64 or PEM of a DER structure, too many certificates, or more than
-    ``max_bytes`` in all."""
-    decoded = _der(signature)
-    if decoded is None:
-        raise BadSignatureInput("signature", "Not a base64 or PEM CMS signature.")
-    if len(certificates) > MAX_CERTIFICATES:
-        raise BadSignatureInput("certificates", f"At most {MAX_CERTIFICATES} certificates.")
-    certs = []
-    for index, text in enumerate(certificates):
-        cert = _der(text)
-        if cert is None:
-            raise BadSignatureInput(f"certificates.{index}", "Not a base64 DER certificate.")
-        certs.append(cert)
-    if len(decoded) + sum(len(c) for c in certs) > max_bytes:
-        raise BadSignatureInput("signature", f"Larger than {max_bytes} bytes in all.")
-    return Submission(decoded, tuple(certs))
 
 
 # --- 2. the claim ------------------------------------------------------------------------------
