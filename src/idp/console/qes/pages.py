@@ -51,6 +51,7 @@ MESSAGE_CODES = (
     "level-too-low",
     "already-confirmed",
     "too-many-challenges",
+    "verification-unavailable",
     "no-verified-identity",
     "reauthentication-required",
     "validation-failed",

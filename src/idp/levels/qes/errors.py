@@ -94,6 +94,20 @@ class SignatureRefused(ProblemError):
         self.fields = tuple(fields)
 
 
+class VerificationUnavailable(ProblemError):
+    """The signature could not be checked now (the checker's pool is saturated or broken, or
+    the check ran out of time): it was not judged, and the challenge is open again, so the
+    same signature may be sent once more after ``Retry-After`` seconds."""
+
+    status_code = 503
+    type_slug = "verification-unavailable"
+    title = "The signature cannot be checked now; try again shortly"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
 class DevSignerOff(NotFound):
     """The development signer exists in dev mode only."""
 

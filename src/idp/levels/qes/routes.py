@@ -71,7 +71,7 @@ async def new_challenge(ctx: Ctx, caller: RecentCaller, response: Response) -> C
 @router.post(
     "/confirmations",
     response_model=ConfirmationOut,
-    responses=problems(401, 403, 404, 409, 410, 413, 415, 422),
+    responses=problems(401, 403, 404, 409, 410, 413, 415, 422, 503),
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def confirm(
@@ -86,8 +86,11 @@ async def confirm(
     410 ``challenge-expired``, 404). A signature that does not confirm the account is 422
     ``signature-refused`` with ``code``: the verification's reason (``malformed``,
     ``untrusted``, ``revoked``, ``expired``, ``bad_signature``, …) or ``identity-mismatch``
-    with ``fields`` (``snils``, ``name``). A body over 64 KiB is 413. On success the account
-    is confirmed (method ``qes``) and the browser's session gets a new cookie."""
+    with ``fields`` (``snils``, ``name``). A body over 64 KiB is 413. When the signature cannot
+    be checked now (the checker is saturated, or the check ran out of time) the answer is 503
+    ``verification-unavailable`` with Retry-After, and the challenge stays open: send the same
+    signature again after that many seconds. On success the account is confirmed (method
+    ``qes``) and the browser's session gets a new cookie."""
     submission = decode_submission(
         body.signature, body.certificates, max_bytes=ctx.settings.signatures.max_signature_bytes
     )

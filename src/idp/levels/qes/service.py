@@ -179,6 +179,12 @@ async def claim(
     raise ChallengeExpired("The challenge has expired; ask for a new one.")
 
 
+async def release(session: AsyncSession, challenge_id: uuid.UUID, claimed: Claimed) -> bool:
+    """Undo the claim of a challenge whose signature could not be checked (it was not
+    judged): the person may send the same signature again while the challenge lasts."""
+    return await QesRepository(session).release(challenge_id, claimed)
+
+
 def signing_window(claimed: Claimed, now: datetime) -> tuple[datetime, datetime]:
     """When the signature may have been made: within the challenge's life, give or take the
     signer's clock."""
