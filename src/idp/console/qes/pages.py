@@ -42,6 +42,7 @@ MESSAGE_CODES = (
     "revoked",
     "revocation_unavailable",
     "not_qualified",
+    "organization-certificate",
     "identity-mismatch",
     "identity-mismatch-snils",
     "identity-mismatch-name",

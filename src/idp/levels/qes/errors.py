@@ -1,7 +1,8 @@
 """What asking for a challenge or submitting a signature can meet (RFC 9457 problems).
 
 A refused signature is one problem type, ``signature-refused``, whose ``code`` says why: the
-verification's reason (``revoked``, ``untrusted``, ``bad_signature``, …) or
+verification's reason (``revoked``, ``untrusted``, ``bad_signature``, …),
+``organization-certificate`` (an organization's certificate: its head's or an employee's), or
 ``identity-mismatch`` with the names of the fields that differ (``snils``, ``name``), never
 their values.
 """
@@ -75,6 +76,7 @@ class BadSignatureInput(ProblemError):
 
 
 IDENTITY_MISMATCH = "identity-mismatch"
+ORGANIZATION_CERTIFICATE = "organization-certificate"
 
 
 class SignatureRefused(ProblemError):

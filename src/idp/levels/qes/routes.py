@@ -85,7 +85,8 @@ async def confirm(
     """Submit the signature over a challenge; once per challenge (409 ``challenge-used``,
     410 ``challenge-expired``, 404). A signature that does not confirm the account is 422
     ``signature-refused`` with ``code``: the verification's reason (``malformed``,
-    ``untrusted``, ``revoked``, ``expired``, ``bad_signature``, …) or ``identity-mismatch``
+    ``untrusted``, ``revoked``, ``expired``, ``bad_signature``, …), ``organization-certificate``
+    (an organization's certificate: OGRN or its INN in it) or ``identity-mismatch``
     with ``fields`` (``snils``, ``name``). A body over 64 KiB is 413. When the signature cannot
     be checked now (the checker is saturated, or the check ran out of time) the answer is 503
     ``verification-unavailable`` with Retry-After, and the challenge stays open: send the same

@@ -36,6 +36,7 @@ from idp.db.models import Account, SignatureChallenge
 from idp.errors import NotFound
 from idp.levels.qes.errors import (
     IDENTITY_MISMATCH,
+    ORGANIZATION_CERTIFICATE,
     AlreadyConfirmed,
     ChallengeExpired,
     ChallengeUsed,
@@ -200,6 +201,13 @@ def normalized_name(value: str | None) -> str:
     return " ".join(text.split())
 
 
+def of_organization(identity: Identity | None) -> bool:
+    """Whether the certificate is an organization's (its head's or an employee's: OGRN or the
+    organization's INN in it). It lets the person act for the organization, not as themself,
+    so it confirms no personal account. A sole proprietor's (OGRNIP) is a person's own."""
+    return identity is not None and bool(identity.ogrn or identity.inn_le)
+
+
 def mismatched(
     identity: Identity | None, account: Account, verified_snils: str | None
 ) -> list[str]:
@@ -254,6 +262,9 @@ async def finish(
         code = "already-confirmed" if confirmed else "level-too-low"
         await repo.record_outcome(challenge_id, code, fingerprint)
         return Outcome(code, fingerprint=fingerprint)
+    if of_organization(verification.identity):
+        await repo.record_outcome(challenge_id, ORGANIZATION_CERTIFICATE, fingerprint)
+        return Outcome(ORGANIZATION_CERTIFICATE, fingerprint=fingerprint)
     verified = (
         ctx.vault.decrypt("snils", account.snils_enc, str(account.id))
         if account.snils_enc is not None
