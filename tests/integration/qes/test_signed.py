@@ -83,6 +83,13 @@ async def login_time(ctx: Context, account_id: uuid.UUID) -> int:
     return int(row.auth_time.timestamp())
 
 
+def cookie_max_age(response: httpx.Response, value: str) -> int:
+    """The Max-Age of the Set-Cookie that sets ``value``."""
+    [header] = [h for h in response.headers.get_list("set-cookie") if f"={value};" in h]
+    [age] = [p.split("=", 1)[1] for p in header.split("; ") if p.lower().startswith("max-age=")]
+    return int(age)
+
+
 async def me_with(base_url: str, cookie: str) -> int:
     async with httpx.AsyncClient(base_url=base_url, cookies={"idp_session": cookie}) as http:
         return (await http.get("/api/v1/me")).status_code
@@ -139,6 +146,10 @@ async def test_a_signature_confirms_the_account_and_the_next_token_says_so(
         assert response.headers["cache-control"] == "no-store"
         new_cookie = api.session_cookie()
         assert new_cookie not in (None, old_cookie)
+        # The session's absolute limit still counts from the login: the cookie lasts what
+        # is left of it, not a full absolute_ttl from now.
+        left = settings.sessions.absolute_ttl - 120
+        assert left - 10 <= cookie_max_age(response, new_cookie or "") <= left
 
         start, verifier = await authorize(api.http, rp)
         location = start.headers["location"]

@@ -106,13 +106,10 @@ async def confirm(
         ip=client_ip(request),
         locale=request_locale(request),
     )
-    if outcome.cookie is not None:
+    if outcome.cookie is not None and outcome.cookie_max_age is not None:
+        # The session's absolute limit did not restart: the cookie lasts what it has left.
         cookies.write(
-            response,
-            cookies.SESSION,
-            outcome.cookie,
-            ctx.settings,
-            max_age=ctx.settings.sessions.absolute_ttl,
+            response, cookies.SESSION, outcome.cookie, ctx.settings, max_age=outcome.cookie_max_age
         )
     _no_store(response)
     return ConfirmationOut(

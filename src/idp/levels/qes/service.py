@@ -95,12 +95,14 @@ class IssuedChallenge:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What ``finish`` did: ``code`` None when the account became confirmed (``cookie``: the
-    rotated session's new cookie value, None when no browser session was rotated)."""
+    rotated session's new cookie value, None when no browser session was rotated;
+    ``cookie_max_age``: the seconds the session has left, its absolute limit unchanged)."""
 
     code: str | None
     fields: tuple[str, ...] = ()
     fingerprint: str | None = None
     cookie: str | None = None
+    cookie_max_age: int | None = None
 
 
 # --- 1. the challenge --------------------------------------------------------------------------
@@ -306,8 +308,9 @@ async def finish(
         notified=notified,
     )
     await repo.record_outcome(challenge_id, CONFIRMED, fingerprint)
-    cookie = await _rotate(session, ctx, account, session_id, now)
-    return Outcome(None, fingerprint=fingerprint, cookie=cookie)
+    rotated = await _rotate(session, ctx, account, session_id, now)
+    cookie, max_age = rotated if rotated is not None else (None, None)
+    return Outcome(None, fingerprint=fingerprint, cookie=cookie, cookie_max_age=max_age)
 
 
 async def _rotate(
@@ -316,10 +319,11 @@ async def _rotate(
     account: Account,
     session_id: uuid.UUID | None,
     now: datetime,
-) -> str | None:
-    """The browser session gets a new cookie (its ``sid``, sign-ins and ``auth_time`` kept):
-    the level it carries changed, and a session id fixated before must not carry it. Its
-    ``acr`` follows the account's new level."""
+) -> tuple[str, int] | None:
+    """The browser session gets a new cookie (its ``sid``, sign-ins, ``auth_time`` and
+    absolute limit kept): the level it carries changed, and a session id fixated before must
+    not carry it. Its ``acr`` follows the account's new level. The cookie and the seconds
+    the session has left (the cookie must not outlive it)."""
     if session_id is None or not await hold_live(session, session_id, now, ctx.settings.sessions):
         return None
     held = await QesRepository(session).browser_session(session_id)
@@ -334,7 +338,10 @@ async def _rotate(
         settings=ctx.settings.sessions,
         keep_auth_time=True,  # a signature is no login: max_age still counts from that
     )
-    return renewed[1] if renewed else None
+    if renewed is None:
+        return None
+    record, cookie = renewed
+    return cookie, max(1, math.ceil((record.expires_at - now).total_seconds()))
 
 
 # --- the development signer's input ------------------------------------------------------------
