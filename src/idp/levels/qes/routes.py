@@ -68,10 +68,19 @@ async def new_challenge(ctx: Ctx, caller: RecentCaller, response: Response) -> C
     )
 
 
+# 503 here is the verification's, not the password hashing's that ``problems`` describes.
+CONFIRM_PROBLEMS = problems(401, 403, 404, 409, 410, 413, 415, 422, 503)
+CONFIRM_PROBLEMS[503] = {
+    **CONFIRM_PROBLEMS[503],
+    "description": "The signature cannot be checked now (verification-unavailable): send it "
+    "again after Retry-After seconds",
+}
+
+
 @router.post(
     "/confirmations",
     response_model=ConfirmationOut,
-    responses=problems(401, 403, 404, 409, 410, 413, 415, 422, 503),
+    responses=CONFIRM_PROBLEMS,
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def confirm(
