@@ -22,6 +22,8 @@ from playwright.async_api import BrowserContext, Page, expect
 from idp.context import Context
 from idp.settings import Settings
 from idp.signatures.dev.ca import DevCA
+from idp.signatures.dev.pki import make_person as make_certificate
+from idp.signatures.dev.pki import sign_cms
 from idp.web.i18n import Translator
 from tests.e2e.conftest import client_address
 from tests.support.browser import query
@@ -149,4 +151,41 @@ async def test_another_persons_signature_is_refused_with_the_reason(
     await expect(page.locator("#level")).to_have_text(t("level_standard"))
 
     await page.reload()
+    await expect(page.locator("#level")).to_have_text(t("level_standard"))
+
+
+@pytest.mark.parametrize("texts", LANGUAGES, ids=[t.lang for t in LANGUAGES])
+async def test_an_organizations_certificate_is_refused_with_the_reason(
+    chromium: Chromium,
+    contexts: list[BrowserContext],
+    server: LiveServer,
+    ctx: Context,
+    settings: Settings,
+    texts: Texts,
+) -> None:
+    t = texts.t
+    person = await make_person(ctx, level="standard")
+    page = await new_page(chromium, contexts, texts)
+    await open_confirm_page(page, server, person, texts)
+
+    content = await get_challenge(page, texts)
+    # The person's own SNILS and names, but as the head of an organization (OGRN, its INN).
+    ca = DevCA.load_or_create(settings.var_dir, settings.issuer)
+    head = make_certificate(
+        ca.root,
+        "p256",
+        snils=person.snils,
+        surname="Петров",
+        given_names="Иван Сергеевич",
+        ogrn="1027700132195",
+        innle="7707083893",
+        organization="ООО Ромашка",
+        crl_url=ca.crl_url,
+    )
+    signature = sign_cms(content.encode(), head)
+    await page.locator("#signature").fill(base64.b64encode(signature).decode())
+    await page.get_by_role("button", name=t("qes_submit")).click()
+    await expect(page.locator("#qes-result .error")).to_have_text(
+        t("qes_msg.organization-certificate")
+    )
     await expect(page.locator("#level")).to_have_text(t("level_standard"))

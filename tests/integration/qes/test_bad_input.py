@@ -4,13 +4,20 @@ was."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
+import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from idp.context import Context
 from idp.db.models import Account
+from idp.levels.qes.errors import BadSignatureInput
+from idp.levels.qes.schemas import MAX_SIGNATURE_TEXT
+from idp.levels.qes.submission import decode_submission
 from tests.integration.qes.kit import (
     CHALLENGES,
     CONFIRMATIONS,
@@ -134,3 +141,64 @@ async def test_a_long_signature_is_a_field_error_and_a_huge_body_is_413(
     finally:
         await api.close()
     assert (await challenge_row(ctx, got["id"])).used_at is None
+
+
+# Texts a PEM pattern searching with a lazy ".*?" takes seconds on (quadratic in the length):
+# a BEGIN marker over and over, with no END after it, and the like.
+MARKERS = ("-----BEGIN A-----", "-----BEGIN ", "-----END A-----", "-----BEGIN A-----\nQUJD\n")
+PEM_FLOODS = [(m * (MAX_SIGNATURE_TEXT // len(m)))[:MAX_SIGNATURE_TEXT] for m in MARKERS]
+
+
+@pytest.mark.parametrize("flood", range(len(PEM_FLOODS)))
+def test_pem_markers_are_decoded_in_linear_time(flood: int) -> None:
+    text = PEM_FLOODS[flood]
+    for signature, certificates in ((text, []), (NOT_CMS, [text])):
+        started = time.perf_counter()
+        with pytest.raises(BadSignatureInput):
+            decode_submission(signature, certificates, max_bytes=64 * 1024)
+        assert time.perf_counter() - started < 0.1
+
+
+async def test_a_body_of_pem_markers_is_refused_at_once_and_the_server_keeps_answering(
+    server: LiveServer, ctx: Context
+) -> None:
+    # Any logged-in account can post this, before a challenge is claimed or anything counted.
+    person = await make_person(ctx)
+    api = await logged_in(server.url, person)
+    body = {"challenge_id": str(uuid.uuid4()), "signature": PEM_FLOODS[0]}
+
+    async def flood() -> tuple[httpx.Response, float]:
+        started = time.perf_counter()
+        response = await api.post(CONFIRMATIONS, body)
+        return response, time.perf_counter() - started
+
+    async def health(probe: httpx.AsyncClient) -> float:
+        await asyncio.sleep(0.02)  # while the flood is in the server
+        started = time.perf_counter()
+        assert (await probe.get("/healthz")).status_code == 200
+        return time.perf_counter() - started
+
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as probe:
+            (response, took), health_took = await asyncio.gather(flood(), health(probe))
+    finally:
+        await api.close()
+    problem(response, 422, "validation-failed")
+    assert took < 0.5
+    assert health_took < 0.5
+
+
+def test_pem_with_text_around_it_is_read_and_a_torn_block_is_not() -> None:
+    der = base64.b64decode(NOT_CMS)
+    pem = f"-----BEGIN PKCS7-----\n{NOT_CMS}\n-----END PKCS7-----\n"
+    assert decode_submission(f"subject=CN=x\n{pem}", [pem], max_bytes=1024).signature == der
+    url_safe = base64.urlsafe_b64encode(b"\x30\x02\xfb\xff").decode()
+    assert decode_submission(url_safe, [], max_bytes=1024).signature == b"\x30\x02\xfb\xff"
+    for torn in (
+        pem.replace("END PKCS7", "END CMS"),  # the labels differ
+        pem.replace("-----END PKCS7-----", ""),
+        f"-----BEGIN PKCS7-----\n{url_safe}\n-----END PKCS7-----",  # PEM is standard base64
+        f"-----BEGIN pkcs7-----\n{NOT_CMS}\n-----END pkcs7-----",
+    ):
+        with pytest.raises(BadSignatureInput):
+            decode_submission(torn, [], max_bytes=1024)

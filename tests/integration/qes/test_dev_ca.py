@@ -1,5 +1,6 @@
-"""Dev mode's development CA, on SQLite and PostgreSQL: trusted at start-up (once, however many
-instances start), its CRL and OCSP served at ``/_dev-ca``, its signer behind ``POST
+"""Dev mode's development CA, on SQLite and PostgreSQL: trusted by the process that runs it and
+never written to the trust list (a production instance over the same database refuses its
+signatures as untrusted), its CRL and OCSP served at ``/_dev-ca``, its signer behind ``POST
 /api/v1/me/qes/dev-signature`` and ``idp dev sign``; a signature from either confirms a
 standard account on the live server. Without the CA there is neither."""
 
@@ -9,19 +10,24 @@ import asyncio
 import base64
 import hashlib
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from cryptography import x509
 from sqlalchemy import func, select
 
+from idp.app import create_app
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, TrustAnchor
 from idp.settings import DEV_CA_PATH, Settings
 from idp.signatures.dev.ca import DevCA
+from idp.signatures.result import Reason, Verification
 from tests.integration.qes.kit import (
     DEV_SIGNATURE,
+    GIVEN_NAMES,
+    SURNAME,
     challenge,
     cli_env,
     logged_in,
@@ -30,8 +36,9 @@ from tests.integration.qes.kit import (
 )
 from tests.support.api_kit import serve_variant
 from tests.support.cli_kit import run_in_process
-from tests.support.factories import make_person
+from tests.support.factories import make_person, random_snils
 from tests.support.live import LiveServer
+from tests.support.production import production
 
 
 async def level_of(ctx: Context, account_id: uuid.UUID) -> tuple[str, str | None]:
@@ -50,12 +57,11 @@ async def anchors_of(ctx: Context, certificate: bytes) -> list[TrustAnchor]:
         return list(rows)
 
 
-async def test_dev_mode_trusts_its_ca_and_serves_its_crl(
+async def test_dev_mode_serves_its_cas_crl_and_writes_no_trust_anchor(
     server: LiveServer, ctx: Context, settings: Settings
 ) -> None:
     ca = DevCA.load_or_create(settings.var_dir, settings.issuer)
-    [anchor] = await anchors_of(ctx, ca.certificate)
-    assert (anchor.source_kind, anchor.source, anchor.withdrawn_at) == ("dev", "dev-ca", None)
+    assert await anchors_of(ctx, ca.certificate) == []
     async with httpx.AsyncClient(base_url=server.url) as http:
         response = await http.get(f"{DEV_CA_PATH}/crl/dev.crl")
     assert response.status_code == 200
@@ -183,21 +189,55 @@ async def test_without_the_dev_ca_there_is_no_signer_and_no_responder(
         plain.stop()
 
 
-async def test_instances_starting_at_once_trust_their_ca_once(
+async def test_instances_starting_at_once_share_one_ca_and_list_none(
     server: LiveServer, ctx: Context, settings: Settings, clock: OffsetClock, tmp_path: Path
 ) -> None:
-    # A var dir of their own: both make the CA's file at once, then both trust it.
+    # A var dir of their own: both make the CA's file at once, and both serve the winner's.
     fresh = tmp_path / "var"
     starts = [asyncio.to_thread(serve_variant, settings, clock, var_dir=fresh) for _ in range(2)]
     first, second = await asyncio.gather(*starts)
     try:
+        issuers = set()
+        for live in (first, second):
+            async with httpx.AsyncClient(base_url=live.url) as http:
+                crl = (await http.get(f"{DEV_CA_PATH}/crl/dev.crl")).content
+            issuers.add(x509.load_der_x509_crl(crl).issuer)
         ca = DevCA.load_or_create(fresh, settings.issuer)
-        assert len(await anchors_of(ctx, ca.certificate)) == 1
+        assert issuers == {x509.load_der_x509_certificate(ca.certificate).subject}
         async with ctx.db.read() as session:
             dev = await session.scalar(
                 select(func.count()).select_from(TrustAnchor).where(TrustAnchor.source == "dev-ca")
             )
-        assert (dev or 0) >= 2  # the session's CA and this one
+        assert not dev
+        assert await anchors_of(ctx, ca.certificate) == []
     finally:
         first.stop()
         second.stop()
+
+
+async def verified_by_an_app(settings: Settings, signature: bytes, content: bytes) -> Verification:
+    """What an app built with ``settings`` (its start-up run) makes of the signature."""
+    signatures = settings.signatures.model_copy(update={"pool": "thread"})
+    app = create_app(settings.model_copy(update={"signatures": signatures}), run_jobs=False)
+    async with app.router.lifespan_context(app):
+        now = app.state.ctx.clock.now()
+        return await app.state.signature_checker.verify(  # type: ignore[no-any-return]
+            signature,
+            content,
+            signed_after=now - timedelta(minutes=5),
+            signed_before=now + timedelta(minutes=5),
+        )
+
+
+async def test_a_production_app_over_the_same_database_refuses_the_dev_ca(
+    server: LiveServer, ctx: Context, settings: Settings
+) -> None:
+    # The session's server runs in dev mode over this database, its development CA trusted;
+    # an instance outside dev mode over the same database must not trust it.
+    ca = DevCA.load_or_create(settings.var_dir, settings.issuer)
+    content = b"idp qes confirm\nproduction"
+    signature = ca.sign(content, random_snils(), SURNAME, GIVEN_NAMES)
+    in_dev_mode = await verified_by_an_app(settings, signature, content)
+    assert in_dev_mode.ok, in_dev_mode
+    outside = await verified_by_an_app(production(settings), signature, content)
+    assert outside.reason == Reason.UNTRUSTED

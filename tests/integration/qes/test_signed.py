@@ -22,7 +22,11 @@ from idp.clock import OffsetClock
 from idp.context import Context
 from idp.db.models import Account, AuditEvent, BrowserSession, LevelChange
 from idp.settings import Settings
+from idp.signatures.dev.keys import Issued
+from idp.signatures.dev.pki import make_person as make_certificate
 from tests.integration.qes.kit import (
+    GIVEN_NAMES,
+    SURNAME,
     certificate_for,
     challenge,
     challenge_row,
@@ -77,6 +81,13 @@ async def login_time(ctx: Context, account_id: uuid.UUID) -> int:
             )
         ).one()
     return int(row.auth_time.timestamp())
+
+
+def cookie_max_age(response: httpx.Response, value: str) -> int:
+    """The Max-Age of the Set-Cookie that sets ``value``."""
+    [header] = [h for h in response.headers.get_list("set-cookie") if f"={value};" in h]
+    [age] = [p.split("=", 1)[1] for p in header.split("; ") if p.lower().startswith("max-age=")]
+    return int(age)
 
 
 async def me_with(base_url: str, cookie: str) -> int:
@@ -135,6 +146,10 @@ async def test_a_signature_confirms_the_account_and_the_next_token_says_so(
         assert response.headers["cache-control"] == "no-store"
         new_cookie = api.session_cookie()
         assert new_cookie not in (None, old_cookie)
+        # The session's absolute limit still counts from the login: the cookie lasts what
+        # is left of it, not a full absolute_ttl from now.
+        left = settings.sessions.absolute_ttl - 120
+        assert left - 10 <= cookie_max_age(response, new_cookie or "") <= left
 
         start, verifier = await authorize(api.http, rp)
         location = start.headers["location"]
@@ -270,3 +285,64 @@ async def test_a_replayed_signature_is_refused(
     state = await state_of(ctx, person.account.id)
     assert state["level"] == "confirmed"
     assert len(state["changes"]) == 1
+
+
+def certificate_with(pki: TestPki, person: Any, **fields: str) -> Issued:
+    """A P-256 certificate of the test PKI naming the person's verified SNILS and names, and
+    ``fields`` (``ogrn``, ``innle``, ``ogrnip``, ``organization``, ``title``) besides."""
+    return make_certificate(
+        pki.intermediate("p256"),
+        "p256",
+        snils=person.snils,
+        surname=SURNAME,
+        given_names=GIVEN_NAMES,
+        crl_url=pki.crl_url("ca-p256"),
+        **fields,
+    )
+
+
+ORGANIZATION = {"organization": "ООО Ромашка", "title": "Генеральный директор"}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ogrn": "1027700132195", "innle": "7707083893", **ORGANIZATION},  # its head
+        {"ogrn": "1027700132195", **ORGANIZATION},
+        {"innle": "7707083893", **ORGANIZATION},  # an employee
+        {"inn": "007707083893", **ORGANIZATION},  # before 2021: the INN padded to 12 digits
+    ],
+)
+async def test_an_organizations_certificate_confirms_no_personal_account(
+    qes_server: LiveServer, ctx: Context, pki: TestPki, fields: dict[str, str]
+) -> None:
+    person = await make_person(ctx, level="standard")
+    api = await logged_in(qes_server.url, person)
+    try:
+        got = await challenge(api)
+        holder = certificate_with(pki, person, **fields)
+        body = problem(
+            await submit(api, got["id"], signed(pki, got, holder)), 422, "signature-refused"
+        )
+    finally:
+        await api.close()
+    assert body["code"] == "organization-certificate"
+    assert "fields" not in body
+    assert (await state_of(ctx, person.account.id))["level"] == "standard"
+    assert (await challenge_row(ctx, got["id"])).outcome == "organization-certificate"
+
+
+async def test_a_sole_proprietors_certificate_confirms_the_account(
+    qes_server: LiveServer, ctx: Context, pki: TestPki
+) -> None:
+    # A sole proprietor is a natural person: OGRNIP and a person's INN, no organization.
+    person = await make_person(ctx, level="standard")
+    api = await logged_in(qes_server.url, person)
+    try:
+        got = await challenge(api)
+        holder = certificate_with(pki, person, ogrnip="304500116000157", inn="500100732259")
+        response = await submit(api, got["id"], signed(pki, got, holder))
+        assert response.status_code == 200, response.text
+    finally:
+        await api.close()
+    assert (await state_of(ctx, person.account.id))["level"] == "confirmed"

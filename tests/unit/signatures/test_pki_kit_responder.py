@@ -3,16 +3,21 @@ OCSP client, pyHanko fetching CRLs and OCSP answers itself, and plain httpx."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from asn1crypto import cms, crl, ocsp
 from pyhanko.sign.validation import async_validate_detached_cms
+from pyhanko.sign.validation.status import StandardCMSSignatureStatus
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 
-from idp.signatures.dev.keys import KeyAlgo
+from idp.signatures.dev.keys import Issued, KeyAlgo
 from tests.support.pki import TestPki, openssl, write
 
 CONTENT = b"idp challenge 77aa"
@@ -81,29 +86,49 @@ async def test_bad_requests(test_pki: TestPki) -> None:
     assert ocsp.OCSPResponse.load(garbage.content)["response_status"].native == "malformed_request"
 
 
-@pytest.mark.parametrize("algo", ["rsa2048", "p256"])
-async def test_pyhanko_fetches_revocation_from_the_responder(
-    test_pki: TestPki, algo: KeyAlgo
-) -> None:
-    def context() -> ValidationContext:
-        return ValidationContext(
-            trust_roots=[test_pki.root(algo).parsed],
+@pytest.fixture
+async def loop_complaints() -> AsyncIterator[list[str]]:
+    """What the event loop is told during the test (aiohttp reports a session or connector
+    dropped unclosed there: "Unclosed client session")."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    said: list[str] = []
+    loop.set_exception_handler(lambda _loop, context: said.append(str(context.get("message"))))
+    yield said
+    loop.set_exception_handler(previous)
+
+
+async def _validate(pki: TestPki, algo: KeyAlgo, person: Issued) -> StandardCMSSignatureStatus:
+    # pyHanko's fetchers open an aiohttp session; the backend is ours to close.
+    backend = AIOHttpFetcherBackend()
+    try:
+        context = ValidationContext(
+            trust_roots=[pki.root(algo).parsed],
             allow_fetching=True,
             revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+            fetcher_backend=backend,
         )
+        signed = cms.ContentInfo.load(pki.sign(CONTENT, person))["content"]
+        return await async_validate_detached_cms(CONTENT, signed, signer_validation_context=context)
+    finally:
+        await backend.close()
 
-    good = test_pki.person(algo)
+
+@pytest.mark.parametrize("algo", ["rsa2048", "p256"])
+async def test_pyhanko_fetches_revocation_from_the_responder(
+    test_pki: TestPki, algo: KeyAlgo, loop_complaints: list[str]
+) -> None:
     before = test_pki.requests["ocsp", f"ca-{algo}"]
-    signed = cms.ContentInfo.load(test_pki.sign(CONTENT, good))["content"]
-    status = await async_validate_detached_cms(CONTENT, signed, signer_validation_context=context())
+    status = await _validate(test_pki, algo, test_pki.person(algo))
     assert status.trusted
     assert not status.revoked
     assert test_pki.requests["ocsp", f"ca-{algo}"] > before
 
-    revoked = test_pki.person(algo, revoked=True)
-    signed = cms.ContentInfo.load(test_pki.sign(CONTENT, revoked))["content"]
-    status = await async_validate_detached_cms(CONTENT, signed, signer_validation_context=context())
+    status = await _validate(test_pki, algo, test_pki.person(algo, revoked=True))
     assert status.revoked
+
+    gc.collect()  # a session left open says so when it is collected
+    assert not [said for said in loop_complaints if "nclosed" in said], loop_complaints
 
 
 def test_anchors_are_the_trusted_roots(test_pki: TestPki) -> None:

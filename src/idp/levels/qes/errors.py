@@ -1,7 +1,8 @@
 """What asking for a challenge or submitting a signature can meet (RFC 9457 problems).
 
 A refused signature is one problem type, ``signature-refused``, whose ``code`` says why: the
-verification's reason (``revoked``, ``untrusted``, ``bad_signature``, …) or
+verification's reason (``revoked``, ``untrusted``, ``bad_signature``, …),
+``organization-certificate`` (an organization's certificate: its head's or an employee's), or
 ``identity-mismatch`` with the names of the fields that differ (``snils``, ``name``), never
 their values.
 """
@@ -75,6 +76,7 @@ class BadSignatureInput(ProblemError):
 
 
 IDENTITY_MISMATCH = "identity-mismatch"
+ORGANIZATION_CERTIFICATE = "organization-certificate"
 
 
 class SignatureRefused(ProblemError):
@@ -92,6 +94,20 @@ class SignatureRefused(ProblemError):
         super().__init__(detail, **extra)
         self.code = code
         self.fields = tuple(fields)
+
+
+class VerificationUnavailable(ProblemError):
+    """The signature could not be checked now (the checker's pool is saturated or broken, or
+    the check ran out of time): it was not judged, and the challenge is open again, so the
+    same signature may be sent once more after ``Retry-After`` seconds."""
+
+    status_code = 503
+    type_slug = "verification-unavailable"
+    title = "The signature cannot be checked now; try again shortly"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
 
 
 class DevSignerOff(NotFound):

@@ -16,6 +16,7 @@ from idp.db.models import Account, BrowserSession, SignatureChallenge
 class Claimed:
     content: str
     issued_at: datetime
+    claimed_at: datetime  # the challenge's used_at as this claim set it
 
 
 class QesRepository:
@@ -41,14 +42,15 @@ class QesRepository:
         self._session.add(challenge)
 
     async def end_unused(self, account_id: uuid.UUID, purpose: str, now: datetime) -> None:
-        """The account's unused challenges of ``purpose`` expire now: only the newest one
-        may be signed."""
+        """The account's challenges of ``purpose`` with no outcome yet expire now: only the
+        newest one may be signed. One being verified is among them: should its claim be
+        undone (``release``), it stays ended."""
         await self._session.execute(
             update(SignatureChallenge)
             .where(
                 SignatureChallenge.account_id == account_id,
                 SignatureChallenge.purpose == purpose,
-                SignatureChallenge.used_at.is_(None),
+                SignatureChallenge.outcome.is_(None),
                 SignatureChallenge.expires_at > now,
             )
             .values(expires_at=now)
@@ -68,6 +70,7 @@ class QesRepository:
                     SignatureChallenge.account_id == account_id,
                     SignatureChallenge.purpose == purpose,
                     SignatureChallenge.used_at.is_(None),
+                    SignatureChallenge.outcome.is_(None),  # an outcome is final
                     SignatureChallenge.expires_at > now,
                 )
                 .values(used_at=now)
@@ -75,7 +78,23 @@ class QesRepository:
                 .execution_options(synchronize_session=False)
             )
         ).first()
-        return None if row is None else Claimed(row[0], row[1])
+        return None if row is None else Claimed(row[0], row[1], now)
+
+    async def release(self, challenge_id: uuid.UUID, claimed: Claimed) -> bool:
+        """Undo this claim: the challenge unused again, if its ``used_at`` is still the one the
+        claim set and it has no outcome (nothing else can have claimed it meanwhile: the
+        claim excludes every other). Whether it was undone."""
+        result = await self._session.execute(
+            update(SignatureChallenge)
+            .where(
+                SignatureChallenge.id == challenge_id,
+                SignatureChallenge.used_at == claimed.claimed_at,
+                SignatureChallenge.outcome.is_(None),
+            )
+            .values(used_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def find(
         self, challenge_id: uuid.UUID, account_id: uuid.UUID
@@ -92,9 +111,11 @@ class QesRepository:
     async def record_outcome(
         self, challenge_id: uuid.UUID, outcome: str, fingerprint: str | None
     ) -> None:
+        """Keep the claimed challenge's outcome; written once (an ``error`` kept after a
+        commit whose answer was lost does not replace what it committed)."""
         await self._session.execute(
             update(SignatureChallenge)
-            .where(SignatureChallenge.id == challenge_id)
+            .where(SignatureChallenge.id == challenge_id, SignatureChallenge.outcome.is_(None))
             .values(outcome=outcome[:32], certificate_fingerprint=fingerprint)
             .execution_options(synchronize_session=False)
         )

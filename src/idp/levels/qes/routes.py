@@ -24,6 +24,7 @@ from idp.levels.qes.schemas import (
     DevSignatureOut,
 )
 from idp.levels.qes.service import Checker, DevSigner
+from idp.levels.qes.submission import decode_submission
 from idp.sessions.auth import RecentCaller
 from idp.web.i18n import request_locale
 
@@ -67,10 +68,19 @@ async def new_challenge(ctx: Ctx, caller: RecentCaller, response: Response) -> C
     )
 
 
+# 503 here is the verification's, not the password hashing's that ``problems`` describes.
+CONFIRM_PROBLEMS = problems(401, 403, 404, 409, 410, 413, 415, 422, 503)
+CONFIRM_PROBLEMS[503] = {
+    **CONFIRM_PROBLEMS[503],
+    "description": "The signature cannot be checked now (verification-unavailable): send it "
+    "again after Retry-After seconds",
+}
+
+
 @router.post(
     "/confirmations",
     response_model=ConfirmationOut,
-    responses=problems(401, 403, 404, 409, 410, 413, 415, 422),
+    responses=CONFIRM_PROBLEMS,
     openapi_extra=security(CALLER_WITH_CSRF),
 )
 async def confirm(
@@ -84,10 +94,14 @@ async def confirm(
     """Submit the signature over a challenge; once per challenge (409 ``challenge-used``,
     410 ``challenge-expired``, 404). A signature that does not confirm the account is 422
     ``signature-refused`` with ``code``: the verification's reason (``malformed``,
-    ``untrusted``, ``revoked``, ``expired``, ``bad_signature``, …) or ``identity-mismatch``
-    with ``fields`` (``snils``, ``name``). A body over 64 KiB is 413. On success the account
-    is confirmed (method ``qes``) and the browser's session gets a new cookie."""
-    submission = service.decode_submission(
+    ``untrusted``, ``revoked``, ``expired``, ``bad_signature``, …), ``organization-certificate``
+    (an organization's certificate: OGRN or its INN in it) or ``identity-mismatch``
+    with ``fields`` (``snils``, ``name``). A body over 64 KiB is 413. When the signature cannot
+    be checked now (the checker is saturated, or the check ran out of time) the answer is 503
+    ``verification-unavailable`` with Retry-After, and the challenge stays open: send the same
+    signature again after that many seconds. On success the account is confirmed (method
+    ``qes``) and the browser's session gets a new cookie."""
+    submission = decode_submission(
         body.signature, body.certificates, max_bytes=ctx.settings.signatures.max_signature_bytes
     )
     browser = caller.session_id if caller.client_id is None else None
@@ -101,13 +115,10 @@ async def confirm(
         ip=client_ip(request),
         locale=request_locale(request),
     )
-    if outcome.cookie is not None:
+    if outcome.cookie is not None and outcome.cookie_max_age is not None:
+        # The session's absolute limit did not restart: the cookie lasts what it has left.
         cookies.write(
-            response,
-            cookies.SESSION,
-            outcome.cookie,
-            ctx.settings,
-            max_age=ctx.settings.sessions.absolute_ttl,
+            response, cookies.SESSION, outcome.cookie, ctx.settings, max_age=outcome.cookie_max_age
         )
     _no_store(response)
     return ConfirmationOut(

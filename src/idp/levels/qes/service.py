@@ -17,7 +17,6 @@ their transactions).
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import re
 import secrets
@@ -37,8 +36,8 @@ from idp.db.models import Account, SignatureChallenge
 from idp.errors import NotFound
 from idp.levels.qes.errors import (
     IDENTITY_MISMATCH,
+    ORGANIZATION_CERTIFICATE,
     AlreadyConfirmed,
-    BadSignatureInput,
     ChallengeExpired,
     ChallengeUsed,
     LevelTooLow,
@@ -59,7 +58,6 @@ LEVEL_CONFIRMED_NOTICE = "level_confirmed_qes"  # the template (idp.notify.messa
 CONFIRMED = "confirmed"  # a challenge's outcome on success
 # How far the signer's clock may be from ours: the signing time comes from their computer.
 CLOCK_SKEW = timedelta(minutes=5)
-MAX_CERTIFICATES = 8
 
 # An hour-long window; housekeeping drops counters older than two days (jobs/housekeeping.py).
 CHALLENGES_KEY = "hour:qes-challenges:"
@@ -95,22 +93,16 @@ class IssuedChallenge:
 
 
 @dataclass(frozen=True, slots=True)
-class Submission:
-    """A signature as submitted, decoded: DER CMS and the certificates sent beside it."""
-
-    signature: bytes
-    certificates: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
     """What ``finish`` did: ``code`` None when the account became confirmed (``cookie``: the
-    rotated session's new cookie value, None when no browser session was rotated)."""
+    rotated session's new cookie value, None when no browser session was rotated;
+    ``cookie_max_age``: the seconds the session has left, its absolute limit unchanged)."""
 
     code: str | None
     fields: tuple[str, ...] = ()
     fingerprint: str | None = None
     cookie: str | None = None
+    cookie_max_age: int | None = None
 
 
 # --- 1. the challenge --------------------------------------------------------------------------
@@ -170,54 +162,6 @@ async def _count_challenge(
         raise TooManyChallenges(max(1, min(math.ceil(left), int(_HOUR.total_seconds()))))
 
 
-# --- the submitted signature, decoded before anything is touched ----------------------------
-
-_PEM = re.compile(r"-----BEGIN [A-Z0-9 #]+-----(.*?)-----END [A-Z0-9 #]+-----", re.DOTALL)
-_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
-
-
-def _base64(text: str) -> bytes | None:
-    compact = "".join(text.split())
-    if not compact or not _BASE64.fullmatch(compact):
-        return None
-    compact = compact.replace("-", "+").replace("_", "/")
-    compact += "=" * (-len(compact) % 4)
-    try:
-        return base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _der(text: str) -> bytes | None:
-    """Base64 (standard or URL-safe, whitespace ignored) or one PEM block, decoded; None for
-    anything else or bytes that are not a DER SEQUENCE."""
-    pem = _PEM.search(text)
-    data = _base64(pem.group(1) if pem else text)
-    if not data or data[0] != 0x30:
-        return None
-    return data
-
-
-def decode_submission(signature: str, certificates: Sequence[str], *, max_bytes: int) -> Submission:
-    """The signature and certificates as bytes; ``BadSignatureInput`` (nothing touched) for
-    text that is not base64 or PEM of a DER structure, too many certificates, or more than
-    ``max_bytes`` in all."""
-    decoded = _der(signature)
-    if decoded is None:
-        raise BadSignatureInput("signature", "Not a base64 or PEM CMS signature.")
-    if len(certificates) > MAX_CERTIFICATES:
-        raise BadSignatureInput("certificates", f"At most {MAX_CERTIFICATES} certificates.")
-    certs = []
-    for index, text in enumerate(certificates):
-        cert = _der(text)
-        if cert is None:
-            raise BadSignatureInput(f"certificates.{index}", "Not a base64 DER certificate.")
-        certs.append(cert)
-    if len(decoded) + sum(len(c) for c in certs) > max_bytes:
-        raise BadSignatureInput("signature", f"Larger than {max_bytes} bytes in all.")
-    return Submission(decoded, tuple(certs))
-
-
 # --- 2. the claim ------------------------------------------------------------------------------
 
 
@@ -238,6 +182,12 @@ async def claim(
     raise ChallengeExpired("The challenge has expired; ask for a new one.")
 
 
+async def release(session: AsyncSession, challenge_id: uuid.UUID, claimed: Claimed) -> bool:
+    """Undo the claim of a challenge whose signature could not be checked (it was not
+    judged): the person may send the same signature again while the challenge lasts."""
+    return await QesRepository(session).release(challenge_id, claimed)
+
+
 def signing_window(claimed: Claimed, now: datetime) -> tuple[datetime, datetime]:
     """When the signature may have been made: within the challenge's life, give or take the
     signer's clock."""
@@ -251,6 +201,13 @@ def normalized_name(value: str | None) -> str:
     """A name as compared: NFKC, case folded, ё as е, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", value or "").casefold().replace("ё", "е")
     return " ".join(text.split())
+
+
+def of_organization(identity: Identity | None) -> bool:
+    """Whether the certificate is an organization's (its head's or an employee's: OGRN or the
+    organization's INN in it). It lets the person act for the organization, not as themself,
+    so it confirms no personal account. A sole proprietor's (OGRNIP) is a person's own."""
+    return identity is not None and bool(identity.ogrn or identity.inn_le)
 
 
 def mismatched(
@@ -307,6 +264,9 @@ async def finish(
         code = "already-confirmed" if confirmed else "level-too-low"
         await repo.record_outcome(challenge_id, code, fingerprint)
         return Outcome(code, fingerprint=fingerprint)
+    if of_organization(verification.identity):
+        await repo.record_outcome(challenge_id, ORGANIZATION_CERTIFICATE, fingerprint)
+        return Outcome(ORGANIZATION_CERTIFICATE, fingerprint=fingerprint)
     verified = (
         ctx.vault.decrypt("snils", account.snils_enc, str(account.id))
         if account.snils_enc is not None
@@ -348,8 +308,9 @@ async def finish(
         notified=notified,
     )
     await repo.record_outcome(challenge_id, CONFIRMED, fingerprint)
-    cookie = await _rotate(session, ctx, account, session_id, now)
-    return Outcome(None, fingerprint=fingerprint, cookie=cookie)
+    rotated = await _rotate(session, ctx, account, session_id, now)
+    cookie, max_age = rotated if rotated is not None else (None, None)
+    return Outcome(None, fingerprint=fingerprint, cookie=cookie, cookie_max_age=max_age)
 
 
 async def _rotate(
@@ -358,10 +319,11 @@ async def _rotate(
     account: Account,
     session_id: uuid.UUID | None,
     now: datetime,
-) -> str | None:
-    """The browser session gets a new cookie (its ``sid``, sign-ins and ``auth_time`` kept):
-    the level it carries changed, and a session id fixated before must not carry it. Its
-    ``acr`` follows the account's new level."""
+) -> tuple[str, int] | None:
+    """The browser session gets a new cookie (its ``sid``, sign-ins, ``auth_time`` and
+    absolute limit kept): the level it carries changed, and a session id fixated before must
+    not carry it. Its ``acr`` follows the account's new level. The cookie and the seconds
+    the session has left (the cookie must not outlive it)."""
     if session_id is None or not await hold_live(session, session_id, now, ctx.settings.sessions):
         return None
     held = await QesRepository(session).browser_session(session_id)
@@ -376,7 +338,10 @@ async def _rotate(
         settings=ctx.settings.sessions,
         keep_auth_time=True,  # a signature is no login: max_age still counts from that
     )
-    return renewed[1] if renewed else None
+    if renewed is None:
+        return None
+    record, cookie = renewed
+    return cookie, max(1, math.ceil((record.expires_at - now).total_seconds()))
 
 
 # --- the development signer's input ------------------------------------------------------------

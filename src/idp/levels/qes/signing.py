@@ -1,15 +1,17 @@
 """The confirmation's run-time parts, built once per process by ``create_app``: the signature
 checker over the trust list (``TrustStore``) with its revocation fetcher, and in dev mode the
-development CA (``Settings.runs_dev_ca``): trusted at start-up, its CRL and OCSP served at
-``DEV_CA_PATH``, its signer behind ``POST /api/v1/me/qes/dev-signature`` and ``idp dev sign``.
+development CA (``Settings.runs_dev_ca``): trusted by this process only, its CRL and OCSP served
+at ``DEV_CA_PATH``, its signer behind ``POST /api/v1/me/qes/dev-signature`` and ``idp dev sign``.
+
+The development CA is never written to the trust list: its key sits in a file and signs anyone,
+and a row there would outlive dev mode (the same database served by a production instance
+would go on trusting it). It is added to the anchors in memory, by the process that runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from idp.context import Context
@@ -17,15 +19,11 @@ from idp.levels.qes.service import Holder
 from idp.settings import Settings
 from idp.signatures.checker import SignatureChecker
 from idp.signatures.dev.ca import DevCA
+from idp.signatures.protocol import TrustedCA, TrustSource
 from idp.signatures.revocation.fetcher import RevocationFetcher
-from idp.signatures.trust.service import add_anchor
 from idp.signatures.trust.store import TrustStore
 
-logger = logging.getLogger("idp.signatures")
-
-DEV_CA_NAME = "idp development CA"
 DEV_SOURCE_KIND = "dev"
-DEV_SOURCE = "dev-ca"
 
 
 class DevCASigner:
@@ -49,19 +47,24 @@ def load_dev_ca(settings: Settings) -> DevCA | None:
     return DevCA.load_or_create(settings.var_dir, settings.issuer)
 
 
-async def trust_dev_ca(ctx: Context, ca: DevCA) -> bool:
-    """Put the development CA on the trust list unless it is there; whether it was added.
-    Instances starting at once may both try: the insert is by fingerprint, the loser's a
-    no-op."""
-    async with ctx.db.transaction() as session:
-        return await add_anchor(
-            session,
-            ca.certificate,
-            name=DEV_CA_NAME,
-            source_kind=DEV_SOURCE_KIND,
-            source=DEV_SOURCE,
-            now=ctx.clock.now(),
-        )
+def dev_anchor(ca: DevCA) -> TrustedCA:
+    """The development CA as a trust anchor, kept in memory only."""
+    # MERGE(fixcore): TrustedCA has no source_kind on this branch yet. Once it does, say that
+    # this anchor is the development CA:
+    #     return dataclasses.replace(ca.anchor, source_kind=DEV_SOURCE_KIND)
+    return ca.anchor
+
+
+class WithDevCA:
+    """The trust list's anchors and the development CA's (``TrustSource``)."""
+
+    def __init__(self, listed: TrustSource, dev: TrustedCA) -> None:
+        self._listed = listed
+        self._dev = dev
+
+    async def anchors(self) -> tuple[TrustedCA, ...]:
+        listed = await self._listed.anchors()
+        return (*(a for a in listed if a.fingerprint != self._dev.fingerprint), self._dev)
 
 
 class Signing:
@@ -88,19 +91,16 @@ class Signing:
         self._revocation = RevocationFetcher(
             settings.signatures, allow_private=settings.dev_mode, clock=ctx.clock
         )
+        trust: TrustSource = TrustStore(ctx.db, ctx.clock, settings.signatures.trust_recheck)
+        if self.dev_ca is not None:  # runs_dev_ca: dev mode only (startup_checks)
+            trust = WithDevCA(trust, dev_anchor(self.dev_ca))
         self.checker = SignatureChecker(
             settings.signatures,
-            trust=TrustStore(ctx.db, ctx.clock, settings.signatures.trust_recheck),
+            trust=trust,
             revocation=self._revocation,
             clock=ctx.clock,
             dev_mode=settings.dev_mode,
         )
-        if self.dev_ca is not None:
-            try:
-                if await trust_dev_ca(ctx, self.dev_ca):
-                    logger.info("the development CA is trusted (dev mode)")
-            except SQLAlchemyError as exc:  # a schema not migrated yet: /readyz says so
-                logger.warning("the development CA is not trusted: %s", type(exc).__name__)
         return self.checker
 
     async def close(self) -> None:
