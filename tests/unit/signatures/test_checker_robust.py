@@ -159,7 +159,8 @@ def test_a_fault_inside_a_step_is_unavailable_and_logged_without_data(
     with caplog.at_level(logging.ERROR, logger="idp.signatures"):
         asyncio.run(scenario())
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert errors and "RuntimeError" in errors[0].getMessage()
+    assert errors
+    assert "RuntimeError" in errors[0].getMessage()
     assert "11223344595" not in caplog.text
 
 
