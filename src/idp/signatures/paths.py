@@ -211,8 +211,8 @@ def _context(
 
 
 class ParsedAnchors:
-    """The anchors parsed and indexed by subject name. A pool worker keeps the last few (by
-    their fingerprints, :func:`parsed_anchors`): a trust list of thousands is parsed once per
+    """The anchors parsed and indexed by subject name. A pool worker keeps the last few
+    (:func:`parsed_anchors`): a trust list of thousands is parsed once per
     change, not once per verification."""
 
     def __init__(self, anchors: Sequence[TrustedCA]) -> None:
@@ -240,12 +240,14 @@ class ParsedAnchors:
         return parsed_anchors(current)
 
 
-_PARSED: dict[tuple[str, ...], ParsedAnchors] = {}
+# Keyed by the anchors themselves, not only their fingerprints: an anchor's accreditation
+# window or list kind may change while its certificate stays.
+_PARSED: dict[tuple[TrustedCA, ...], ParsedAnchors] = {}
 _PARSED_KEPT = 4  # trust lists kept per process: the current one and the few around a change
 
 
 def parsed_anchors(anchors: Sequence[TrustedCA]) -> ParsedAnchors:
-    key = tuple(a.fingerprint for a in anchors)
+    key = tuple(anchors)
     found = _PARSED.pop(key, None)
     if found is None:
         found = ParsedAnchors(anchors)
