@@ -182,11 +182,11 @@ def test_a_forged_copy_of_the_intermediate_is_not_asked_about() -> None:
     # The same name and key as the real CA, signed by a stranger, pointing at the attacker.
     stranger = pki.make_root("Mallory", "p256")
     forged_ca = pki._issue(
-        issuer_key=stranger.key,
+        issuer_key=keys.private_key(stranger),
         issuer_name=top.parsed.subject,
         issuer_spki=top.parsed.public_key.dump(),
         subject_name=ca.parsed.subject,
-        subject_key=ca.key,
+        subject_key=keys.private_key(ca),
         algo="p256",
         not_before=pki.now() - timedelta(days=1),
         not_after=pki.now() + timedelta(days=100),
