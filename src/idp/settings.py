@@ -389,7 +389,24 @@ class SignaturesSettings(BaseModel):
         "Where verification's CPU work runs: `process` (a pool of processes, one per core: "
         "pure-Python GOST runs in parallel and never holds the event loop) or `thread`.",
     )
-    pool_size: int = _doc(0, "Workers in that pool; 0: one per core.", ge=0)
+    pool_size: int = _doc(
+        0,
+        "Workers in that pool; 0: one per core. Each `idp serve --workers` process has its own "
+        "pool: keep `pool_size` × workers at most the cores.",
+        ge=0,
+    )
+    max_in_flight: int = _doc(
+        0,
+        "Verifications one process runs at once (0: twice `pool_size`); another waits 2 s for "
+        "a place, then is answered 503 with Retry-After.",
+        ge=0,
+    )
+    verify_timeout: float = _doc(
+        20.0,
+        "Seconds one verification may take, revocation fetches included; past them it is "
+        "answered 503 with Retry-After (the signature is not judged).",
+        gt=0,
+    )
     challenge_ttl: int = _doc(
         300, "Seconds a challenge may be signed and submitted.", ge=30, le=3600
     )

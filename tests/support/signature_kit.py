@@ -46,9 +46,15 @@ class CrlsInMemory:
         raise RevocationUnavailable("no OCSP here")
 
 
-def anchor(issued: pki.Issued, **window: datetime | None) -> TrustedCA:
+def anchor(
+    issued: pki.Issued, *, source_kind: str = "certificates", **window: datetime | None
+) -> TrustedCA:
     return TrustedCA(
-        hashlib.sha256(issued.certificate).hexdigest(), issued.certificate, "Test CA", **window
+        hashlib.sha256(issued.certificate).hexdigest(),
+        issued.certificate,
+        "Test CA",
+        source_kind=source_kind,
+        **window,
     )
 
 
@@ -73,9 +79,36 @@ def person(algo: pki.KeyAlgo, **options: Any) -> pki.Issued:
 def without_key_usage(issued: pki.Issued, issuer: pki.Issued) -> pki.Issued:
     """``issued`` re-signed by ``issuer`` with its keyUsage extension left out (the kit always
     writes one)."""
+    return resigned(issued, issuer, drop={"key_usage"})
+
+
+def resigned(
+    issued: pki.Issued,
+    issuer: pki.Issued,
+    *,
+    drop: set[str] = frozenset(),  # type: ignore[assignment]
+    add: tuple[asn1_x509.Extension, ...] = (),
+    extra_subject: tuple[tuple[str, Any], ...] = (),
+) -> pki.Issued:
+    """``issued`` changed and signed again by ``issuer``: extensions named in ``drop`` (asn1crypto
+    names or dotted OIDs) left out, ``add`` appended, and (OID, asn1 value) attributes appended
+    to the subject, each in an RDN of its own."""
     certificate = asn1_x509.Certificate.load(issued.certificate)
     tbs = certificate["tbs_certificate"].copy()
-    tbs["extensions"] = [e for e in tbs["extensions"] if e["extn_id"].native != "key_usage"]
+    tbs["extensions"] = [
+        e
+        for e in tbs["extensions"]
+        if e["extn_id"].native not in drop and e["extn_id"].dotted not in drop
+    ] + list(add)
+    if extra_subject:
+        rdns = list(tbs["subject"].chosen)
+        for oid, value in extra_subject:
+            rdns.append(
+                asn1_x509.RelativeDistinguishedName(
+                    [asn1_x509.NameTypeAndValue({"type": oid, "value": value})]
+                )
+            )
+        tbs["subject"] = asn1_x509.Name(name="", value=asn1_x509.RDNSequence(rdns))
     signed = asn1_x509.Certificate(
         {
             "tbs_certificate": tbs,
@@ -84,6 +117,37 @@ def without_key_usage(issued: pki.Issued, issuer: pki.Issued) -> pki.Issued:
         }
     )
     return pki.Issued(signed.dump(), issued.key, issued.algo)
+
+
+class Recording:
+    """A RevocationSource answering from memory (CRLs by URL, OCSP answers by URL) that records
+    every URL asked and every answer the checker told it to forget."""
+
+    def __init__(
+        self, crls: dict[str, bytes] | None = None, ocsps: dict[str, bytes] | None = None
+    ) -> None:
+        self.crls = crls or {}
+        self.ocsps = ocsps or {}
+        self.asked: list[str] = []
+        self.forgotten: list[str] = []
+
+    async def crl(self, url: str) -> bytes:
+        self.asked.append(url)
+        if url not in self.crls:
+            raise RevocationUnavailable(f"CRL at {url}: not found")
+        return self.crls[url]
+
+    async def ocsp(self, url: str, certificate: bytes, issuer: bytes) -> bytes:
+        self.asked.append(url)
+        if url not in self.ocsps:
+            raise RevocationUnavailable(f"OCSP at {url}: not found")
+        return self.ocsps[url]
+
+    def invalidate(self, url: str) -> None:
+        self.forgotten.append(url)
+
+    def invalidate_ocsp(self, url: str, certificate: bytes, issuer: bytes) -> None:
+        self.forgotten.append(url)
 
 
 def crls(revoked: dict[pki.KeyAlgo, list[int]] | None = None) -> CrlsInMemory:

@@ -3,8 +3,12 @@ and RFC 5035), the same code for every algorithm: pyHanko's CMS layer hashes wit
 ``cryptography`` only and cannot check a Streebog-hashed ``signingCertificateV2``.
 
 The checks run in this order and the first that fails decides the reason: the structure (one
-signer, signed attributes present, content type id-data), the signer's certificate, the
-algorithms, the message digest, the signing time, the ESS certificate binding, the signature.
+signer, signed attributes present, content type id-data, at most ``MAX_CERTIFICATES``
+certificates), the signer's certificate, the algorithms (the digest named must be the one the
+signature algorithm implies, RFC 5652 §5.4), the message digest, the signing time, the ESS
+certificate binding (:func:`open_cms`), then the signature (:func:`check_signature`). The
+checker looks for a path to the trust list between the two: an untrusted certificate is refused
+before its signature's arithmetic (pure-Python GOST takes a while) is paid for.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import cms, core, tsp, x509
+from asn1crypto import algos, cms, core, tsp, x509
 
 from idp.signatures.algorithms.registry import Algorithms
 from idp.signatures.protocol import UnsupportedAlgorithm
@@ -30,6 +34,9 @@ SIGNING_TIME = "1.2.840.113549.1.9.5"
 SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
 SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
 SHA256 = "2.16.840.1.101.3.4.2.1"
+# Certificates in the CMS and given alongside, after removing copies: a signer, its CA and the
+# CA's root, with room for cross-certificates. More is refused before any path is sought.
+MAX_CERTIFICATES = 10
 
 _DIGEST_NAMES = {
     "2.16.840.1.101.3.4.2.1": "sha256",
@@ -66,12 +73,55 @@ class CmsRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class OpenedCms:
+    """A CMS that passed every check but its signature's (:func:`check_signature`)."""
+
+    signed: SignedCms  # what it will say once the signature verifies
+    public_key_info: bytes  # the signer's, DER
+    signature_algorithm: bytes  # DER AlgorithmIdentifier
+    signature: bytes
+    signed_bytes: bytes  # the DER SET OF the signed attributes, as received
+    digest_oid: str
+
+
+@dataclass(frozen=True, slots=True)
 class SignedCms:
     signer: bytes  # the signer's certificate, DER
     certificates: tuple[bytes, ...]  # every other certificate given (CMS and alongside), DER
     signing_time: datetime | None
     algorithm: str
     content_encoding: str  # "binary", or "utf-16le" (a CryptoPro plug-in's default)
+
+
+# The digest a signature algorithm implies (RFC 4055, RFC 5758, RFC 9215 §3.1): the SignerInfo's
+# digestAlgorithm must name the same one. rsaEncryption and id-ecPublicKey imply none.
+_IMPLIED_DIGESTS = {
+    "1.2.840.113549.1.1.11": "2.16.840.1.101.3.4.2.1",
+    "1.2.840.113549.1.1.12": "2.16.840.1.101.3.4.2.2",
+    "1.2.840.113549.1.1.13": "2.16.840.1.101.3.4.2.3",
+    "1.2.840.10045.4.3.2": "2.16.840.1.101.3.4.2.1",
+    "1.2.840.10045.4.3.3": "2.16.840.1.101.3.4.2.2",
+    "1.2.840.10045.4.3.4": "2.16.840.1.101.3.4.2.3",
+    "1.2.643.7.1.1.1.1": "1.2.643.7.1.1.2.2",
+    "1.2.643.7.1.1.3.2": "1.2.643.7.1.1.2.2",
+    "1.2.643.7.1.1.1.2": "1.2.643.7.1.1.2.3",
+    "1.2.643.7.1.1.3.3": "1.2.643.7.1.1.2.3",
+}
+_DIGEST_OIDS_BY_NAME = {
+    "sha256": "2.16.840.1.101.3.4.2.1",
+    "sha384": "2.16.840.1.101.3.4.2.2",
+    "sha512": "2.16.840.1.101.3.4.2.3",
+}
+RSA_PSS = "1.2.840.113549.1.1.10"
+
+
+def implied_digest(signature_algorithm: algos.SignedDigestAlgorithm) -> str | None:
+    """The digest OID the signature algorithm (with its parameters) implies, or None."""
+    oid = signature_algorithm["algorithm"].dotted
+    if oid == RSA_PSS:
+        name = signature_algorithm["parameters"]["hash_algorithm"]["algorithm"].native
+        return _DIGEST_OIDS_BY_NAME.get(name, str(name))
+    return _IMPLIED_DIGESTS.get(oid)
 
 
 def algorithm_name(signature_oid: str, digest_oid: str) -> str:
@@ -90,8 +140,57 @@ def check_cms(
     signed_before: datetime,
     algorithms: Algorithms,
 ) -> SignedCms:
-    """The CMS's signer and what it says, once every check passed. Raises :class:`CmsRefused`
-    and nothing else: bytes asn1crypto cannot parse are ``malformed``."""
+    """The CMS's signer and what it says, once every check passed (:func:`open_cms`, then
+    :func:`check_signature`). Raises :class:`CmsRefused` and nothing else."""
+    opened = open_cms(
+        der,
+        content,
+        certificates=certificates,
+        signed_after=signed_after,
+        signed_before=signed_before,
+        algorithms=algorithms,
+    )
+    return check_signature(opened, algorithms)
+
+
+def check_signature(opened: OpenedCms, algorithms: Algorithms) -> SignedCms:
+    """The signature over the signed attributes. Raises :class:`CmsRefused`."""
+    signer = opened.signed.signer
+    try:
+        verifier = algorithms.for_signature(
+            algos.SignedDigestAlgorithm.load(opened.signature_algorithm)["algorithm"].dotted
+        )
+        if verifier is None:  # open_cms looked: another plug-in set cannot get here
+            raise UnsupportedAlgorithm("signature")
+        good = verifier.verify(
+            public_key_info=opened.public_key_info,
+            signature_algorithm=opened.signature_algorithm,
+            signature=opened.signature,
+            data=opened.signed_bytes,
+            digest_oid=opened.digest_oid,
+        )
+    except UnsupportedAlgorithm as refused:
+        raise CmsRefused(Reason.UNKNOWN_ALGORITHM, f"signature {refused}", signer) from None
+    except Exception as failure:  # a plug-in handed a key it cannot read
+        raise CmsRefused(
+            Reason.MALFORMED, f"not a CMS idp can read ({type(failure).__name__})", signer
+        ) from None
+    if not good:
+        raise CmsRefused(Reason.BAD_SIGNATURE, "the signature does not verify", signer)
+    return opened.signed
+
+
+def open_cms(
+    der: bytes,
+    content: bytes,
+    *,
+    certificates: Sequence[bytes],
+    signed_after: datetime,
+    signed_before: datetime,
+    algorithms: Algorithms,
+) -> OpenedCms:
+    """The CMS's signer and what it says, once every check but the signature's passed. Raises
+    :class:`CmsRefused` and nothing else: bytes asn1crypto cannot parse are ``malformed``."""
     signer_der: bytes | None = None
     try:
         info = cms.ContentInfo.load(der, strict=True)
@@ -110,7 +209,7 @@ def check_cms(
         if signer is None:
             raise CmsRefused(Reason.CERTIFICATE_MISSING, "the signer's certificate is not given")
         signer_der = signer.dump()
-        return _check_signer(
+        return _open_signer(
             signer_info,
             signer,
             encapsulated,
@@ -132,7 +231,7 @@ def check_cms(
         ) from None
 
 
-def _check_signer(
+def _open_signer(
     signer_info: cms.SignerInfo,
     signer: x509.Certificate,
     encapsulated: cms.EncapsulatedContentInfo,
@@ -141,7 +240,7 @@ def _check_signer(
     signed_after: datetime,
     signed_before: datetime,
     algorithms: Algorithms,
-) -> SignedCms:
+) -> OpenedCms:
     digest_oid = signer_info["digest_algorithm"]["algorithm"].dotted
     signature_oid = signer_info["signature_algorithm"]["algorithm"].dotted
     hasher = algorithms.for_digest(digest_oid)
@@ -150,6 +249,13 @@ def _check_signer(
     verifier = algorithms.for_signature(signature_oid)
     if verifier is None:
         raise CmsRefused(Reason.UNKNOWN_ALGORITHM, f"signature {signature_oid}")
+    implied = implied_digest(signer_info["signature_algorithm"])
+    if implied is not None and implied != digest_oid:
+        # RFC 5652 §5.4: the signature is over the attributes hashed with digestAlgorithm; a
+        # signature algorithm that names another digest is a combination no plug-in serves.
+        raise CmsRefused(
+            Reason.UNKNOWN_ALGORITHM, f"signature {signature_oid} with the digest {digest_oid}"
+        )
 
     attributes = _signed_attributes(signer_info)
     content_type = _single(attributes, CONTENT_TYPE)
@@ -171,37 +277,41 @@ def _check_signer(
 
     _check_ess_binding(attributes, signer, algorithms)
 
-    # The signature covers the DER SET OF the attributes as received (RFC 5652 §5.4).
-    signed_bytes = _as_set(signer_info["signed_attrs"].contents)
-    try:
-        good = verifier.verify(
-            public_key_info=signer["tbs_certificate"]["subject_public_key_info"].dump(),
-            signature_algorithm=signer_info["signature_algorithm"].dump(),
-            signature=signer_info["signature"].native,
-            data=signed_bytes,
-            digest_oid=digest_oid,
-        )
-    except UnsupportedAlgorithm as refused:
-        raise CmsRefused(Reason.UNKNOWN_ALGORITHM, f"signature {refused}") from None
-    if not good:
-        raise CmsRefused(Reason.BAD_SIGNATURE, "the signature does not verify")
     others = tuple(c.dump() for c in pool if c.dump() != signer.dump())
-    return SignedCms(
-        signer=signer.dump(),
-        certificates=others,
-        signing_time=signing_time,
-        algorithm=algorithm_name(signature_oid, digest_oid),
-        content_encoding=encoding,
+    return OpenedCms(
+        signed=SignedCms(
+            signer=signer.dump(),
+            certificates=others,
+            signing_time=signing_time,
+            algorithm=algorithm_name(signature_oid, digest_oid),
+            content_encoding=encoding,
+        ),
+        public_key_info=signer["tbs_certificate"]["subject_public_key_info"].dump(),
+        signature_algorithm=signer_info["signature_algorithm"].dump(),
+        signature=bytes(signer_info["signature"].native),
+        # The signature covers the DER SET OF the attributes as received (RFC 5652 §5.4).
+        signed_bytes=_as_set(signer_info["signed_attrs"].contents),
+        digest_oid=digest_oid,
     )
 
 
 def _certificates(signed: cms.SignedData, given: Sequence[bytes]) -> list[x509.Certificate]:
-    found: list[x509.Certificate] = []
-    for choice in signed["certificates"] or ():
+    """Every certificate in the CMS and given alongside, each once (by its DER), at most
+    :data:`MAX_CERTIFICATES`: certificates crafted to branch under a trusted name must not buy
+    path-building work."""
+    found: dict[bytes, x509.Certificate] = {}
+    choices = signed["certificates"] or ()
+    if len(choices) + len(given) > 4 * MAX_CERTIFICATES:  # do not even parse that many
+        raise CmsRefused(Reason.MALFORMED, f"more than {MAX_CERTIFICATES} certificates")
+    for choice in choices:
         if choice.name == "certificate":
-            found.append(choice.chosen)
-    found.extend(x509.Certificate.load(bytes(der), strict=True) for der in given)
-    return found
+            found.setdefault(hashlib.sha256(choice.chosen.dump()).digest(), choice.chosen)
+    for der in given:
+        certificate = x509.Certificate.load(bytes(der), strict=True)
+        found.setdefault(hashlib.sha256(certificate.dump()).digest(), certificate)
+    if len(found) > MAX_CERTIFICATES:
+        raise CmsRefused(Reason.MALFORMED, f"more than {MAX_CERTIFICATES} certificates")
+    return list(found.values())
 
 
 def _signer_certificate(

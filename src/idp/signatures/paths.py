@@ -2,26 +2,30 @@
 pyhanko-certvalidator (RFC 5280 §6) with every signature in the path (certificates, CRLs, OCSP
 responses) checked by idp's algorithm plug-ins, GOST included.
 
-Two steps, so that the network is used between them on the event loop: :func:`revocation_needs`
-builds the candidate paths and lists, for every certificate but the anchor, where its
-revocation status is published; :func:`validate_path` then validates with the CRLs and OCSP
-responses that were fetched, requiring them (``REQUIRE_REVINFO``: a certificate declaring no
-CRL or OCSP URL is not "not revoked", research notes §A2.1).
+Two steps, so that the network is used between them on the event loop: :func:`candidate_paths`
+builds at most a few short paths to the anchors with a bounded search of its own, checking every
+certificate's signature on the way, and :func:`revocation_needs` lists, for every certificate on
+them but the anchor, where its revocation status is published; :func:`validate_path` then
+validates those paths only, with the CRLs and OCSP responses that were fetched, requiring them
+(``REQUIRE_REVINFO``: a certificate declaring no CRL or OCSP URL is not "not revoked", research
+notes §A2.1). pyhanko-certvalidator's own path builder is not used: it enumerates every path
+the given certificates allow, and two certificates per level under a trusted name make that
+exponential.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from asn1crypto import algos, keys, x509
 from cryptography.exceptions import InvalidSignature
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.authority import AuthorityWithCert
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.authority import CertTrustAnchor
 from pyhanko_certvalidator.errors import (
     AlgorithmNotSupported,
     DisallowedAlgorithmError,
@@ -45,10 +49,13 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidationContext,
     SignatureValidator,
 )
+from pyhanko_certvalidator.validate import async_validate_path
 
 from idp.signatures.algorithms.registry import Algorithms
 from idp.signatures.protocol import TrustedCA, UnsupportedAlgorithm
 from idp.signatures.result import Reason
+
+logger = logging.getLogger("idp.signatures")
 
 _REQUIRED = RevocationCheckingPolicy(
     ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
@@ -64,7 +71,11 @@ _NONE = RevocationCheckingPolicy(
     ee_certificate_rule=RevocationCheckingRule.NO_CHECK,
     intermediate_ca_cert_rule=RevocationCheckingRule.NO_CHECK,
 )
-_MAX_PATHS = 4  # cross-certified CAs give several; each costs revocation requests
+MAX_PATHS = 4  # cross-certified CAs give several; each costs revocation requests
+MAX_PATH_CERTIFICATES = 5  # the signer, at most three intermediates, the anchor
+# A signer's CA and the CA's root are two checks; cross-certification adds a few.
+MAX_SIGNATURE_CHECKS = 8
+MAX_STEPS = 64
 
 
 class PathRefused(Exception):
@@ -107,8 +118,9 @@ def anchors_at(anchors: Sequence[TrustedCA], moment: datetime) -> tuple[TrustedC
 class PluginSignatures(SignatureValidator):
     """pyhanko-certvalidator's signature checks routed to the algorithm plug-ins by OID."""
 
-    def __init__(self, algorithms: Algorithms) -> None:
+    def __init__(self, algorithms: Algorithms, verified: frozenset[bytes] = frozenset()) -> None:
         self.algorithms = algorithms
+        self.verified = verified  # checked in the first step (:func:`checked`)
         self.unknown: str | None = None  # the first OID no plug-in serves
 
     def validate_signature(
@@ -120,6 +132,15 @@ class PluginSignatures(SignatureValidator):
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
     ) -> None:
         oid = signature_algorithm["algorithm"].dotted
+        if (
+            not context.prehashed
+            and self.verified
+            and (
+                checked(signature_algorithm.dump(), public_key_info.dump(), signature, signed_data)
+                in self.verified
+            )
+        ):
+            return
         plugin = self.algorithms.for_signature(oid)
         digest_oid = None
         if context.contextual_md_algorithm is not None:
@@ -168,18 +189,16 @@ class PluginAlgorithmPolicy(AlgorithmUsagePolicy):
 
 
 def _context(
-    signer: x509.Certificate,
+    anchors: Sequence[x509.Certificate],
     others: Sequence[bytes],
-    anchors: Sequence[TrustedCA],
     moment: datetime,
-    algorithms: Algorithms,
+    signatures: PluginSignatures,
     policy: RevocationCheckingPolicy,
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
-) -> tuple[ValidationContext, PluginSignatures]:
-    signatures = PluginSignatures(algorithms)
-    context = ValidationContext(
-        trust_roots=[x509.Certificate.load(a.certificate) for a in anchors],
+) -> ValidationContext:
+    return ValidationContext(
+        trust_roots=list(anchors),
         other_certs=[x509.Certificate.load(der) for der in others],
         moment=moment,
         allow_fetching=False,
@@ -189,47 +208,231 @@ def _context(
         algorithm_usage_policy=PluginAlgorithmPolicy(signatures),
         signature_validator=signatures,
     )
-    return context, signatures
 
 
-def revocation_needs(
+class ParsedAnchors:
+    """The anchors parsed and indexed by subject name. A pool worker keeps the last few
+    (:func:`parsed_anchors`): a trust list of thousands is parsed once per
+    change, not once per verification."""
+
+    def __init__(self, anchors: Sequence[TrustedCA]) -> None:
+        self.anchors = tuple(anchors)
+        self.fingerprints = frozenset(a.fingerprint for a in anchors)
+        self.by_subject: dict[str, list[tuple[TrustedCA, x509.Certificate]]] = {}
+        for anchor in anchors:
+            try:
+                parsed = x509.Certificate.load(anchor.certificate)
+                subject = parsed.subject.hashable
+            except Exception as failure:  # an anchor idp cannot read anchors nothing
+                logger.warning(
+                    "trust anchor unreadable fingerprint=%s error=%s",
+                    anchor.fingerprint,
+                    type(failure).__name__,
+                )
+                continue
+            self.by_subject.setdefault(subject, []).append((anchor, parsed))
+
+    def at(self, moment: datetime) -> ParsedAnchors:
+        """Those accredited at ``moment`` (a path to another one is untrusted)."""
+        current = anchors_at(self.anchors, moment)
+        if len(current) == len(self.anchors):
+            return self
+        return parsed_anchors(current)
+
+
+# Keyed by the anchors themselves, not only their fingerprints: an anchor's accreditation
+# window or list kind may change while its certificate stays.
+_PARSED: dict[tuple[TrustedCA, ...], ParsedAnchors] = {}
+_PARSED_KEPT = 4  # trust lists kept per process: the current one and the few around a change
+
+
+def parsed_anchors(anchors: Sequence[TrustedCA]) -> ParsedAnchors:
+    key = tuple(anchors)
+    found = _PARSED.pop(key, None)
+    if found is None:
+        found = ParsedAnchors(anchors)
+    _PARSED[key] = found  # the most recently used last
+    while len(_PARSED) > _PARSED_KEPT:
+        del _PARSED[next(iter(_PARSED))]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A path whose every certificate signature verified: the signer first, then each issuer,
+    ending at the anchor's child; ``anchor`` signed the last one."""
+
+    anchor: TrustedCA
+    chain: tuple[bytes, ...]  # DER
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    paths: tuple[Candidate, ...]
+    # The certificate signatures already checked (digests of algorithm, key, signature and
+    # data): the validation does not check them a second time.
+    verified: frozenset[bytes]
+
+
+class _Search:
+    """One bounded path search: at most ``MAX_SIGNATURE_CHECKS`` certificate signatures checked
+    and ``MAX_STEPS`` certificates looked at, whatever the certificates given."""
+
+    def __init__(self, algorithms: Algorithms) -> None:
+        self.algorithms = algorithms
+        self.checks = 0
+        self.steps = 0
+        self.outcomes: dict[tuple[bytes, bytes], bool] = {}
+        self.verified: set[bytes] = set()
+        self.unknown: str | None = None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.checks >= MAX_SIGNATURE_CHECKS or self.steps >= MAX_STEPS
+
+    def signed_by(self, child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        """Whether ``issuer`` names the child's issuer and its key signed the child."""
+        if child.issuer != issuer.subject:
+            return False
+        wanted = child.authority_key_identifier
+        if wanted is not None and issuer.key_identifier not in (None, wanted):
+            return False
+        key = (child.sha256, issuer.sha256)
+        known = self.outcomes.get(key)
+        if known is not None:
+            return known
+        if self.exhausted:
+            return False
+        self.checks += 1
+        good = self._verify(child, issuer)
+        self.outcomes[key] = good
+        return good
+
+    def _verify(self, child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        algorithm = child["signature_algorithm"]
+        oid = algorithm["algorithm"].dotted
+        plugin = self.algorithms.for_signature(oid)
+        public_key_info = issuer["tbs_certificate"]["subject_public_key_info"].dump()
+        signature = child["signature_value"].native
+        data = child["tbs_certificate"].dump()
+        try:
+            if plugin is None:
+                raise UnsupportedAlgorithm(oid)
+            good = plugin.verify(
+                public_key_info=public_key_info,
+                signature_algorithm=algorithm.dump(),
+                signature=signature,
+                data=data,
+            )
+        except UnsupportedAlgorithm:
+            self.unknown = self.unknown or oid
+            return False
+        except Exception:  # a key or signature the plug-in cannot read: not a signature
+            return False
+        if good:
+            self.verified.add(checked(algorithm.dump(), public_key_info, signature, data))
+        return bool(good)
+
+
+def checked(
+    signature_algorithm: bytes, public_key_info: bytes, signature: bytes, data: bytes
+) -> bytes:
+    """What identifies one verified signature (each part length-prefixed)."""
+    digest = hashlib.sha256()
+    for part in (signature_algorithm, public_key_info, signature, data):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.digest()
+
+
+def candidate_paths(
     signer_der: bytes,
     others: Sequence[bytes],
-    anchors: Sequence[TrustedCA],
-    moment: datetime,
+    anchors: ParsedAnchors,
     algorithms: Algorithms,
-) -> tuple[RevocationNeed, ...]:
-    """Where the revocation status of every certificate on the candidate paths is published.
-    Raises :class:`PathRefused` (``untrusted``) when no path reaches an accredited anchor."""
+) -> Candidates:
+    """At most ``MAX_PATHS`` paths from the signer to an anchor, each at most
+    ``MAX_PATH_CERTIFICATES`` long (the anchor included), every certificate's signature checked
+    with its issuer's key by the algorithm plug-ins: a path through a certificate its issuer
+    did not sign is no candidate (and its revocation URLs are never asked). The search is
+    depth-first, an anchor before an intermediate at every step, and bounded (``_Search``), so
+    certificates crafted to branch give no more work than honest ones.
+
+    Raises :class:`PathRefused`: ``unknown_algorithm`` when no path was found and a certificate
+    on the way is signed with an algorithm no plug-in serves, else ``untrusted``."""
     signer = x509.Certificate.load(signer_der)
-    context, _ = _context(signer, others, anchors, moment, algorithms, _NONE)
-    try:
-        paths = asyncio.run(context.path_builder.async_build_paths(signer))
-    except PathBuildingError:
-        raise PathRefused(Reason.UNTRUSTED, "no path to an accredited CA") from None
+    search = _Search(algorithms)
+    pool: dict[str, list[x509.Certificate]] = {}
+    seen = {signer.sha256}
+    for der in others:
+        certificate = x509.Certificate.load(der)
+        if certificate.sha256 in seen or fingerprint(der) in anchors.fingerprints:
+            continue  # an anchor given again closes a path as the anchor, never in between
+        seen.add(certificate.sha256)
+        pool.setdefault(certificate.subject.hashable, []).append(certificate)
+    found: list[Candidate] = []
+
+    def walk(chain: list[x509.Certificate]) -> None:
+        current = chain[-1]
+        search.steps += 1
+        issuer_name = current.issuer.hashable
+        for anchor, parsed in anchors.by_subject.get(issuer_name, ()):
+            if len(found) >= MAX_PATHS or search.exhausted:
+                return
+            if search.signed_by(current, parsed):
+                found.append(Candidate(anchor, tuple(c.dump() for c in chain)))
+        if len(chain) + 2 > MAX_PATH_CERTIFICATES:
+            return  # one more intermediate would leave no room for the anchor
+        on_path = {c.sha256 for c in chain}
+        for issuer in pool.get(issuer_name, ()):
+            if len(found) >= MAX_PATHS or search.exhausted:
+                return
+            if issuer.sha256 not in on_path and search.signed_by(current, issuer):
+                walk([*chain, issuer])
+
+    walk([signer])
+    if not found:
+        if search.unknown:
+            raise _unknown(search.unknown)
+        raise PathRefused(Reason.UNTRUSTED, "no path to an accredited CA")
+    return Candidates(tuple(found), frozenset(search.verified))
+
+
+def revocation_needs(candidates: Candidates) -> tuple[RevocationNeed, ...]:
+    """Where the revocation status of every certificate on the candidate paths (their
+    signatures checked) is published, OCSP first. The anchor is not asked about."""
     needs: dict[bytes, RevocationNeed] = {}
-    for path in paths[:_MAX_PATHS]:
-        chain = list(path.iter_certs(include_root=True))
-        anchor = _anchor_certificate(path)
-        start = 1 if anchor is not None and chain and chain[0].dump() == anchor.dump() else 0
-        for position in range(start, len(chain)):
-            certificate = chain[position]
-            issuer = chain[position - 1] if position else anchor
-            if issuer is None or certificate.dump() in needs:
+    for path in candidates.paths:
+        issuers = [*path.chain[1:], path.anchor.certificate]
+        for der, issuer in zip(path.chain, issuers, strict=True):
+            if der in needs:
                 continue
-            needs[certificate.dump()] = RevocationNeed(
-                certificate=certificate.dump(),
-                issuer=issuer.dump(),
-                ocsp_urls=tuple(certificate.ocsp_urls),
+            certificate = x509.Certificate.load(der)
+            needs[der] = RevocationNeed(
+                certificate=der,
+                issuer=issuer,
+                ocsp_urls=tuple(u for u in certificate.ocsp_urls if isinstance(u, str)),
                 crl_urls=_crl_urls(certificate),
             )
     return tuple(needs.values())
 
 
+class ShortOfRevocation(PathRefused):
+    """``revocation_unavailable``, naming the certificates the answers did not settle (DER):
+    the checker may fetch more (a CRL where an OCSP answer was unusable) and try again."""
+
+    def __init__(self, certificates: tuple[bytes, ...]) -> None:
+        super().__init__(
+            Reason.REVOCATION_UNAVAILABLE,
+            "no usable CRL or OCSP answer for a certificate of the path",
+        )
+        self.certificates = certificates
+
+
 def validate_path(
     signer_der: bytes,
     others: Sequence[bytes],
-    anchors: Sequence[TrustedCA],
+    candidates: Candidates,
     *,
     moment: datetime,
     algorithms: Algorithms,
@@ -237,41 +440,67 @@ def validate_path(
     ocsps: Sequence[bytes],
     require_revocation: bool,
 ) -> ValidPath:
-    """The validated path, or :class:`PathRefused` with the reason of the first failure."""
-    signer = x509.Certificate.load(signer_der)
+    """The first candidate path that validates (RFC 5280 §6.1), or :class:`PathRefused` with
+    the reason of the first failure: ``revoked`` where any path is revoked, else the first
+    path's (:class:`ShortOfRevocation` when it lacks revocation answers)."""
     policy = _REQUIRED if require_revocation else _IF_AVAILABLE
-    context, signatures = _context(signer, others, anchors, moment, algorithms, policy, crls, ocsps)
-    validator = CertificateValidator(signer, validation_context=context)
-    try:
-        path = asyncio.run(validator.async_validate_path())
-    except RevokedError:
-        raise PathRefused(Reason.REVOKED, "a certificate of the path is revoked") from None
-    except (ExpiredError, NotYetValidError):
-        raise PathRefused(Reason.EXPIRED, "a certificate of the path is not valid now") from None
-    except InsufficientRevinfoError:
-        if signatures.unknown:
-            raise _unknown(signatures.unknown) from None
-        raise PathRefused(
-            Reason.REVOCATION_UNAVAILABLE, "no CRL or OCSP answer for a certificate of the path"
-        ) from None
-    except (PathBuildingError, PathValidationError, DisallowedAlgorithmError) as failure:
-        if signatures.unknown:
-            raise _unknown(signatures.unknown) from None
-        raise PathRefused(Reason.UNTRUSTED, _why(failure)) from None
-    if not _usable_for_signing(signer):
-        raise PathRefused(
-            Reason.WRONG_KEY_USAGE,
-            "no key usage, or one with neither digitalSignature nor nonRepudiation",
+    signatures = PluginSignatures(algorithms, candidates.verified)
+    anchors = {path.anchor.fingerprint: path.anchor for path in candidates.paths}
+    roots = [x509.Certificate.load(anchor.certificate) for anchor in anchors.values()]
+    context = _context(roots, others, moment, signatures, policy, crls, ocsps)
+    failures: list[PathRefused] = []
+    for candidate in candidates.paths:
+        chain = [x509.Certificate.load(der) for der in candidate.chain]
+        path = ValidationPath(
+            trust_anchor=CertTrustAnchor(x509.Certificate.load(candidate.anchor.certificate)),
+            interm=chain[1:][::-1],
+            leaf=chain[0],
         )
-    anchor_cert = _anchor_certificate(path)
-    by_fingerprint = {a.fingerprint: a for a in anchors}
-    anchor = by_fingerprint.get(fingerprint(anchor_cert.dump())) if anchor_cert else None
-    if anchor is None:  # cannot happen: the trust roots are exactly these anchors
-        raise PathRefused(Reason.UNTRUSTED, "the path ends outside the trust list")
-    chain = tuple(
-        c.dump() for c in path.iter_certs(include_root=False) if c.dump() != anchor.certificate
-    )
-    return ValidPath(anchor=anchor, certificates=chain)
+        try:
+            asyncio.run(async_validate_path(context, path))
+        except Exception as failure:
+            refused = _refusal(failure, signatures, path)
+            if refused is None:
+                raise
+            failures.append(refused)
+            continue
+        if not _usable_for_signing(chain[0]):
+            raise PathRefused(
+                Reason.WRONG_KEY_USAGE,
+                "no key usage, or one with neither digitalSignature nor nonRepudiation",
+            )
+        return ValidPath(anchor=candidate.anchor, certificates=candidate.chain)
+    for refused in failures:
+        if refused.reason is Reason.REVOKED:
+            raise refused
+    raise failures[0]
+
+
+def _refusal(
+    failure: Exception, signatures: PluginSignatures, path: ValidationPath
+) -> PathRefused | None:
+    if isinstance(failure, RevokedError):
+        return PathRefused(Reason.REVOKED, "a certificate of the path is revoked")
+    if isinstance(failure, (ExpiredError, NotYetValidError)):
+        return PathRefused(Reason.EXPIRED, "a certificate of the path is not valid now")
+    if isinstance(failure, InsufficientRevinfoError):
+        if signatures.unknown:
+            return _unknown(signatures.unknown)
+        return ShortOfRevocation(_unsettled(failure, path))
+    if isinstance(failure, (PathBuildingError, PathValidationError, DisallowedAlgorithmError)):
+        if signatures.unknown:
+            return _unknown(signatures.unknown)
+        return PathRefused(Reason.UNTRUSTED, _why(failure))
+    return None
+
+
+def _unsettled(failure: InsufficientRevinfoError, path: ValidationPath) -> tuple[bytes, ...]:
+    """The certificates whose revocation the failure concerns: the signer's when pyhanko says
+    so, else every certificate of the path but the anchor (it names no more precisely)."""
+    leaf = path.leaf
+    if failure.is_ee_cert and not failure.is_side_validation and isinstance(leaf, x509.Certificate):
+        return (leaf.dump(),)
+    return tuple(c.dump() for c in path.iter_certs(include_root=False))
 
 
 def _usable_for_signing(certificate: x509.Certificate) -> bool:
@@ -283,13 +512,6 @@ def _usable_for_signing(certificate: x509.Certificate) -> bool:
     if usage is None:
         return False
     return bool({"digital_signature", "non_repudiation"} & set(usage.native))
-
-
-def _anchor_certificate(path: ValidationPath) -> x509.Certificate | None:
-    authority: Any = path.trust_anchor.authority
-    if isinstance(authority, AuthorityWithCert):
-        return authority.certificate
-    return None
 
 
 def _crl_urls(certificate: x509.Certificate) -> tuple[str, ...]:

@@ -72,6 +72,14 @@ class TrustedCA:
     name: str
     accredited_from: datetime | None = None
     accredited_until: datetime | None = None
+    # The kind of list it came from (``TrustAnchor.source_kind``: ru-accredited, etsi-tsl,
+    # certificates, dev): a profile qualifies only under the lists of its legal framework.
+    source_kind: str = "certificates"
+
+
+class NotQualified(Exception):
+    """Raised by a profile's ``qualification`` for a certificate it refuses outright (one that
+    names an identity attribute twice): the message names what, never a value."""
 
 
 class CertificateProfile(Protocol):
@@ -83,7 +91,8 @@ class CertificateProfile(Protocol):
 
     def qualification(self, certificate: bytes, anchor: TrustedCA) -> tuple[str, ...] | None:
         """The evidence that the certificate, whose path ends at ``anchor``, is qualified under
-        this profile; None when it is not."""
+        this profile; None when it is not. Raises :class:`NotQualified` for a certificate it
+        refuses outright, whatever another profile says."""
         ...
 
 
@@ -96,6 +105,17 @@ class RevocationSource(Protocol):
         """The DER OCSPResponse from the responder at ``url`` for ``certificate`` issued by
         ``issuer`` (both DER); raises ``RevocationUnavailable``."""
         ...
+
+
+@runtime_checkable
+class ForgettingRevocationSource(RevocationSource, Protocol):
+    """A revocation source with a cache the checker can correct: it forgets an answer the
+    path validation rejected (stale, unknown, for another certificate, badly signed), so the
+    next verification does not get it again."""
+
+    def invalidate(self, url: str) -> None: ...
+
+    def invalidate_ocsp(self, url: str, certificate: bytes, issuer: bytes) -> None: ...
 
 
 class TrustSource(Protocol):

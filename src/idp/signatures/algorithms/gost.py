@@ -61,6 +61,17 @@ def curve_of(oid: str, bits: int) -> dict[str, Any]:
     return curve
 
 
+def on_curve(curve: dict[str, Any], x_le: bytes, y_le: bytes) -> bool:
+    """Whether (x, y), each little-endian as the key stores it, is a point of ``curve`` other
+    than a degenerate one: 0 < x, y < p and y² = x³ + ax + b (mod p). gostcrypto keeps every
+    curve, the twisted Edwards ones (tc26 256-A, 512-C) too, in this Weierstrass form."""
+    p, a, b = int(curve["p"]), int(curve["a"]), int(curve["b"])
+    x, y = int.from_bytes(x_le, "little"), int.from_bytes(y_le, "little")
+    if not (0 < x < p and 0 < y < p):
+        return False
+    return (y * y - (x * x * x + a * x + b)) % p == 0
+
+
 def read_public_key(public_key_info: bytes) -> tuple[int, str, bytes]:
     """The key's size in bits, its curve's OID and X‖Y (each little-endian, as stored)."""
     spki = core.Sequence.load(public_key_info)
@@ -113,12 +124,15 @@ class GostAlgorithm:
         if len(signature) != bits // 4:
             return False
         half = bits // 8
+        curve = curve_of(curve_oid, bits)
+        if not on_curve(curve, point[:half], point[half:]):
+            return False  # gostcrypto would verify against another point (x = 0 gives G)
         public = point[:half][::-1] + point[half:][::-1]
         digest = data if prehashed else streebog(bits, data)
         if len(digest) != half:
             return False
         mode = gostsignature.MODE_256 if bits == 256 else gostsignature.MODE_512
-        signer = gostsignature.new(mode, curve_of(curve_oid, bits))
+        signer = gostsignature.new(mode, curve)
         try:
             return bool(
                 signer.verify(

@@ -27,6 +27,17 @@ _HASH_NAMES = {
 RSA_KEY = "1.2.840.113549.1.1.1"  # rsaEncryption: CMS names the key, the digest comes apart
 RSA_PSS = "1.2.840.113549.1.1.10"
 EC_KEY = "1.2.840.10045.2.1"  # id-ecPublicKey, as some CMS signers name ECDSA
+MIN_RSA_BITS = 2048
+CURVES = frozenset(
+    {
+        "secp256r1",
+        "secp384r1",
+        "secp521r1",
+        "brainpoolP256r1",
+        "brainpoolP384r1",
+        "brainpoolP512r1",
+    }
+)
 _RSA_WITH = {
     "1.2.840.113549.1.1.11": "2.16.840.1.101.3.4.2.1",
     "1.2.840.113549.1.1.12": "2.16.840.1.101.3.4.2.2",
@@ -67,6 +78,7 @@ class PycaAlgorithm:
             key = serialization.load_der_public_key(public_key_info)
         except (ValueError, TypeError) as exc:
             raise UnsupportedAlgorithm("the public key is not RSA or ECDSA") from exc
+        _check_strength(key)
         try:
             if oid == RSA_PSS:
                 return self._pss(key, algorithm, signature, data, prehashed)
@@ -110,6 +122,16 @@ class PycaAlgorithm:
         pss = padding.PSS(padding.MGF1(digest), params["salt_length"].native)
         key.verify(signature, data, pss, chosen)
         return True
+
+
+def _check_strength(key: object) -> None:
+    """Keys idp accepts: RSA of 2048 bits or more (ETSI TS 119 312 §6.2.2, BSI TR-02102-1), EC
+    on the NIST and Brainpool curves the qualified-certificate rules name. Another is not a
+    failed signature but one idp does not serve: ``UnsupportedAlgorithm``."""
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise UnsupportedAlgorithm(f"an RSA key of {key.key_size} bits (at least {MIN_RSA_BITS})")
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in CURVES:
+        raise UnsupportedAlgorithm(f"the elliptic curve {key.curve.name}")
 
 
 def _required(digest_oid: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from idp.plugins import PluginError
 from idp.signatures.profiles.eu_eidas import EuEidasProfile
 from idp.signatures.profiles.ru_fsb795 import RuFsb795Profile
 from idp.signatures.protocol import CertificateProfile
@@ -18,8 +19,8 @@ PROFILES: dict[str, CertificateProfile] = {
 }
 
 
-class UnknownProfile(ValueError):
-    pass
+class UnknownProfile(PluginError):
+    """A profile name settings give that idp does not know: start-up stops with this line."""
 
 
 def profiles_named(names: Iterable[str]) -> tuple[CertificateProfile, ...]:

@@ -1,7 +1,9 @@
 """The EU qualified certificate for electronic signatures (eIDAS Annex I; ETSI EN 319 412-1, -2
-and -5): qualified when its QCStatements declare QcCompliance (and, where QcType is given,
-esign); the natural person's identifier is the subject's serialNumber with the semantics of
-EN 319 412-1 §5.1.3 ("PNOEE-38001085718")."""
+and -5): qualified for a signature when its QCStatements declare QcCompliance and QcSSCD (a
+qualified signature is made with a qualified signature creation device, eIDAS art. 3(12)) and,
+where QcType is given, esign; its path must end at a CA from an EU trusted list (or one added by
+hand, or dev mode's). The natural person's identifier is the subject's serialNumber with the
+semantics of EN 319 412-1 §5.1.3 ("PNOEE-38001085718")."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from typing import ClassVar
 
 from asn1crypto import core, x509
 
-from idp.signatures.profiles.names import extension_value, subject_values
-from idp.signatures.protocol import TrustedCA
+from idp.signatures.profiles.names import extension_value, repeated, subject_values
+from idp.signatures.protocol import NotQualified, TrustedCA
 from idp.signatures.result import Identity
 
 QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
@@ -31,6 +33,8 @@ GIVEN_NAME = "2.5.4.42"
 COMMON_NAME = "2.5.4.3"
 ORGANIZATION = "2.5.4.10"
 COUNTRY = "2.5.4.6"
+SOURCE_KINDS = frozenset({"etsi-tsl", "certificates", "dev"})
+_IDENTIFYING = {SERIAL_NUMBER: "serialNumber", SURNAME: "surname", GIVEN_NAME: "givenName"}
 _PERSON_ID = re.compile(r"(PAS|IDC|PNO|TAX|TIN)[A-Z]{2}-\S+")
 
 
@@ -99,15 +103,19 @@ class EuEidasProfile:
         )
 
     def qualification(self, certificate: bytes, anchor: TrustedCA) -> tuple[str, ...] | None:
-        statements = qc_statements(x509.Certificate.load(certificate))
-        if QC_COMPLIANCE not in statements:
+        if anchor.source_kind not in SOURCE_KINDS:
             return None
-        evidence = ["QcCompliance"]
+        parsed = x509.Certificate.load(certificate)
+        statements = qc_statements(parsed)
+        if QC_COMPLIANCE not in statements or QC_SSCD not in statements:
+            return None
+        evidence = ["QcCompliance", "QcSSCD"]
         if QC_TYPE in statements:
             types = [QC_TYPE_NAMES.get(oid, oid) for oid in _oids(statements[QC_TYPE])]
             if "esign" not in types:  # a seal or a website certificate signs for no person
                 return None
             evidence += [f"QcType:{name}" for name in types]
-        if QC_SSCD in statements:
-            evidence.append("QcSSCD")
+        twice = repeated(parsed, frozenset(_IDENTIFYING))
+        if twice is not None:
+            raise NotQualified(f"the subject names {_IDENTIFYING[twice]} more than once")
         return tuple(evidence)

@@ -21,6 +21,21 @@ def subject_values(certificate: x509.Certificate) -> dict[str, str]:
     return found
 
 
+def repeated(certificate: x509.Certificate, oids: frozenset[str]) -> str | None:
+    """The first of ``oids`` the subject holds more than once, or None. A certificate naming
+    two SNILS (or two surnames) names nobody in particular: which one counts would be the
+    reader's choice, and another reader could choose the other."""
+    counts: dict[str, int] = {}
+    for rdn in certificate.subject.chosen:
+        for attribute in rdn:
+            oid = attribute["type"].dotted
+            if oid in oids:
+                counts[oid] = counts.get(oid, 0) + 1
+                if counts[oid] > 1:
+                    return str(oid)
+    return None
+
+
 def extension_value(certificate: x509.Certificate, oid: str) -> bytes | None:
     """The DER inside the extension ``oid``, or None when the certificate lacks it."""
     for extension in certificate["tbs_certificate"]["extensions"] or ():

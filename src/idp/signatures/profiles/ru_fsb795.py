@@ -1,14 +1,19 @@
 """The Russian qualified certificate (63-FZ art. 17, FSB order 795 as amended by order 31 of
 2021): the holder's SNILS, INN, OGRN/OGRNIP and names in the subject; qualified when the path
 ends at an accredited CA and the certificate names the signing tools (subjectSignTool,
-issuerSignTool) the order requires."""
+issuerSignTool) the order requires, and names each identifying attribute once."""
 
 from __future__ import annotations
 
 from asn1crypto import x509
 
-from idp.signatures.profiles.names import extension_value, policy_oids, subject_values
-from idp.signatures.protocol import TrustedCA
+from idp.signatures.profiles.names import (
+    extension_value,
+    policy_oids,
+    repeated,
+    subject_values,
+)
+from idp.signatures.protocol import NotQualified, TrustedCA
 from idp.signatures.result import Identity
 
 OGRN = "1.2.643.100.1"
@@ -24,6 +29,19 @@ TITLE = "2.5.4.12"
 COUNTRY = "2.5.4.6"
 SUBJECT_SIGN_TOOL = "1.2.643.100.111"
 ISSUER_SIGN_TOOL = "1.2.643.100.112"
+# Attributes that say who the holder is: each at most once (names.repeated).
+_IDENTIFYING = {
+    SNILS: "SNILS",
+    INN: "INN",
+    INNLE: "INNLE",
+    OGRN: "OGRN",
+    OGRNIP: "OGRNIP",
+    SURNAME: "surname",
+    GIVEN_NAME: "givenName",
+}
+# The trust lists whose CAs issue Russian qualified certificates: the accredited-CA list, and
+# certificates an operator or dev mode added by hand. A CA on an EU trusted list does not.
+SOURCE_KINDS = frozenset({"ru-accredited", "certificates", "dev"})
 # Class of the holder's crypto tool, a certificate policy (order 795 §3).
 SIGN_TOOL_CLASSES = {
     "1.2.643.100.113.1": "KC1",
@@ -75,8 +93,11 @@ class RuFsb795Profile:
 
     def qualification(self, certificate: bytes, anchor: TrustedCA) -> tuple[str, ...] | None:
         parsed = x509.Certificate.load(certificate)
-        if self.identity(certificate) is None:
+        if anchor.source_kind not in SOURCE_KINDS or self.identity(certificate) is None:
             return None
+        twice = repeated(parsed, frozenset(_IDENTIFYING))
+        if twice is not None:
+            raise NotQualified(f"the subject names {_IDENTIFYING[twice]} more than once")
         if extension_value(parsed, SUBJECT_SIGN_TOOL) is None:
             return None
         if extension_value(parsed, ISSUER_SIGN_TOOL) is None:

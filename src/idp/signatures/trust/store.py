@@ -92,6 +92,7 @@ class TrustStore:
                         name=row.name,
                         accredited_from=row.accredited_from,
                         accredited_until=row.accredited_until,
+                        source_kind=row.source_kind,
                     )
                     for row in rows
                 )
