@@ -35,7 +35,7 @@ async def pki(ctx: Context, test_pki: TestPki) -> TestPki:
             session,
             test_pki.root("p256").certificate,
             name="idp test root p256",
-            source_kind="test",
+            source_kind="certificates",
             source="test-pki",
             now=ctx.clock.now(),
         )

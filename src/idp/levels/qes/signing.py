@@ -11,6 +11,7 @@ would go on trusting it). It is added to the anchors in memory, by the process t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from starlette.applications import Starlette
 
@@ -49,10 +50,7 @@ def load_dev_ca(settings: Settings) -> DevCA | None:
 
 def dev_anchor(ca: DevCA) -> TrustedCA:
     """The development CA as a trust anchor, kept in memory only."""
-    # MERGE(fixcore): TrustedCA has no source_kind on this branch yet. Once it does, say that
-    # this anchor is the development CA:
-    #     return dataclasses.replace(ca.anchor, source_kind=DEV_SOURCE_KIND)
-    return ca.anchor
+    return dataclasses.replace(ca.anchor, source_kind=DEV_SOURCE_KIND)
 
 
 class WithDevCA:

@@ -95,6 +95,9 @@ class TrustStore:
                         source_kind=row.source_kind,
                     )
                     for row in rows
+                    # The development CA lives in memory, in dev mode only; a row claiming to be
+                    # it (an old development database) is never trusted from the list.
+                    if row.source_kind != "dev"
                 )
                 self._generation = current
                 self.reloads += 1
