@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.models import Account, PersonalData, RegistryCheck
+from idp.levels.account_lock import lock_active_account
 
 
 class PersonalDataRepository:
@@ -19,14 +20,7 @@ class PersonalDataRepository:
         """The active account, its row locked until the transaction ends (``FOR UPDATE`` on
         PostgreSQL; on SQLite the writer's ``BEGIN IMMEDIATE`` serialises already): two saves
         of one account's data run one after the other."""
-        return (
-            await self._session.scalars(
-                select(Account)
-                .where(Account.id == account_id, Account.status == "active")
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).first()
+        return await lock_active_account(self._session, account_id)
 
     async def account(self, account_id: uuid.UUID) -> Account | None:
         return await self._session.get(Account, account_id)

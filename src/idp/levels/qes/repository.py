@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.db.models import Account, BrowserSession, SignatureChallenge
+from idp.levels.account_lock import lock_active_account
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +27,7 @@ class QesRepository:
     async def lock_account(self, account_id: uuid.UUID) -> Account | None:
         """The active account, its row locked until the transaction ends (``FOR UPDATE`` on
         PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers already)."""
-        return (
-            await self._session.scalars(
-                select(Account)
-                .where(Account.id == account_id, Account.status == "active")
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).first()
+        return await lock_active_account(self._session, account_id)
 
     async def account(self, account_id: uuid.UUID) -> Account | None:
         return await self._session.get(Account, account_id)
