@@ -290,9 +290,14 @@ class _Search:
     def exhausted(self) -> bool:
         return self.checks >= MAX_SIGNATURE_CHECKS or self.steps >= MAX_STEPS
 
-    def signed_by(self, child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        """Whether ``issuer`` names the child's issuer and its key signed the child."""
+    def signed_by(
+        self, child: x509.Certificate, issuer: x509.Certificate, *, anchor: bool = False
+    ) -> bool:
+        """Whether ``issuer`` names the child's issuer, may issue certificates (a CA: checked
+        before any signature is counted or verified) and its key signed the child."""
         if child.issuer != issuer.subject:
+            return False
+        if not (may_be_anchor(issuer) if anchor else may_issue(issuer)):
             return False
         wanted = child.authority_key_identifier
         if wanted is not None and issuer.key_identifier not in (None, wanted):
@@ -332,6 +337,42 @@ class _Search:
         if good:
             self.verified.add(checked(algorithm.dump(), public_key_info, signature, data))
         return bool(good)
+
+
+def may_issue(certificate: x509.Certificate) -> bool:
+    """RFC 5280 §4.2.1.9 and §4.2.1.3: an intermediate issues certificates only when its
+    basicConstraints says cA=TRUE and its keyUsage, when present, has keyCertSign. Without this
+    the holder of any trusted end-entity certificate could sign a certificate of their own
+    (naming revocation URLs of their choosing) and have the checker fetch them before
+    pyhanko-certvalidator refuses the path."""
+    try:
+        if not certificate.ca:
+            return False
+        usage = certificate.key_usage_value
+    except ValueError:  # an extension asn1crypto cannot read: not a CA idp can trust
+        return False
+    return usage is None or "key_cert_sign" in usage.native
+
+
+def may_be_anchor(certificate: x509.Certificate) -> bool:
+    """An anchor's key is taken as given (RFC 5280 §6.1.1, pyhanko-certvalidator too): an old
+    root without extensions still anchors. One that says outright it is no CA (cA=FALSE, or a
+    keyUsage without keyCertSign) anchors nothing."""
+    try:
+        constraints = certificate.basic_constraints_value
+        usage = certificate.key_usage_value
+    except ValueError:
+        return False
+    if constraints is not None and not constraints["ca"].native:
+        return False
+    return usage is None or "key_cert_sign" in usage.native
+
+
+def _intermediates_below(chain: Sequence[x509.Certificate]) -> int:
+    """The intermediates a new issuer of ``chain[-1]`` would have below it, as pathLenConstraint
+    counts them (RFC 5280 §4.2.1.9: self-issued ones do not count; the signer is no
+    intermediate)."""
+    return sum(1 for certificate in chain[1:] if not certificate.self_issued)
 
 
 def checked(
@@ -379,15 +420,18 @@ def candidate_paths(
         for anchor, parsed in anchors.by_subject.get(issuer_name, ()):
             if len(found) >= MAX_PATHS or search.exhausted:
                 return
-            if search.signed_by(current, parsed):
+            if search.signed_by(current, parsed, anchor=True):
                 found.append(Candidate(anchor, tuple(c.dump() for c in chain)))
         if len(chain) + 2 > MAX_PATH_CERTIFICATES:
             return  # one more intermediate would leave no room for the anchor
         on_path = {c.sha256 for c in chain}
+        below = _intermediates_below(chain)
         for issuer in pool.get(issuer_name, ()):
             if len(found) >= MAX_PATHS or search.exhausted:
                 return
-            if issuer.sha256 not in on_path and search.signed_by(current, issuer):
+            if issuer.sha256 in on_path or not _path_length_allows(issuer, below):
+                continue
+            if search.signed_by(current, issuer):
                 walk([*chain, issuer])
 
     walk([signer])
@@ -398,11 +442,23 @@ def candidate_paths(
     return Candidates(tuple(found), frozenset(search.verified))
 
 
+def _path_length_allows(issuer: x509.Certificate, below: int) -> bool:
+    try:
+        limit = issuer.max_path_length
+    except ValueError:
+        return False
+    return limit is None or below <= limit
+
+
 def revocation_needs(candidates: Candidates) -> tuple[RevocationNeed, ...]:
     """Where the revocation status of every certificate on the candidate paths (their
-    signatures checked) is published, OCSP first. The anchor is not asked about."""
+    signatures checked) is published, OCSP first. The anchor is not asked about, nor is any
+    certificate of a path with an issuer that is no CA (the search gives none; a URL is only
+    ever asked for on a path that could validate)."""
     needs: dict[bytes, RevocationNeed] = {}
     for path in candidates.paths:
+        if not _issued_by_cas(path):
+            continue
         issuers = [*path.chain[1:], path.anchor.certificate]
         for der, issuer in zip(path.chain, issuers, strict=True):
             if der in needs:
@@ -415,6 +471,16 @@ def revocation_needs(candidates: Candidates) -> tuple[RevocationNeed, ...]:
                 crl_urls=_crl_urls(certificate),
             )
     return tuple(needs.values())
+
+
+def _issued_by_cas(path: Candidate) -> bool:
+    chain = [x509.Certificate.load(der) for der in path.chain]
+    for index, issuer in enumerate(chain[1:], start=1):
+        if not may_issue(issuer) or not _path_length_allows(
+            issuer, _intermediates_below(chain[:index])
+        ):
+            return False
+    return may_be_anchor(x509.Certificate.load(path.anchor.certificate))
 
 
 class ShortOfRevocation(PathRefused):

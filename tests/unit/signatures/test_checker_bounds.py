@@ -26,6 +26,7 @@ from tests.support.signature_kit import (
     anchor,
     checker,
     person,
+    resigned,
     root,
     run,
     verify_with,
@@ -221,3 +222,63 @@ def test_an_untrusted_signer_is_refused_before_its_signature_is_checked() -> Non
     # Trusted, the same tampering is a bad signature.
     der = pki.sign_cms(CONTENT, person("gost512"), tamper="signature")
     assert run(verify_with(checker(), der)).reason is Reason.BAD_SIGNATURE
+
+
+def test_a_certificate_signed_by_an_end_entity_is_untrusted_and_its_urls_never_asked() -> None:
+    # The holder of a trusted qualified certificate (no CA bit) signs a certificate of their
+    # own with their key, naming URLs of their choice, and sends their certificate as chain.
+    legit = person("p256")
+    mine = pki.make_person(
+        legit,
+        "p256",
+        snils="11223344595",
+        surname="Иванова",
+        given_names="Мария Петровна",
+        crl_url="http://attacker.example/huge.crl",
+        ocsp_url="http://attacker.example/ocsp",
+    )
+    source = Recording()
+    der = pki.sign_cms(CONTENT, mine, chain=[legit.certificate])
+    result = run(verify_with(checker(anchor(root("p256")), revocation=source), der))
+    assert result.reason is Reason.UNTRUSTED, result
+    assert source.asked == []
+    # No signature is even checked with the end entity's key.
+    counted = Counting(algorithms_named(["pyca"]))
+    with pytest.raises(PathRefused):
+        candidate_paths(
+            mine.certificate,
+            [legit.certificate],
+            parsed_anchors((anchor(root("p256")),)),
+            counted,  # type: ignore[arg-type]
+        )
+    assert counted.calls == 0
+
+
+def test_a_ca_whose_key_usage_lacks_key_cert_sign_issues_nothing() -> None:
+    top = root("p256")
+    ca = pki.make_intermediate(top, "Signing-only CA", "p256", crl_url="http://ca.test/root.crl")
+    signing_only = resigned(
+        ca,
+        top,
+        drop={"key_usage"},
+        add=(pki._key_usage(("digital_signature", "crl_sign")),),
+    )
+    signer = person("p256", issuer=ca, crl_url="http://attacker.test/ca.crl")
+    source = Recording()
+    der = pki.sign_cms(CONTENT, signer, chain=[signing_only.certificate])
+    result = run(verify_with(checker(anchor(top), revocation=source), der))
+    assert result.reason is Reason.UNTRUSTED, result
+    assert source.asked == []
+
+
+def test_a_path_longer_than_a_ca_s_path_length_constraint_is_not_sought() -> None:
+    top = root("p256")
+    ca = pki.make_intermediate(top, "Issuing CA", "p256", crl_url="http://ca.test/root.crl")
+    # ``ca`` says pathLenConstraint 0: no CA may stand below it.
+    sub = pki.make_intermediate(ca, "Sub CA", "p256", crl_url="http://attacker.test/sub.crl")
+    signer = person("p256", issuer=sub, crl_url="http://attacker.test/signer.crl")
+    source = Recording()
+    der = pki.sign_cms(CONTENT, signer, chain=[sub.certificate, ca.certificate])
+    result = run(verify_with(checker(anchor(top), revocation=source), der))
+    assert result.reason is Reason.UNTRUSTED, result
+    assert source.asked == []
