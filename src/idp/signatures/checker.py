@@ -11,7 +11,10 @@ The work is bounded per process: at most ``max_in_flight`` verifications at once
 checker raises :class:`VerificationUnavailable` ("try again later"), never a refusal. A place
 stays taken until the pool's work for it has ended, even when its caller gave up waiting: the
 pool never holds more than ``max_in_flight`` verifications' work. A pool whose worker died (the
-kernel's OOM killer) is rebuilt once and the step tried again.
+kernel's OOM killer) is rebuilt once and the step tried again. A pool step still not finished
+``WATCHDOG_MARGIN`` seconds after ``verify_timeout`` (a worker stopped or stuck) makes the
+checker replace that pool, its processes killed, and give the step's place back: later
+verifications run on the new pool.
 """
 
 from __future__ import annotations
@@ -55,6 +58,10 @@ logger = logging.getLogger("idp.signatures")
 QUEUE_WAIT = 2.0  # seconds a verification waits for a place before "try again later"
 RETRY_AFTER = 5  # seconds a caller is told to wait after VerificationUnavailable
 _MAX_FALLBACKS = 3  # rounds of "fetch the CRL where the OCSP answer did not do"
+# Seconds past ``verify_timeout`` after which a pool step still running is taken for hung: its
+# verification has long been answered "try again later", and an honest step takes well under
+# a second, so the margin only has to outlast a busy machine's scheduling.
+WATCHDOG_MARGIN = 10.0
 
 T = TypeVar("T")
 
@@ -87,6 +94,12 @@ class _Place:
             return
         future.cancel()  # still queued: it never runs
         future.add_done_callback(self._from_pool)
+
+    def abandon(self) -> None:
+        """The pool running this place's step was abandoned as hung: the place is free again
+        (the step's worker was killed, or for a thread pool, left to end on its own)."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._give_back)
 
     def _from_pool(self, _: Future[Any]) -> None:
         # A closed loop (RuntimeError): nobody waits for the place any more.
@@ -131,6 +144,7 @@ class SignatureChecker:
         self._places = asyncio.Semaphore(settings.max_in_flight or 2 * pool_workers(settings))
         self._pool = make_pool(settings)
         self._rebuilding = asyncio.Lock()
+        self._watchdogs: set[asyncio.Task[None]] = set()  # rebuilds under way (kept referenced)
         self.rebuilds = 0  # how many times a broken pool was replaced (tests, metrics)
 
     async def verify(
@@ -233,6 +247,7 @@ class SignatureChecker:
             try:
                 future: Future[T | Unavailable] = pool.submit(step, *args)
                 place.track(future)
+                self._watch(pool, future, place)
                 result = await asyncio.wrap_future(future)
             except BrokenExecutor:
                 if attempt == 2:
@@ -244,14 +259,35 @@ class SignatureChecker:
             return result
         raise VerificationUnavailable("the verification pool is broken", RETRY_AFTER)
 
-    async def _rebuild(self, broken: Executor) -> None:
+    def _watch(self, pool: Executor, future: Future[Any], place: _Place) -> None:
+        """Past ``verify_timeout`` + ``WATCHDOG_MARGIN`` with ``future`` not finished, the pool
+        is taken for hung: it is replaced (once, whichever of its steps is found first) and
+        the place given back."""
+        loop = asyncio.get_running_loop()
+        delay = self._settings.verify_timeout + WATCHDOG_MARGIN
+
+        def overdue() -> None:
+            if future.done():
+                return
+            task = loop.create_task(self._rebuild(pool, hung=True))
+            self._watchdogs.add(task)
+            task.add_done_callback(self._watchdogs.discard)
+            place.abandon()
+
+        handle = loop.call_later(delay, overdue)
+        future.add_done_callback(lambda _: _cancel_soon(loop, handle))
+
+    async def _rebuild(self, broken: Executor, *, hung: bool = False) -> None:
         async with self._rebuilding:
             if self._pool is not broken:
                 return  # another verification rebuilt it meanwhile
-            logger.error("signature verification pool broken (a worker died); rebuilding it")
-            broken.shutdown(wait=False, cancel_futures=True)
+            if hung:
+                logger.error("signature verification pool hung (a step overdue); replacing it")
+            else:
+                logger.error("signature verification pool broken (a worker died); rebuilding it")
             self._pool = make_pool(self._settings)
             self.rebuilds += 1
+            _abandon(broken)
 
     async def _fetch(self, needs: Sequence[RevocationNeed]) -> dict[bytes, _Answer]:
         found = await asyncio.gather(*(self._status(need) for need in needs))
@@ -308,6 +344,23 @@ class SignatureChecker:
         for need, answer in zip(retry, fetched, strict=True):
             answers[need.certificate] = answer
         return any(answer.kind == "crl" for answer in fetched)
+
+
+def _cancel_soon(loop: asyncio.AbstractEventLoop, handle: asyncio.TimerHandle) -> None:
+    # Called from the pool's thread: the timer belongs to the loop's.
+    with contextlib.suppress(RuntimeError):  # a closed loop: no timer left to cancel
+        loop.call_soon_threadsafe(handle.cancel)
+
+
+def _abandon(pool: Executor) -> None:
+    """Shut ``pool`` down without waiting, its queued steps cancelled and, for processes, its
+    workers killed: a stopped or stuck worker never ends on its own, and killing it fails its
+    step (BrokenProcessPool), which gives that step's place back."""
+    processes = dict(getattr(pool, "_processes", None) or {})  # CPython's, read before shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes.values():
+        with contextlib.suppress(Exception):  # already gone
+            process.kill()
 
 
 def _bodies(answers: dict[bytes, _Answer]) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:

@@ -53,7 +53,6 @@ PARSE_ERRORS: tuple[type[BaseException], ...] = (
     RecursionError,
     EOFError,
 )
-MAX_TASKS_PER_CHILD = 200  # a worker is replaced now and then: a slow leak stays small
 
 
 def pool_workers(settings: SignaturesSettings) -> int:
@@ -67,7 +66,10 @@ def make_pool(settings: SignaturesSettings) -> Executor:
     # Never fork: the parent holds an event loop, database connections and threads.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=MAX_TASKS_PER_CHILD)
+    # No ``max_tasks_per_child``: on CPython 3.11 a worker retiring while tasks are queued is
+    # not replaced (gh-115634), so the pool shrinks until it hangs. A hung pool is the
+    # checker's watchdog's to replace (``SignatureChecker._watch``).
+    return ProcessPoolExecutor(workers, mp_context=context)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ places, one that runs out of time, a misconfigured plug-in or profile, a fault i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -58,6 +59,43 @@ def test_a_killed_worker_does_not_break_later_verifications() -> None:
             assert c.rebuilds == 1
             assert (await verify(c, der)).ok
         finally:
+            await c.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_hung_worker_makes_the_watchdog_replace_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker that stops (SIGSTOP: as stuck as a worker gets) never finishes its step: the
+    # verification is unavailable at verify_timeout; past the watchdog's margin the pool is
+    # replaced, the stuck worker killed, every place given back, and the next one succeeds.
+    monkeypatch.setattr(checker_module, "WATCHDOG_MARGIN", 0.5)
+    der = pki.sign_cms(CONTENT, person("p256"))
+
+    async def scenario() -> None:
+        c = checker(pool="process", pool_size=1, max_in_flight=2, verify_timeout=3)
+        stopped: list[int] = []
+        try:
+            assert (await verify(c, der)).ok  # the worker is up
+            for pid in list(c._pool._processes):  # type: ignore[attr-defined]
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            with pytest.raises(VerificationUnavailable):
+                await verify(c, der)
+            assert c.rebuilds == 0
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                if c.rebuilds and c._places._value == 2:  # type: ignore[attr-defined]
+                    break
+            assert c.rebuilds == 1
+            assert c._places._value == 2  # type: ignore[attr-defined]
+            assert (await verify(c, der)).ok
+            assert c._places._value == 2  # type: ignore[attr-defined]
+        finally:
+            for pid in stopped:  # the watchdog killed it; in case it did not
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             await c.close()
 
     asyncio.run(scenario())
