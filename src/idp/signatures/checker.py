@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +47,7 @@ from idp.signatures.profiles import profiles_named
 from idp.signatures.protocol import ForgettingRevocationSource, RevocationSource, TrustSource
 from idp.signatures.result import (
     Reason,
+    RevocationBusy,
     RevocationUnavailable,
     Verification,
     VerificationUnavailable,
@@ -188,6 +189,13 @@ class SignatureChecker:
             raise VerificationUnavailable(
                 f"the verification took more than {timeout:g} s", RETRY_AFTER
             ) from None
+        except RevocationBusy:
+            # The process had no fetch slot in time: nothing was learnt about the
+            # certificate's status, so the signature is not judged ("revocation_unavailable"
+            # would refuse it for the server's own load).
+            raise VerificationUnavailable(
+                "revocation fetches are saturated in this process", RETRY_AFTER
+            ) from None
         finally:
             place.leave()
 
@@ -290,7 +298,7 @@ class SignatureChecker:
             _abandon(broken)
 
     async def _fetch(self, needs: Sequence[RevocationNeed]) -> dict[bytes, _Answer]:
-        found = await asyncio.gather(*(self._status(need) for need in needs))
+        found = await _all(self._status(need) for need in needs)
         return {need.certificate: answer for need, answer in zip(needs, found, strict=True)}
 
     async def _status(self, need: RevocationNeed) -> _Answer:
@@ -302,6 +310,8 @@ class SignatureChecker:
                 return _Answer(
                     "ocsp", url, await self._revocation.ocsp(url, need.certificate, need.issuer)
                 )
+            except RevocationBusy:
+                raise  # the process's load, not the responder's answer: not judged
             except RevocationUnavailable as failure:
                 logger.info("OCSP unavailable: %s", failure)
             except Exception as failure:  # a source's own bug must not end the request
@@ -312,6 +322,8 @@ class SignatureChecker:
         for url in need.crl_urls[:MAX_URLS_PER_KIND]:
             try:
                 return _Answer("crl", url, await self._revocation.crl(url), tried_crl=True)
+            except RevocationBusy:
+                raise
             except RevocationUnavailable as failure:
                 logger.info("CRL unavailable: %s", failure)
             except Exception as failure:
@@ -340,10 +352,21 @@ class SignatureChecker:
                 forgetting.invalidate(answer.url)
         if not retry:
             return False
-        fetched = await asyncio.gather(*(self._crl(need) for need in retry))
+        fetched = await _all(self._crl(need) for need in retry)
         for need, answer in zip(retry, fetched, strict=True):
             answers[need.certificate] = answer
         return any(answer.kind == "crl" for answer in fetched)
+
+
+async def _all(fetches: Iterable[Coroutine[Any, Any, _Answer]]) -> list[_Answer]:
+    """Every fetch's answer, in order. The first :class:`RevocationBusy` cancels the others
+    (their answers would not be used) and is raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(fetch) for fetch in fetches]
+    except* RevocationBusy as busy:
+        raise busy.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 def _cancel_soon(loop: asyncio.AbstractEventLoop, handle: asyncio.TimerHandle) -> None:

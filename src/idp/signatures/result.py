@@ -87,6 +87,12 @@ class RevocationUnavailable(Exception):
     message names the URL's host and what failed, never the certificate's holder."""
 
 
+class RevocationBusy(RevocationUnavailable):
+    """No CRL or OCSP answer because this process was too busy to ask in time (its fetch slots
+    were all taken): nothing was learnt about the URL or the certificate. The checker does not
+    judge the signature on it: it raises :class:`VerificationUnavailable`."""
+
+
 class VerificationUnavailable(Exception):
     """The verification could not run now (its pool is saturated or broken, or it ran out of
     time): the signature was not judged, and the caller should answer "try again later"

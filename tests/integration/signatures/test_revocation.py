@@ -31,7 +31,7 @@ from starlette.routing import Route
 from idp.clock import FrozenClock
 from idp.egress.backend import SocketOption
 from idp.settings import SignaturesSettings
-from idp.signatures.result import RevocationUnavailable
+from idp.signatures.result import RevocationBusy, RevocationUnavailable
 from idp.signatures.revocation.fetcher import MAX_URLS_PER_KIND, RevocationFetcher, url_problem
 from tests.support.live import LiveServer, free_port
 
@@ -750,9 +750,9 @@ async def test_a_fetch_that_waited_for_a_slot_does_not_rest_its_url(
         hog, fine = await asyncio.gather(
             fetcher.crl(f"{url}/hog.crl"), fetcher.crl(f"{url}/fine.crl"), return_exceptions=True
         )
-        assert isinstance(hog, RevocationUnavailable)
+        assert isinstance(hog, RevocationUnavailable) and not isinstance(hog, RevocationBusy)
         assert "waiting for one of revocation_concurrency's slots" not in str(hog)
-        assert isinstance(fine, RevocationUnavailable)
+        assert isinstance(fine, RevocationBusy)  # the checker answers "try again later"
         assert "waiting for one of revocation_concurrency's slots" in str(fine)
         assert await fetcher.crl(f"{url}/fine.crl") == crl  # asked again at once, not rested
         with pytest.raises(RevocationUnavailable, match="failed recently"):

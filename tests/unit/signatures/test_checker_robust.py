@@ -21,7 +21,12 @@ from idp.signatures.checker import SignatureChecker
 from idp.signatures.dev import pki
 from idp.signatures.paths import parsed_anchors
 from idp.signatures.profiles import PROFILES
-from idp.signatures.result import Reason, Verification, VerificationUnavailable
+from idp.signatures.result import (
+    Reason,
+    RevocationBusy,
+    Verification,
+    VerificationUnavailable,
+)
 from tests.support.signature_kit import (
     CONTENT,
     CrlsInMemory,
@@ -96,6 +101,40 @@ def test_a_hung_worker_makes_the_watchdog_replace_the_pool(
             for pid in stopped:  # the watchdog killed it; in case it did not
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+            await c.close()
+
+    asyncio.run(scenario())
+
+
+class Busy(CrlsInMemory):
+    """A source whose process has no fetch slot in time (what RevocationFetcher raises then:
+    tests/integration/signatures/test_revocation.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(crls().crls)
+        self.asked = 0
+
+    async def crl(self, url: str) -> bytes:
+        self.asked += 1
+        raise RevocationBusy(f"CRL from {url}: waiting for one of revocation_concurrency's slots")
+
+
+def test_a_busy_revocation_source_is_unavailable_not_a_refusal() -> None:
+    # Nothing was learnt about the certificate's status: "try again later", not the refusal
+    # revocation_unavailable (which would burn the person's challenge for the server's load).
+    der = pki.sign_cms(CONTENT, person("p256"))
+
+    async def scenario() -> None:
+        source = Busy()
+        c = checker(revocation=source, max_in_flight=1)
+        try:
+            with pytest.raises(VerificationUnavailable) as unavailable:
+                await verify(c, der)
+            assert unavailable.value.retry_after > 0
+            assert source.asked == 1
+            assert c._places._value == 1  # type: ignore[attr-defined]
+            assert (await verify(checker(revocation=crls()), der)).ok
+        finally:
             await c.close()
 
     asyncio.run(scenario())

@@ -36,7 +36,7 @@ from idp.egress.client import EgressTransport, PinnedTransport, default_ssl_cont
 from idp.egress.policy import BlockedTarget, address_problem, uri_problem
 from idp.egress.streams import AsyncioConnector
 from idp.settings import SignaturesSettings
-from idp.signatures.result import RevocationUnavailable
+from idp.signatures.result import RevocationBusy, RevocationUnavailable
 from idp.signatures.revocation.cache import Fetched, RecentFailures, SharedCache
 from idp.signatures.revocation.ocsp_request import build_query
 
@@ -55,9 +55,10 @@ OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
 
 
-class _Busy(RevocationUnavailable):
+class _Busy(RevocationBusy):
     """A timeout after waiting long for a fetch slot: the process's fault, not the URL's, so
-    the URL is not remembered as failing."""
+    the URL is not remembered as failing, and the checker answers "try again later" rather
+    than judge the signature without it."""
 
 
 def url_problem(
