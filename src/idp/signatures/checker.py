@@ -84,6 +84,7 @@ class _Place:
         self._loop = asyncio.get_running_loop()
         self._future: Future[Any] | None = None
         self._given_back = False
+        self.worked = False  # a pool step ran for this verification (VerificationUnavailable.spent)
 
     def track(self, future: Future[Any]) -> None:
         self._future = future
@@ -176,7 +177,7 @@ class SignatureChecker:
                 await self._places.acquire()
         except TimeoutError:
             raise VerificationUnavailable(
-                "too many signature verifications in flight", RETRY_AFTER
+                "too many signature verifications in flight", RETRY_AFTER, spent=False
             ) from None
         place = _Place(self._places)
         timeout = self._settings.verify_timeout
@@ -186,15 +187,16 @@ class SignatureChecker:
                     place, signature, content, given, signed_after, signed_before
                 )
         except TimeoutError:
+            # Spent even if no step finished: the pool or a fetch had the time.
             raise VerificationUnavailable(
-                f"the verification took more than {timeout:g} s", RETRY_AFTER
+                f"the verification took more than {timeout:g} s", RETRY_AFTER, spent=True
             ) from None
         except RevocationBusy:
             # The process had no fetch slot in time: nothing was learnt about the
             # certificate's status, so the signature is not judged ("revocation_unavailable"
             # would refuse it for the server's own load).
             raise VerificationUnavailable(
-                "revocation fetches are saturated in this process", RETRY_AFTER
+                "revocation fetches are saturated in this process", RETRY_AFTER, spent=True
             ) from None
         finally:
             place.leave()
@@ -215,7 +217,9 @@ class SignatureChecker:
             anchors = tuple(await self._trust.anchors())
         except Exception as failure:
             logger.error("trust list unavailable: %s", type(failure).__name__)
-            raise VerificationUnavailable("the trust list is unavailable", RETRY_AFTER) from None
+            raise VerificationUnavailable(
+                "the trust list is unavailable", RETRY_AFTER, spent=False
+            ) from None
         request = Request(
             signature=signature,
             content=content,
@@ -262,10 +266,13 @@ class SignatureChecker:
                     break
                 await self._rebuild(pool)
                 continue
+            place.worked = True
             if isinstance(result, Unavailable):
-                raise VerificationUnavailable(result.detail, RETRY_AFTER)
+                raise VerificationUnavailable(result.detail, RETRY_AFTER, spent=True)
             return result
-        raise VerificationUnavailable("the verification pool is broken", RETRY_AFTER)
+        raise VerificationUnavailable(
+            "the verification pool is broken", RETRY_AFTER, spent=place.worked
+        )
 
     def _watch(self, pool: Executor, future: Future[Any], place: _Place) -> None:
         """Past ``verify_timeout`` + ``WATCHDOG_MARGIN`` with ``future`` not finished, the pool

@@ -96,8 +96,14 @@ class RevocationBusy(RevocationUnavailable):
 class VerificationUnavailable(Exception):
     """The verification could not run now (its pool is saturated or broken, or it ran out of
     time): the signature was not judged, and the caller should answer "try again later"
-    (503 with Retry-After), not refuse the signature. ``retry_after`` in seconds."""
+    (503 with Retry-After), not refuse the signature. ``retry_after`` in seconds.
 
-    def __init__(self, message: str, retry_after: int = 5) -> None:
+    ``spent``: the pool or the revocation fetches already worked on this signature (it ran out
+    of time, a step was overdue or failed, the fetches were saturated after the first step).
+    A caller that lets the same input be sent again when nothing ran must not when it is
+    spent, or one input could be made to cost that work again and again."""
+
+    def __init__(self, message: str, retry_after: int = 5, *, spent: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.spent = spent

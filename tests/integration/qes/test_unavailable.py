@@ -39,10 +39,12 @@ from tests.support.pki import TestPki
 
 
 class Unavailable:
-    """A checker whose pool is "saturated" (after ``gate`` is set, when there is one)."""
+    """A checker whose pool is "saturated" (after ``gate`` is set, when there is one): nothing
+    ran for the signature. ``spent``: it ran out of time after working on it."""
 
-    def __init__(self, retry_after: int = 7) -> None:
+    def __init__(self, retry_after: int = 7, *, spent: bool = False) -> None:
         self.retry_after = retry_after
+        self.spent = spent
         self.calls = 0
         self.entered = threading.Event()  # the server's loop and the test's are two
         self.gate: threading.Event | None = None
@@ -60,7 +62,9 @@ class Unavailable:
         self.entered.set()
         if self.gate is not None:
             await asyncio.to_thread(self.gate.wait, 10)
-        raise VerificationUnavailable("the pool is saturated", retry_after=self.retry_after)
+        raise VerificationUnavailable(
+            "the pool is saturated", retry_after=self.retry_after, spent=self.spent
+        )
 
 
 class Broken(Unavailable):
@@ -109,6 +113,36 @@ async def test_an_unavailable_checker_is_503_and_the_same_signature_goes_through
     finally:
         await api.close()
     assert (await challenge_row(ctx, got["id"])).outcome == "confirmed"
+
+
+async def test_a_check_that_worked_and_ran_out_of_time_uses_the_challenge(
+    qes_server: LiveServer, ctx: Context, pki: TestPki, swap_checker: Any
+) -> None:
+    # The checker spent work on it (a timeout after its first step): undoing the claim would
+    # let one challenge be sent again and again, each costing that work, past the hourly cap.
+    real, failing = swap_checker.signature_checker, Unavailable(spent=True)
+    swap_checker.signature_checker = failing
+    person = await make_person(ctx, level="standard")
+    api = await logged_in(qes_server.url, person)
+    try:
+        got = await challenge(api)
+        signature = signed(pki, got, certificate_for(pki, person))
+        answer = await submit(api, got["id"], signature)
+        problem(answer, 503, "verification-unavailable")
+        assert answer.headers["Retry-After"] == "7"
+        row = await challenge_row(ctx, got["id"])
+        assert row.used_at is not None
+        assert row.outcome == "unavailable"
+        swap_checker.signature_checker = real
+        problem(await submit(api, got["id"], signature), 409, "challenge-used")
+        assert failing.calls == 1
+        # A new challenge, signed, goes through.
+        fresh = await challenge(api)
+        answer = await submit(api, fresh["id"], signed(pki, fresh, certificate_for(pki, person)))
+        assert answer.status_code == 200, answer.text
+    finally:
+        await api.close()
+    assert (await challenge_row(ctx, got["id"])).outcome == "unavailable"
 
 
 async def test_a_challenge_replaced_while_its_check_waited_stays_ended(

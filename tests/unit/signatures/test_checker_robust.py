@@ -86,8 +86,9 @@ def test_a_hung_worker_makes_the_watchdog_replace_the_pool(
             for pid in list(c._pool._processes):  # type: ignore[attr-defined]
                 os.kill(pid, signal.SIGSTOP)
                 stopped.append(pid)
-            with pytest.raises(VerificationUnavailable):
+            with pytest.raises(VerificationUnavailable) as overdue:
                 await verify(c, der)
+            assert overdue.value.spent  # the pool had it
             assert c.rebuilds == 0
             for _ in range(50):
                 await asyncio.sleep(0.1)
@@ -131,6 +132,7 @@ def test_a_busy_revocation_source_is_unavailable_not_a_refusal() -> None:
             with pytest.raises(VerificationUnavailable) as unavailable:
                 await verify(c, der)
             assert unavailable.value.retry_after > 0
+            assert unavailable.value.spent  # the first step ran before the fetches
             assert source.asked == 1
             assert c._places._value == 1  # type: ignore[attr-defined]
             assert (await verify(checker(revocation=crls()), der)).ok
@@ -167,6 +169,7 @@ def test_more_verifications_than_places_are_told_to_come_back(
             with pytest.raises(VerificationUnavailable) as busy:
                 await verify(c, der)
             assert busy.value.retry_after > 0
+            assert not busy.value.spent  # no place: nothing ran for it
             source.release.set()
             assert (await first).ok
             assert (await verify(c, der)).ok  # the place was given back
@@ -183,8 +186,9 @@ def test_a_verification_out_of_time_is_unavailable_and_gives_its_place_back() ->
         source = Held()
         c = checker(revocation=source, max_in_flight=1, verify_timeout=0.5)
         try:
-            with pytest.raises(VerificationUnavailable):
+            with pytest.raises(VerificationUnavailable) as late:
                 await verify(c, der)
+            assert late.value.spent
             source.release.set()
             assert (await verify(c, der)).ok
         finally:
@@ -228,8 +232,9 @@ def test_a_fault_inside_a_step_is_unavailable_and_logged_without_data(
 
     async def scenario() -> None:
         try:
-            with pytest.raises(VerificationUnavailable):
+            with pytest.raises(VerificationUnavailable) as failed:
                 await verify(c, der)
+            assert failed.value.spent  # both steps ran
         finally:
             await c.close()
 
@@ -260,3 +265,28 @@ def test_a_worker_parses_a_trust_list_once() -> None:
     first = parsed_anchors(anchors)
     assert parsed_anchors(tuple(anchors)) is first
     assert parsed_anchors(anchors[:1]) is not first
+
+
+class UnreadableTrust:
+    async def anchors(self) -> tuple[object, ...]:
+        raise OSError("the database is gone")
+
+
+def test_an_unreadable_trust_list_is_unavailable_and_nothing_was_spent() -> None:
+    der = pki.sign_cms(CONTENT, person("p256"))
+
+    async def scenario() -> None:
+        c = SignatureChecker(
+            SignaturesSettings(pool="thread", pool_size=1),
+            trust=UnreadableTrust(),  # type: ignore[arg-type]
+            revocation=crls(),
+            clock=SystemClock(),
+        )
+        try:
+            with pytest.raises(VerificationUnavailable) as unavailable:
+                await verify(c, der)
+            assert not unavailable.value.spent
+        finally:
+            await c.close()
+
+    asyncio.run(scenario())

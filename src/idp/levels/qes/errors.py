@@ -97,17 +97,21 @@ class SignatureRefused(ProblemError):
 
 
 class VerificationUnavailable(ProblemError):
-    """The signature could not be checked now (the checker's pool is saturated or broken, or
-    the check ran out of time): it was not judged, and the challenge is open again, so the
-    same signature may be sent once more after ``Retry-After`` seconds."""
+    """The signature could not be checked now: it was not judged. Unless ``spent`` (the
+    checker's pool was saturated, its trust list unreadable) the challenge is open again, so
+    the same signature may be sent once more after ``Retry-After`` seconds; ``spent`` (the
+    check ran out of time after working on it) the challenge is used, and the person asks a
+    new one after ``Retry-After`` seconds."""
 
     status_code = 503
     type_slug = "verification-unavailable"
     title = "The signature cannot be checked now; try again shortly"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Try again in {retry_after} seconds.")
+    def __init__(self, retry_after: int, *, spent: bool = False) -> None:
+        again = "get a new text to sign and try again" if spent else "send the signature again"
+        super().__init__(f"In {retry_after} seconds, {again}.")
         self.retry_after = retry_after
+        self.spent = spent
 
 
 class DevSignerOff(NotFound):

@@ -3,9 +3,12 @@
 on its own, the verification runs with no transaction open, the outcome commits last.
 
 Once claimed, a challenge always ends with an outcome, or with its claim undone: a signature
-the checker could not get to (``idp.signatures.result.VerificationUnavailable``) was not
-judged, so the claim is undone and the person may send it again; anything else that stops the
-submit (an error, the request cancelled at shutdown or by a client gone) leaves ``error``.
+the checker could not get to (``idp.signatures.result.VerificationUnavailable`` with ``spent``
+false: no place, the trust list unreadable) was not judged, so the claim is undone and the
+person may send it again. One the checker already worked on (``spent``: out of time, a pool
+step overdue) ends ``unavailable``: undoing that claim would let one challenge be sent again
+and again, each costing the work, past the hourly cap on challenges. Anything else that stops
+the submit (an error, the request cancelled at shutdown or by a client gone) leaves ``error``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from idp.signatures.result import VerificationUnavailable as CouldNotVerify
 logger = logging.getLogger("idp.levels")
 
 ERROR = "error"  # a challenge's outcome when the verification itself failed unexpectedly
+UNAVAILABLE = "unavailable"  # its outcome when the checker worked on it but could not judge
 
 # The settling writes run as tasks of their own, shielded: a cancelled request still gets its
 # challenge settled. The set holds them until they end (the loop keeps only weak references).
@@ -54,7 +58,8 @@ async def submit(
     says why not (after the challenge's outcome is kept): ``NoSuchChallenge``,
     ``ChallengeUsed``, ``ChallengeExpired`` before anything is verified, then
     ``SignatureRefused``, ``AlreadyConfirmed`` or ``LevelTooLow``; ``VerificationUnavailable``
-    (503) with the claim undone."""
+    (503) with the claim undone, or the challenge ended ``unavailable`` when the checker had
+    worked on it."""
     now = ctx.clock.now()
     async with ctx.db.transaction() as session:
         claimed = await service.claim(session, account_id, challenge_id, now=now)
@@ -70,8 +75,13 @@ async def submit(
                 signed_before=signed_before,
             )
         except CouldNotVerify as unavailable:
-            settled = await _settle(ctx, _release(challenge_id, claimed))
-            raise VerificationUnavailable(unavailable.retry_after) from None
+            if unavailable.spent:
+                settled = await _settle(ctx, _record(challenge_id, UNAVAILABLE))
+            else:
+                settled = await _settle(ctx, _release(challenge_id, claimed))
+            raise VerificationUnavailable(
+                unavailable.retry_after, spent=unavailable.spent
+            ) from None
         async with ctx.db.transaction() as session:
             outcome = await service.finish(
                 session,
