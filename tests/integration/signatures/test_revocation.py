@@ -750,7 +750,8 @@ async def test_a_fetch_that_waited_for_a_slot_does_not_rest_its_url(
         hog, fine = await asyncio.gather(
             fetcher.crl(f"{url}/hog.crl"), fetcher.crl(f"{url}/fine.crl"), return_exceptions=True
         )
-        assert isinstance(hog, RevocationUnavailable) and not isinstance(hog, RevocationBusy)
+        assert isinstance(hog, RevocationUnavailable)
+        assert not isinstance(hog, RevocationBusy)
         assert "waiting for one of revocation_concurrency's slots" not in str(hog)
         assert isinstance(fine, RevocationBusy)  # the checker answers "try again later"
         assert "waiting for one of revocation_concurrency's slots" in str(fine)
