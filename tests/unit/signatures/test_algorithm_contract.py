@@ -24,6 +24,8 @@ from idp.signatures.algorithms.contract import (
     AlgorithmContract,
     AlgorithmHarness,
     Sample,
+    _flipped,
+    _verify,
     algorithm_identifier,
 )
 from idp.signatures.protocol import AlgorithmSetup
@@ -160,6 +162,50 @@ class TestPyca(AlgorithmContract):
 class TestGost(AlgorithmContract):
     def harness(self) -> AlgorithmHarness:
         return AlgorithmHarness(gost.build(AlgorithmSetup("gost")), gost_samples())
+
+    def test_a_flipped_bit_is_false_not_an_exception(self) -> None:
+        # The contract's check on every sample costs ≈100 pure-Python GOST verifications
+        # (≈9 s). Each mutation fails the same arithmetic whatever the OID naming it, so one
+        # sample per key is flipped, the two OIDs alternating; the 256-bit keys get every
+        # mutation, the three 512-bit keys share them out (each still fails one verification,
+        # and every mutation kind reaches a 512-bit key). Every sample and OID still verifies
+        # good in the tests above.
+        algorithm = self.harness().algorithm
+        per_key = flipped_bit_samples()
+        assert {s.signature_algorithm for s in per_key} == {
+            s.signature_algorithm for s in gost_samples()
+        }
+        big = 0
+        for sample in per_key:
+            kinds = MUTATIONS
+            if "512" in sample.label:
+                kinds = MUTATIONS[big::3]
+                big += 1
+            for kind in kinds:
+                assert _verify(algorithm, sample, **mutated(sample, kind)) is False, (
+                    f"{sample.label}: {kind}"
+                )
+        assert big == 3
+
+
+MUTATIONS = ("first signature byte", "middle signature byte", "last signature byte", "data")
+
+
+def mutated(sample: Sample, kind: str) -> dict[str, bytes]:
+    """The contract's four mutations (``AlgorithmContract.test_a_flipped_bit…``) by name."""
+    if kind == "data":
+        return {"data": _flipped(sample.data, 0) if sample.data else b"\x01"}
+    size = len(sample.signature)
+    position = {"first": 0, "middle": size // 2, "last": size - 1}[kind.split()[0]]
+    return {"signature": _flipped(sample.signature, position)}
+
+
+def flipped_bit_samples() -> tuple[Sample, ...]:
+    """One GOST sample per key: the first OID for one key, the second for the next."""
+    by_key: dict[bytes, list[Sample]] = {}
+    for sample in gost_samples():
+        by_key.setdefault(sample.public_key_info, []).append(sample)
+    return tuple(samples[index % len(samples)] for index, samples in enumerate(by_key.values()))
 
 
 def test_the_cryptopro_paramsets_are_among_the_gost_samples() -> None:
