@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("imported_at", idp.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", idp.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("withdrawn_at", idp.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_by", sa.String(length=1024), nullable=True),
         sa.Column("blocked_at", idp.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trust_anchors")),
         sa.UniqueConstraint("fingerprint", name=op.f("uq_trust_anchors_fingerprint")),

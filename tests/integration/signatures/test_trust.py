@@ -46,6 +46,7 @@ from tests.support.live import LiveServer, free_port
 from tests.support.logout_kit import create_scratch_database, drop_scratch_database
 from tests.unit.signatures.test_trust_formats import (
     GRANTED,
+    WITHDRAWN,
     make_certificate,
     make_ru_list,
     make_tsl,
@@ -93,15 +94,17 @@ async def test_an_import_is_idempotent_and_withdraws_what_its_source_no_longer_l
         again = await import_source(session, str(tmp_path), now=now)
     assert (again.added, again.updated, again.unchanged, again.withdrawn) == (0, 0, 3, 0)
 
-    (tmp_path / "2.pem").unlink()  # one of three is more than 10 %: only when forced
-    with pytest.raises(TooManyUnlisted, match="no longer names 1 of the 3 CAs"):
+    (tmp_path / "1.pem").rename(tmp_path / "1.pem.off")
+    (tmp_path / "2.pem").unlink()  # two of three: more than one and 10 %, only when forced
+    with pytest.raises(TooManyUnlisted, match="no longer names 2 of the 3 CAs"):
         async with trust_ctx.db.transaction() as session:
             await import_source(session, str(tmp_path), now=now)
     kept = await _anchor(trust_ctx, fingerprint(ders[2]))
     assert kept is not None
     assert kept.withdrawn_at is None
+    (tmp_path / "1.pem.off").rename(tmp_path / "1.pem")  # one of three may go unforced
     async with trust_ctx.db.transaction() as session:
-        third = await import_source(session, str(tmp_path), now=now, force=True)
+        third = await import_source(session, str(tmp_path), now=now)
     assert (third.added, third.unchanged, third.withdrawn) == (0, 2, 1)
     gone = await _anchor(trust_ctx, fingerprint(ders[2]))
     assert gone is not None
@@ -250,9 +253,10 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     env = _env(settings)
     der = make_certificate("CLI CA")
     (tmp_path / "ca.der").write_bytes(der)
+    (tmp_path / "second.pem").write_bytes(pem(make_certificate("CLI CA b")))
     (tmp_path / "leaf.pem").write_bytes(pem(make_certificate("Leaf", ca=False)))
     report = (await run_in_process(env, "trust", "import", str(tmp_path), "--json")).json()
-    assert (report["kind"], report["added"], report["withdrawn"]) == ("certificates", 1, 0)
+    assert (report["kind"], report["added"], report["withdrawn"]) == ("certificates", 2, 0)
     assert report["refused"][0]["reason"].startswith("not a CA certificate")
     listed = (await run_in_process(env, "trust", "list", "--json")).json()["anchors"]
     mine = [a for a in listed if a["fingerprint"] == fingerprint(der)]
@@ -265,12 +269,13 @@ async def test_the_trust_commands(settings: Settings, migrated: str, tmp_path: P
     assert "not a CA certificate" in table
 
     (tmp_path / "ca.der").unlink()
+    (tmp_path / "second.pem").unlink()
     other_der = make_certificate("CLI CA 2")
     (tmp_path / "other.pem").write_bytes(pem(other_der))
     line = (await run_in_process(env, "trust", "import", str(tmp_path))).refused()
-    assert line.startswith("idp: the list no longer names 1 of the 1 CAs its source gives now")
+    assert line.startswith("idp: the list no longer names 2 of the 2 CAs its source gives now")
     forced = await run_in_process(env, "trust", "import", str(tmp_path), "--force", "--json")
-    assert forced.json()["withdrawn"] == 1
+    assert forced.json()["withdrawn"] == 2
     active = (await run_in_process(env, "trust", "list", "--json")).json()["anchors"]
     every = (await run_in_process(env, "trust", "list", "--all", "--json")).json()["anchors"]
     assert fingerprint(der) not in {a["fingerprint"] for a in active}
@@ -396,6 +401,75 @@ async def test_an_anchor_belongs_to_the_source_that_listed_it_first(
     gone = await _anchor(trust_ctx, fingerprint(ders[0]))
     assert gone is not None
     assert gone.withdrawn_at is not None  # its own list withdrew it; the other does not revive it
+
+
+async def test_any_list_may_withdraw_an_anchor_and_only_that_list_trusts_it_again(
+    trust_ctx: Context, tmp_path: Path
+) -> None:
+    ders = [make_certificate(f"Withdrawn elsewhere CA {i}") for i in range(2)]
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    for i, der in enumerate(ders):
+        (directory / f"{i}.pem").write_bytes(pem(der))
+    now = trust_ctx.clock.now()
+    async with trust_ctx.db.transaction() as session:
+        await import_source(session, str(directory), now=now)  # an operator's import owns both
+    tsl = tmp_path / "tsl.xml"
+
+    def official(status: str) -> bytes:
+        return make_tsl(
+            tsl_service(ders[0], "Withdrawn elsewhere CA 0", GRANTED, "2021-03-01T00:00:00Z"),
+            tsl_service(ders[1], "Withdrawn elsewhere CA 1", status, "2022-01-01T00:00:00Z"),
+        )
+
+    tsl.write_bytes(official(WITHDRAWN))
+    async with trust_ctx.db.transaction() as session:
+        report = await import_source(session, str(tsl), now=now)
+    assert (report.updated, report.withdrawn) == (0, 1)
+    kept = await _anchor(trust_ctx, fingerprint(ders[0]))
+    assert kept is not None
+    assert kept.source == source_name(str(directory))  # still the directory's
+    assert kept.accredited_from is None  # another list does not change its window
+    assert kept.withdrawn_at is None
+    gone = await _anchor(trust_ctx, fingerprint(ders[1]))
+    assert gone is not None
+    assert gone.withdrawn_at is not None  # the official list withdrew it
+
+    async with trust_ctx.db.transaction() as session:
+        again = await import_source(session, str(directory), now=now)
+    assert (again.updated, again.withdrawn) == (0, 0)
+    still = await _anchor(trust_ctx, fingerprint(ders[1]))
+    assert still is not None
+    assert still.withdrawn_at is not None  # its owner lists it, but another list withdrew it
+
+    tsl.write_bytes(official(GRANTED))  # the list that withdrew it grants it again
+    async with trust_ctx.db.transaction() as session:
+        regranted = await import_source(session, str(tsl), now=now)
+    assert regranted.updated == 1
+    back = await _anchor(trust_ctx, fingerprint(ders[1]))
+    assert back is not None
+    assert back.withdrawn_at is None
+
+
+async def test_a_small_list_may_drop_one_ca_without_force(
+    trust_ctx: Context, tmp_path: Path
+) -> None:
+    ders = [make_certificate(f"Small list CA {i}") for i in range(3)]
+    for i, der in enumerate(ders):
+        (tmp_path / f"{i}.pem").write_bytes(pem(der))
+    now = trust_ctx.clock.now()
+    async with trust_ctx.db.transaction() as session:
+        await import_source(session, str(tmp_path), now=now)
+    (tmp_path / "2.pem").unlink()
+    async with trust_ctx.db.transaction() as session:
+        dropped = await import_source(session, str(tmp_path), now=now)
+    assert dropped.withdrawn == 1
+    (tmp_path / "0.pem").unlink()
+    (tmp_path / "1.pem").unlink()
+    (tmp_path / "3.pem").write_bytes(pem(make_certificate("Small list CA 3")))
+    with pytest.raises(TooManyUnlisted):  # both it still has: more than one
+        async with trust_ctx.db.transaction() as session:
+            await import_source(session, str(tmp_path), now=now)
 
 
 async def test_a_blocked_ca_stays_withdrawn_whatever_lists_it(

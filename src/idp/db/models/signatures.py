@@ -40,6 +40,9 @@ class TrustAnchor(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The source whose list withdrew it: only that list may trust it again (another list that
+    # withdrew a CA its first source still lists keeps it withdrawn).
+    withdrawn_by: Mapped[str | None] = mapped_column(String(1024))
     # An operator's distrust (``idp trust block``): set with withdrawn_at, and no import of any
     # list ever trusts the CA again.
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -115,7 +115,7 @@ async def import_parsed(
     listed = {e.fingerprint for e in parsed.entries}
     live = await repository.listed_by(session, source)
     unlisted = [row for row in live if row.fingerprint not in listed]
-    if not force and len(unlisted) > MAX_UNLISTED_SHARE * len(live):
+    if not force and len(unlisted) > max(1, MAX_UNLISTED_SHARE * len(live)):
         raise TooManyUnlisted(
             f"the list no longer names {len(unlisted)} of the {len(live)} CAs its source "
             f"gives now (more than {MAX_UNLISTED_SHARE:.0%}): a truncated list? "
@@ -140,9 +140,20 @@ async def import_parsed(
             continue
         if row.source != source:
             # The source that listed it first owns it: another list naming it neither moves
-            # it, widens its window nor trusts it again once its own list withdrew it.
-            unchanged += 1
-            kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
+            # it, widens its window nor trusts it again once its own list withdrew it. Any
+            # list may withdraw it, though, whoever listed it first: a CA the official list
+            # withdraws is not kept trusted by a directory an operator imported earlier.
+            narrowed = _narrowing(row, entry, source, now)
+            if not narrowed:
+                unchanged += 1
+                kept.append(Refusal(entry.fingerprint, OTHER_SOURCE))
+                continue
+            await repository.change(session, row.id, {**narrowed, "updated_at": now})
+            if narrowed.get("withdrawn_at") is not None:
+                withdrawn += 1
+                _audit_withdrawal(session, row.fingerprint, source, now, "withdrawn by a list")
+            else:
+                updated += 1
             continue
         changes = _changes(row, entry, parsed.kind, now)
         if not changes:
@@ -155,7 +166,9 @@ async def import_parsed(
         else:
             updated += 1
     for row in unlisted:
-        await repository.change(session, row.id, {"withdrawn_at": now, "updated_at": now})
+        await repository.change(
+            session, row.id, {"withdrawn_at": now, "withdrawn_by": source, "updated_at": now}
+        )
         withdrawn += 1
         _audit_withdrawal(session, row.fingerprint, source, now, "no longer listed")
     report = ImportReport(
@@ -267,6 +280,7 @@ def _new(entry: Entry, kind: str, source: str, now: datetime) -> dict[str, Any]:
         "imported_at": now,
         "updated_at": now,
         "withdrawn_at": now if entry.withdrawn else None,
+        "withdrawn_by": source if entry.withdrawn else None,
     }
 
 
@@ -281,9 +295,28 @@ def _changes(row: TrustAnchor, entry: Entry, kind: str, now: datetime) -> dict[s
     changes = {key: value for key, value in wanted.items() if getattr(row, key) != value}
     if entry.withdrawn and row.withdrawn_at is None:
         changes["withdrawn_at"] = now
-    elif not entry.withdrawn and row.withdrawn_at is not None:
-        changes["withdrawn_at"] = None  # listed again: trusted again
+        changes["withdrawn_by"] = row.source
+    elif (
+        not entry.withdrawn
+        and row.withdrawn_at is not None
+        and row.withdrawn_by in (None, row.source)
+    ):
+        # Listed again: trusted again, unless another list withdrew it: only the list that
+        # withdrew a CA trusts it again (_narrowing).
+        changes["withdrawn_at"] = None
+        changes["withdrawn_by"] = None
     return changes
+
+
+def _narrowing(row: TrustAnchor, entry: Entry, source: str, now: datetime) -> dict[str, Any]:
+    """What another source's list may change in an anchor it does not own: withdraw it, and
+    trust it again only if it was this list that withdrew it; nothing else (its window stays
+    its owner's: a window one list narrowed, the owner's next import would widen again)."""
+    if row.withdrawn_at is None:
+        return {"withdrawn_at": now, "withdrawn_by": source} if entry.withdrawn else {}
+    if not entry.withdrawn and row.withdrawn_by == source:
+        return {"withdrawn_at": None, "withdrawn_by": None}
+    return {}
 
 
 def _audit_withdrawal(
