@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from idp.signatures.dev.gost_pki import from_pkcs8
 from idp.signatures.dev.keys import KEY_ALGOS, Issued, KeyAlgo
 from idp.signatures.dev.pki import (
@@ -28,6 +30,9 @@ from idp.signatures.dev.pki import (
 )
 from idp.signatures.dev.responder import ResponderCA, build_responder
 from idp.signatures.protocol import TrustedCA
+from idp.signatures.trust.formats import checked
+from idp.signatures.trust.listed import ListedCA
+from idp.signatures.trust.service import ImportReport, import_parsed
 
 # Loads the GOST engine for every openssl subcommand (several, e.g. crl and ocsp, have no
 # -engine option) and makes its algorithms the defaults.
@@ -41,6 +46,22 @@ gost = gost_section
 engine_id = gost
 default_algorithms = ALL
 """
+
+
+async def trust_ca(
+    session: AsyncSession,
+    certificate: bytes,
+    *,
+    name: str,
+    source: str,
+    now: datetime,
+    kind: str = "certificates",
+) -> ImportReport:
+    """Trust one CA the way `idp trust import` does (a list of one certificate from
+    ``source``, of the list kind ``kind``), in the caller's transaction."""
+    return await import_parsed(
+        session, checked(kind, [ListedCA(certificate, name)]), source, now=now
+    )
 
 
 def openssl(

@@ -21,6 +21,7 @@ from datetime import datetime
 from asn1crypto import algos, cms, core, tsp, x509
 
 from idp.signatures.algorithms.registry import Algorithms
+from idp.signatures.oids import RSA_PSS
 from idp.signatures.protocol import UnsupportedAlgorithm
 from idp.signatures.result import Reason
 
@@ -33,7 +34,6 @@ MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 SIGNING_TIME = "1.2.840.113549.1.9.5"
 SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
 SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
-SHA256 = "2.16.840.1.101.3.4.2.1"
 # Certificates in the CMS and given alongside, after removing copies: a signer, its CA and the
 # CA's root, with room for cross-certificates. More is refused before any path is sought.
 MAX_CERTIFICATES = 10
@@ -112,7 +112,6 @@ _DIGEST_OIDS_BY_NAME = {
     "sha384": "2.16.840.1.101.3.4.2.2",
     "sha512": "2.16.840.1.101.3.4.2.3",
 }
-RSA_PSS = "1.2.840.113549.1.1.10"
 
 
 def implied_digest(signature_algorithm: algos.SignedDigestAlgorithm) -> str | None:
@@ -129,28 +128,6 @@ def algorithm_name(signature_oid: str, digest_oid: str) -> str:
     if kind.startswith("gost"):
         return kind
     return f"{kind}-{_DIGEST_NAMES.get(digest_oid, digest_oid)}"
-
-
-def check_cms(
-    der: bytes,
-    content: bytes,
-    *,
-    certificates: Sequence[bytes],
-    signed_after: datetime,
-    signed_before: datetime,
-    algorithms: Algorithms,
-) -> SignedCms:
-    """The CMS's signer and what it says, once every check passed (:func:`open_cms`, then
-    :func:`check_signature`). Raises :class:`CmsRefused` and nothing else."""
-    opened = open_cms(
-        der,
-        content,
-        certificates=certificates,
-        signed_after=signed_after,
-        signed_before=signed_before,
-        algorithms=algorithms,
-    )
-    return check_signature(opened, algorithms)
 
 
 def check_signature(opened: OpenedCms, algorithms: Algorithms) -> SignedCms:

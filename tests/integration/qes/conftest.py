@@ -3,7 +3,7 @@
 ``qes_server`` is the app with a trust list it rechecks at once: the session's server keeps its
 copy ``signatures.trust_recheck`` (30 s) and may have read it before a test trusted the test
 PKI's root. ``pki`` is the session's test PKI with its P-256 root trusted (as ``idp trust
-import`` would: ``add_anchor``)."""
+import`` would: ``trust_ca``)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ import pytest
 from idp.clock import OffsetClock
 from idp.context import Context
 from idp.settings import Settings
-from idp.signatures.trust.service import add_anchor
 from tests.support.api_kit import serve_variant
 from tests.support.live import LiveServer
-from tests.support.pki import TestPki
+from tests.support.pki import TestPki, trust_ca
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +30,10 @@ def qes_server(settings: Settings, clock: OffsetClock, server: LiveServer) -> It
 @pytest.fixture
 async def pki(ctx: Context, test_pki: TestPki) -> TestPki:
     async with ctx.db.transaction() as session:
-        await add_anchor(
+        await trust_ca(
             session,
             test_pki.root("p256").certificate,
             name="idp test root p256",
-            source_kind="certificates",
             source="test-pki",
             now=ctx.clock.now(),
         )

@@ -14,8 +14,8 @@ from idp.settings import Settings, SignaturesSettings
 from idp.signatures.checker import SignatureChecker
 from idp.signatures.dev import pki
 from idp.signatures.result import Reason
-from idp.signatures.trust.service import add_anchor
 from idp.signatures.trust.store import TrustStore
+from tests.support.pki import trust_ca
 from tests.support.signature_kit import CONTENT, CrlsInMemory, verify_with
 
 
@@ -31,11 +31,11 @@ async def test_an_eu_list_anchor_does_not_qualify_a_russian_certificate(ctx: Con
     ru_root = pki.make_root("Some accredited CA", "p256")
     async with ctx.db.transaction() as session:
         for issued, kind in ((eu_root, "etsi-tsl"), (ru_root, "ru-accredited")):
-            await add_anchor(
+            await trust_ca(
                 session,
                 issued.certificate,
                 name=kind,
-                source_kind=kind,
+                kind=kind,
                 source=f"test:{kind}",
                 now=ctx.clock.now(),
             )

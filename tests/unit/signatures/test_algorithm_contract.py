@@ -14,13 +14,11 @@ from asn1crypto import algos, core
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from idp.signatures import oids
 from idp.signatures.algorithms import gost, pyca
 from idp.signatures.algorithms.contract import (
-    SHA256,
     SHA384,
     SHA512,
-    STREEBOG_256,
-    STREEBOG_512,
     AlgorithmContract,
     AlgorithmHarness,
     Sample,
@@ -28,6 +26,7 @@ from idp.signatures.algorithms.contract import (
     _verify,
     algorithm_identifier,
 )
+from idp.signatures.oids import SHA256, STREEBOG_256, STREEBOG_512
 from idp.signatures.protocol import AlgorithmSetup
 from tests.support.pki import openssl
 
@@ -139,7 +138,7 @@ def gost_samples() -> tuple[Sample, ...]:
             digest = STREEBOG_256 if bits == 256 else STREEBOG_512
             # CMS names the key's algorithm, certificates the signature's: both are served.
             for oid in (
-                (gost.KEY_256, gost.SIGN_256) if bits == 256 else (gost.KEY_512, gost.SIGN_512)
+                (oids.KEY_256, oids.SIGN_256) if bits == 256 else (oids.KEY_512, oids.SIGN_512)
             ):
                 samples.append(
                     Sample(

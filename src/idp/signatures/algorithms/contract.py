@@ -24,13 +24,11 @@ from asn1crypto import core
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from idp.signatures.oids import SHA256, STREEBOG_256, STREEBOG_512
 from idp.signatures.protocol import SignatureAlgorithm, UnsupportedAlgorithm
 
-SHA256 = "2.16.840.1.101.3.4.2.1"
 SHA384 = "2.16.840.1.101.3.4.2.2"
 SHA512 = "2.16.840.1.101.3.4.2.3"
-STREEBOG_256 = "1.2.643.7.1.1.2.2"
-STREEBOG_512 = "1.2.643.7.1.1.2.3"
 # GOST R 34.11-2012 example M1 (RFC 6986 §10.1.1): the 63 ASCII digits "0123…012".
 M1 = b"012345678901234567890123456789012345678901234567890123456789012"
 

@@ -17,14 +17,8 @@ import gostcrypto  # type: ignore[import-untyped]
 from asn1crypto import core
 from gostcrypto import gostsignature
 
+from idp.signatures.oids import KEY_256, KEY_512, SIGN_256, SIGN_512, STREEBOG_256, STREEBOG_512
 from idp.signatures.protocol import AlgorithmSetup, UnsupportedAlgorithm
-
-KEY_256 = "1.2.643.7.1.1.1.1"
-KEY_512 = "1.2.643.7.1.1.1.2"
-SIGN_256 = "1.2.643.7.1.1.3.2"
-SIGN_512 = "1.2.643.7.1.1.3.3"
-STREEBOG_256 = "1.2.643.7.1.1.2.2"
-STREEBOG_512 = "1.2.643.7.1.1.2.3"
 
 _BITS = {KEY_256: 256, SIGN_256: 256, KEY_512: 512, SIGN_512: 512}
 _DIGESTS = {STREEBOG_256: ("streebog256", 256), STREEBOG_512: ("streebog512", 512)}

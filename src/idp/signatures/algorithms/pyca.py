@@ -11,6 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from idp.signatures.oids import RSA_PSS
 from idp.signatures.protocol import AlgorithmSetup, UnsupportedAlgorithm
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -25,7 +26,6 @@ _HASH_NAMES = {
 }
 
 RSA_KEY = "1.2.840.113549.1.1.1"  # rsaEncryption: CMS names the key, the digest comes apart
-RSA_PSS = "1.2.840.113549.1.1.10"
 EC_KEY = "1.2.840.10045.2.1"  # id-ecPublicKey, as some CMS signers name ECDSA
 MIN_RSA_BITS = 2048
 CURVES = frozenset(

@@ -23,14 +23,10 @@ from typing import Any, ClassVar, Literal
 import gostcrypto  # type: ignore[import-untyped]
 from asn1crypto import core
 
+from idp.signatures.oids import KEY_256, KEY_512, SIGN_256, SIGN_512, STREEBOG_256, STREEBOG_512
+
 GostCurve = Literal["cryptopro-a", "cryptopro-b", "tc26-256-a", "tc26-512-a"]
 
-KEY_256 = "1.2.643.7.1.1.1.1"
-KEY_512 = "1.2.643.7.1.1.1.2"
-STREEBOG_256 = "1.2.643.7.1.1.2.2"
-STREEBOG_512 = "1.2.643.7.1.1.2.3"
-SIGN_256 = "1.2.643.7.1.1.3.2"
-SIGN_512 = "1.2.643.7.1.1.3.3"
 
 # curve -> (bits, paramset OID, gostcrypto's name for the same curve)
 _CURVES: dict[str, tuple[int, str, str]] = {
@@ -160,10 +156,6 @@ def streebog(bits: int, data: bytes) -> bytes:
     """GOST R 34.11-2012 of ``data``, in the byte order ``openssl dgst`` prints (and CMS's
     messageDigest and ESS certHash hold)."""
     return bytes(gostcrypto.gosthash.new(f"streebog{bits}", data=data).digest())
-
-
-def streebog_oid(oid: str, data: bytes) -> bytes:
-    return streebog(256 if oid == STREEBOG_256 else 512, data)
 
 
 def _length(n: int) -> bytes:

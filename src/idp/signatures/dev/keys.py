@@ -11,6 +11,7 @@ from asn1crypto import algos, core, x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from idp.signatures import oids
 from idp.signatures.dev import gost_pki
 from idp.signatures.dev.gost_pki import GostKey
 
@@ -27,8 +28,8 @@ DIGEST_OIDS = {
     "sha256": "2.16.840.1.101.3.4.2.1",
     "sha384": "2.16.840.1.101.3.4.2.2",
     "sha512": "2.16.840.1.101.3.4.2.3",
-    "streebog256": gost_pki.STREEBOG_256,
-    "streebog512": gost_pki.STREEBOG_512,
+    "streebog256": oids.STREEBOG_256,
+    "streebog512": oids.STREEBOG_512,
 }
 
 

@@ -29,6 +29,21 @@ from idp.signatures.dev import keys
 from idp.signatures.dev.cms import sign_cms, signed_data
 from idp.signatures.dev.gost_pki import GostCurve
 from idp.signatures.dev.keys import KEY_ALGOS, Issued, KeyAlgo, PrivateKey
+from idp.signatures.oids import (
+    INN,
+    INNLE,
+    ISSUER_SIGN_TOOL,
+    OGRN,
+    OGRNIP,
+    PKIX_QC_SYNTAX_V2,
+    QC_COMPLIANCE,
+    QC_SSCD,
+    QC_STATEMENTS,
+    QC_TYPE,
+    SEMANTICS_NATURAL,
+    SNILS,
+    SUBJECT_SIGN_TOOL,
+)
 
 __all__ = [
     "KEY_ALGOS",
@@ -56,21 +71,8 @@ KeyUsageName = Literal[
     "crl_sign",
 ]
 
-SNILS = "1.2.643.100.3"
-INN = "1.2.643.3.131.1.1"
-OGRN = "1.2.643.100.1"
-INNLE = "1.2.643.100.4"
-OGRNIP = "1.2.643.100.5"
-SUBJECT_SIGN_TOOL = "1.2.643.100.111"
-ISSUER_SIGN_TOOL = "1.2.643.100.112"
 KC1 = "1.2.643.100.113.1"
-QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
-QC_COMPLIANCE = "0.4.0.1862.1.1"
-QC_SSCD = "0.4.0.1862.1.4"
-QC_TYPE = "0.4.0.1862.1.6"
 QC_TYPE_ESIGN = "0.4.0.1862.1.6.1"
-PKIX_QC_SYNTAX_V2 = "1.3.6.1.5.5.7.11.2"
-SEMANTICS_NATURAL = "0.4.0.194121.1.1"
 QCP_N_QSCD = "0.4.0.194112.1.2"
 
 DEFAULT_SIGN_TOOL = "idp dev kit"

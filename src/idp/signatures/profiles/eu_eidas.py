@@ -12,27 +12,29 @@ from typing import ClassVar
 
 from asn1crypto import core, x509
 
+from idp.signatures.oids import (
+    COMMON_NAME,
+    COUNTRY,
+    GIVEN_NAME,
+    ORGANIZATION,
+    PKIX_QC_SYNTAX_V2,
+    QC_COMPLIANCE,
+    QC_SSCD,
+    QC_STATEMENTS,
+    QC_TYPE,
+    SEMANTICS_NATURAL,
+    SURNAME,
+)
 from idp.signatures.profiles.names import extension_value, repeated, subject_values
 from idp.signatures.protocol import NotQualified, TrustedCA
 from idp.signatures.result import Identity
 
-QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
-QC_COMPLIANCE = "0.4.0.1862.1.1"
-QC_SSCD = "0.4.0.1862.1.4"
-QC_TYPE = "0.4.0.1862.1.6"
 QC_TYPE_NAMES = {
     "0.4.0.1862.1.6.1": "esign",
     "0.4.0.1862.1.6.2": "eseal",
     "0.4.0.1862.1.6.3": "web",
 }
-PKIX_QC_SYNTAX_V2 = "1.3.6.1.5.5.7.11.2"
-SEMANTICS_NATURAL = "0.4.0.194121.1.1"
 SERIAL_NUMBER = "2.5.4.5"
-SURNAME = "2.5.4.4"
-GIVEN_NAME = "2.5.4.42"
-COMMON_NAME = "2.5.4.3"
-ORGANIZATION = "2.5.4.10"
-COUNTRY = "2.5.4.6"
 SOURCE_KINDS = frozenset({"etsi-tsl", "certificates", "dev"})
 _IDENTIFYING = {SERIAL_NUMBER: "serialNumber", SURNAME: "surname", GIVEN_NAME: "givenName"}
 _PERSON_ID = re.compile(r"(PAS|IDC|PNO|TAX|TIN)[A-Z]{2}-\S+")

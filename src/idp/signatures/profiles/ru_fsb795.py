@@ -7,6 +7,20 @@ from __future__ import annotations
 
 from asn1crypto import x509
 
+from idp.signatures.oids import (
+    COMMON_NAME,
+    COUNTRY,
+    GIVEN_NAME,
+    INN,
+    INNLE,
+    ISSUER_SIGN_TOOL,
+    OGRN,
+    OGRNIP,
+    ORGANIZATION,
+    SNILS,
+    SUBJECT_SIGN_TOOL,
+    SURNAME,
+)
 from idp.signatures.profiles.names import (
     extension_value,
     policy_oids,
@@ -16,19 +30,7 @@ from idp.signatures.profiles.names import (
 from idp.signatures.protocol import NotQualified, TrustedCA
 from idp.signatures.result import Identity
 
-OGRN = "1.2.643.100.1"
-SNILS = "1.2.643.100.3"
-INNLE = "1.2.643.100.4"
-OGRNIP = "1.2.643.100.5"
-INN = "1.2.643.3.131.1.1"
-SURNAME = "2.5.4.4"
-GIVEN_NAME = "2.5.4.42"
-COMMON_NAME = "2.5.4.3"
-ORGANIZATION = "2.5.4.10"
 TITLE = "2.5.4.12"
-COUNTRY = "2.5.4.6"
-SUBJECT_SIGN_TOOL = "1.2.643.100.111"
-ISSUER_SIGN_TOOL = "1.2.643.100.112"
 # Attributes that say who the holder is: each at most once (names.repeated).
 _IDENTIFYING = {
     SNILS: "SNILS",

@@ -31,10 +31,6 @@ class SharedCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    @property
-    def size_in_bytes(self) -> int:
-        return self._bytes
-
     def cached(self, key: Hashable) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:

@@ -31,8 +31,7 @@ from idp.db.models import TrustAnchor
 from idp.errors import BadInput
 from idp.signatures.trust import repository
 from idp.signatures.trust.fetch import fetch_list, is_url
-from idp.signatures.trust.formats import Entry, Parsed, Refusal, checked, parse, read_path
-from idp.signatures.trust.listed import ListedCA
+from idp.signatures.trust.formats import Entry, Parsed, Refusal, parse, read_path
 from idp.signatures.trust.xmlsafe import UnreadableSource
 
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -187,32 +186,6 @@ async def import_parsed(
         refused=len(parsed.refused),
     )
     return report
-
-
-async def add_anchor(
-    session: AsyncSession,
-    certificate_der: bytes,
-    *,
-    name: str,
-    source_kind: str,
-    source: str,
-    now: datetime,
-    accredited_from: datetime | None = None,
-    accredited_until: datetime | None = None,
-) -> bool:
-    """Trust one CA certificate unless it is there already (by fingerprint); whether it was
-    added. ``UnreadableSource`` for a certificate that is not a CA's."""
-    listed = ListedCA(certificate_der, name, accredited_from, accredited_until)
-    parsed = checked(source_kind, [listed])
-    if not parsed.entries:
-        reason = parsed.refused[0].reason if parsed.refused else "not a certificate"
-        raise UnreadableSource(reason)
-    await repository.bump_generation(session)
-    entry = parsed.entries[0]
-    added = await repository.insert_if_absent(session, _new(entry, source_kind, source, now))
-    if added:
-        record(session, "trust.added", at=now, source=source, fingerprint=entry.fingerprint)
-    return added
 
 
 class UnknownAnchor(BadInput):
